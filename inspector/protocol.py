@@ -1,0 +1,258 @@
+"""What a Realtime event is: direction, type, locator ids, audio fields, problems and secrets.
+
+Pure code: no I/O. The tap, the store's writer, import, diff and the TUI all describe frames
+through these functions, so that every part agrees on what a frame means.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import orjson
+
+__all__ = [
+    "AUDIO_FIELDS",
+    "REDACTED",
+    "Direction",
+    "EventInfo",
+    "Opcode",
+    "audio_bytes",
+    "audio_summary",
+    "describe_frame",
+    "is_secret_header",
+    "redact_headers",
+    "redact_query",
+    "redact_subprotocols",
+    "redact_text",
+    "redact_url",
+]
+
+REDACTED = "[REDACTED]"
+
+
+class Direction(str, enum.Enum):
+    CLIENT = "client"
+    SERVER = "server"
+
+    @property
+    def arrow(self) -> str:
+        return "→" if self is Direction.CLIENT else "←"
+
+
+class Opcode(enum.IntEnum):
+    """WebSocket data frame opcodes (RFC 6455)."""
+
+    TEXT = 1
+    BINARY = 2
+
+
+class Problem(str, enum.Enum):
+    """Why a frame is not a well-formed Realtime event."""
+
+    BINARY = "binary"
+    NOT_JSON = "not_json"
+    NOT_OBJECT = "not_object"
+    NO_TYPE = "no_type"
+
+
+# The field holding base64 audio, per event type; GA and beta names alike.
+AUDIO_FIELDS: dict[str, str] = {
+    "input_audio_buffer.append": "audio",
+    "response.output_audio.delta": "delta",
+    "response.audio.delta": "delta",
+}
+
+# Bytes per millisecond of audio per format (PCM16 24 kHz mono, G.711 8 kHz).
+_BYTES_PER_MS = {"audio/pcm": 48.0, "audio/pcmu": 8.0, "audio/pcma": 8.0}
+
+
+@dataclass(frozen=True, slots=True)
+class EventInfo:
+    """What the store keeps about a frame besides its bytes."""
+
+    type: str | None
+    event_id: str | None = None
+    item_id: str | None = None
+    response_id: str | None = None
+    call_id: str | None = None
+    problem: Problem | None = None
+    is_error: bool = False
+    summary: str | None = None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def describe_frame(frame: str | bytes, opcode: Opcode = Opcode.TEXT) -> EventInfo:
+    """Parse one frame and extract its type, locator ids, error flag and a one-line summary.
+
+    Never raises: a frame that is not a JSON object with a string `type` is described by its
+    problem, and flagged as an error so that it shows up under `is:error`.
+    """
+    if opcode == Opcode.BINARY:
+        return EventInfo(None, problem=Problem.BINARY, is_error=True, summary=f"<binary {len(frame)} B>")
+    try:
+        data = orjson.loads(frame)
+    except orjson.JSONDecodeError as exc:
+        return EventInfo(None, problem=Problem.NOT_JSON, is_error=True, summary=f"not JSON: {exc}"[:120])
+    if not isinstance(data, dict):
+        return EventInfo(None, problem=Problem.NOT_OBJECT, is_error=True, summary="JSON but not an object")
+    event_type = _str(data.get("type"))
+    item = data.get("item") if isinstance(data.get("item"), dict) else {}
+    response = data.get("response") if isinstance(data.get("response"), dict) else {}
+    is_error = event_type == "error" or (
+        event_type == "response.done" and response.get("status") == "failed"
+    )
+    return EventInfo(
+        type=event_type,
+        event_id=_str(data.get("event_id")),
+        item_id=_str(data.get("item_id")) or _str(item.get("id")),
+        response_id=_str(data.get("response_id")) or _str(response.get("id")),
+        call_id=_str(data.get("call_id")) or _str(item.get("call_id")),
+        problem=None if event_type else Problem.NO_TYPE,
+        is_error=is_error or event_type is None,
+        summary=summarize(data, event_type),
+    )
+
+
+def _clip(text: str, width: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _content_text(item: dict[str, Any]) -> str | None:
+    """The readable text of an item: its text, transcript, arguments or output."""
+    if item.get("type") == "function_call":
+        return f"{item.get('name')}({item.get('arguments') or ''})"
+    if item.get("type") == "function_call_output":
+        return f"output {item.get('output')}"
+    parts = []
+    for part in item.get("content") or []:
+        if isinstance(part, dict):
+            text = part.get("text") or part.get("transcript")
+            if isinstance(text, str):
+                parts.append(text)
+            elif part.get("type") in ("input_audio", "audio", "output_audio"):
+                parts.append("<audio>")
+    return " ".join(parts) if parts else None
+
+
+def summarize(data: dict[str, Any], event_type: str | None) -> str | None:
+    """A short human line for the event list: the delta text, the error message, the status."""
+    if event_type is None:
+        return "no type"
+    if event_type in AUDIO_FIELDS:
+        audio = data.get(AUDIO_FIELDS[event_type])
+        return audio_summary(audio) if isinstance(audio, str) else None
+    if event_type == "error":
+        err = data.get("error") if isinstance(data.get("error"), dict) else {}
+        return _clip(f"{err.get('code') or err.get('type')}: {err.get('message')}")
+    if event_type.endswith(".delta") and isinstance(data.get("delta"), str):
+        return _clip(data["delta"])
+    if event_type.endswith(".done"):
+        for key in ("text", "transcript", "arguments"):
+            if isinstance(data.get(key), str):
+                return _clip(data[key])
+    response = data.get("response")
+    if isinstance(response, dict) and event_type.startswith("response."):
+        status = response.get("status")
+        details = response.get("status_details") or {}
+        reason = details.get("reason") or (details.get("error") or {}).get("code")
+        return _clip(f"{status}" + (f" ({reason})" if reason else "")) if status else None
+    item = data.get("item")
+    if isinstance(item, dict):
+        who = item.get("role") or item.get("type")
+        text = _content_text(item)
+        return _clip(f"{who}: {text}" if text else f"{who}")
+    if event_type in ("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"):
+        ms = data.get("audio_start_ms", data.get("audio_end_ms"))
+        return f"at {ms} ms" if ms is not None else None
+    session = data.get("session")
+    if isinstance(session, dict):
+        fields = [k for k in session if k not in ("object", "id", "expires_at")]
+        return _clip(", ".join(fields)) if fields else None
+    return None
+
+
+def audio_bytes(b64: str) -> int:
+    """Decoded length of a base64 string, without decoding it."""
+    n = len(b64)
+    if n == 0:
+        return 0
+    padding = b64.endswith("=") + b64.endswith("==")
+    return n * 3 // 4 - padding
+
+
+def decode_audio(b64: str) -> bytes:
+    """The raw audio of a base64 field; empty when the field is not valid base64."""
+    try:
+        return base64.b64decode(b64, validate=False)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def audio_summary(b64: str, fmt: str = "audio/pcm") -> str:
+    """`<audio 20 ms, 960 B>`: what to show instead of kilobytes of base64."""
+    size = audio_bytes(b64)
+    ms = size / _BYTES_PER_MS.get(fmt, 48.0)
+    return f"<audio {ms:.0f} ms, {size} B>"
+
+
+# --- secrets -------------------------------------------------------------------------------
+
+# API keys (sk-..., sk-proj-...) and ephemeral client secrets (ek_...). Base64 audio never
+# contains '-' or '_', so these cannot match inside audio payloads.
+_SECRET_RE = re.compile(r"(?<![A-Za-z0-9_-])(?:sk-[A-Za-z0-9_-]{16,}|ek_[A-Za-z0-9_-]{16,})")
+_SECRET_HEADERS = {"authorization", "api-key", "proxy-authorization", "cookie", "x-api-key"}
+_SECRET_QUERY_KEYS = {"api-key", "api_key", "key", "token", "access_token", "client_secret"}
+# Browser clients put credentials into the subprotocol list as `<prefix>.<secret>`.
+_SECRET_SUBPROTOCOL_PREFIXES = ("openai-insecure-api-key.", "openai-insecure-key.")
+
+
+def redact_text(text: str) -> str:
+    """Replace anything shaped like an API key or ephemeral secret by the marker."""
+    if "sk-" not in text and "ek_" not in text:
+        return text
+    return _SECRET_RE.sub(REDACTED, text)
+
+
+def is_secret_header(name: str) -> bool:
+    return name.lower() in _SECRET_HEADERS
+
+
+def redact_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Headers with credential values replaced; other values still scanned for key shapes."""
+    return [
+        (name, REDACTED if is_secret_header(name) else redact_text(value))
+        for name, value in headers
+    ]
+
+
+def redact_subprotocols(subprotocols: list[str]) -> list[str]:
+    out = []
+    for proto in subprotocols:
+        prefix = next((p for p in _SECRET_SUBPROTOCOL_PREFIXES if proto.startswith(p)), None)
+        out.append(prefix + REDACTED if prefix else redact_text(proto))
+    return out
+
+
+def redact_query(query: str) -> str:
+    """A query string with credential parameters' values replaced."""
+    if not query:
+        return query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    redacted = [(k, REDACTED if k.lower() in _SECRET_QUERY_KEYS else redact_text(v)) for k, v in pairs]
+    return urlencode(redacted, safe="[]")
+
+
+def redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1]  # drop user:password@
+    return urlunsplit((parts.scheme, netloc, parts.path, redact_query(parts.query), ""))

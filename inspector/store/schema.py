@@ -1,0 +1,114 @@
+"""The database schema and its migrations. Only the store package knows any of this.
+
+Layout choices, each measured (see DESIGN.md):
+- `events.id` is `session_id << 32 | seq`, so one session's events are one contiguous rowid range:
+  paging is a rowid range scan and needs no extra index.
+- Frame bodies live in `frames`, keyed by the same id, so list views never read megabytes of
+  audio. Text frames are stored as TEXT (SQLite's JSON functions work on them), binary frames as
+  BLOB; both byte for byte.
+- 16 KiB pages store 1.4 KB audio frames with little slack.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA_VERSION = 1
+SEQ_BITS = 32
+
+_V1 = """
+CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY,
+    started_at REAL NOT NULL,           -- unix seconds (an event's wall time adds t_ns)
+    ended_at REAL,
+    source TEXT NOT NULL,               -- tap, replay, import, mock
+    replay_of INTEGER,
+    target_url TEXT,                    -- redacted
+    path TEXT,
+    query TEXT,                         -- redacted
+    model TEXT,
+    client_addr TEXT,
+    user_agent TEXT,
+    subprotocol TEXT,                   -- the negotiated one, redacted
+    offered_subprotocols TEXT,          -- JSON list, redacted
+    request_headers TEXT,               -- JSON list of [name, value], redacted
+    status TEXT NOT NULL,               -- open, closed, failed, interrupted
+    close_code INTEGER,
+    close_reason TEXT,
+    close_side TEXT,                    -- client, server, tap
+    error TEXT,
+    label TEXT,
+    client_events INTEGER NOT NULL DEFAULT 0,
+    server_events INTEGER NOT NULL DEFAULT 0,
+    error_events INTEGER NOT NULL DEFAULT 0,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    duration_ns INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_started ON sessions(started_at);
+
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,             -- session_id << 32 | seq
+    dir INTEGER NOT NULL,               -- 0 client, 1 server
+    t_ns INTEGER NOT NULL,              -- since the session started
+    opcode INTEGER NOT NULL,            -- 1 text, 2 binary
+    size INTEGER NOT NULL,              -- frame bytes
+    type TEXT,
+    event_id TEXT,
+    item_id TEXT,
+    response_id TEXT,
+    call_id TEXT,
+    problem TEXT,                       -- binary, not_json, not_object, no_type
+    is_error INTEGER NOT NULL DEFAULT 0,
+    summary TEXT
+);
+CREATE INDEX events_by_type ON events(type, id);
+CREATE INDEX events_errors ON events(id) WHERE is_error;
+CREATE INDEX events_by_item ON events(item_id, id) WHERE item_id IS NOT NULL;
+CREATE INDEX events_by_response ON events(response_id, id) WHERE response_id IS NOT NULL;
+CREATE INDEX events_by_call ON events(call_id, id) WHERE call_id IS NOT NULL;
+
+CREATE TABLE frames (
+    id INTEGER PRIMARY KEY,             -- the same id as events.id
+    body NOT NULL
+);
+"""
+
+# Index i holds the script that takes a database from version i to i + 1.
+MIGRATIONS: list[str] = [_V1]
+
+
+class SchemaError(Exception):
+    """The file is not a database this version of the inspector can use."""
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema up to SCHEMA_VERSION, each step in its own transaction."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise SchemaError(
+            f"the database has schema version {version}, newer than this inspector knows "
+            f"({SCHEMA_VERSION}): upgrade realtime-inspector"
+        )
+    if version == 0:
+        tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+        if tables:
+            raise SchemaError("the file is an SQLite database, but not one the inspector wrote")
+        # page_size only takes effect before the first table exists (and before WAL).
+        conn.execute("PRAGMA page_size=16384")
+    conn.execute("PRAGMA journal_mode=WAL")
+    while version < SCHEMA_VERSION:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read inside the write lock: another process may have migrated meanwhile.
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version < SCHEMA_VERSION:
+                # Comments in the scripts must not contain semicolons.
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                version += 1
+                conn.execute(f"PRAGMA user_version={version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
