@@ -53,4 +53,166 @@ def fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+def parse_listen(value: str, default_port: int) -> tuple[str, int]:
+    """`HOST:PORT`, `:PORT`, `PORT` or `HOST` → (host, port); 127.0.0.1 unless told otherwise."""
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        host, port = (value, str(default_port)) if not value.isdigit() else ("", value)
+    try:
+        port_number = int(port)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT") from None
+    if not 0 <= port_number <= 65535:
+        raise click.BadParameter(f"port {port_number} is out of range")
+    return host.strip("[]") or "127.0.0.1", port_number
+
+
+def open_store(db_path: Path, *, create: bool = False):
+    """The store, or a clean exit with the reason (missing, corrupt, newer schema)."""
+    from inspector.store import Store, StoreError
+
+    try:
+        return Store(db_path, create=create)
+    except StoreError as exc:
+        fail(str(exc))
+
+
+def setup_logging(verbose: bool = False) -> None:
+    import logging
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+@main.command()
+@click.option(
+    "--listen",
+    default="127.0.0.1:8765",
+    show_default=True,
+    help="Address to accept clients on. Binding to anything but 127.0.0.1 exposes your traffic.",
+)
+@click.option(
+    "--upstream",
+    default="wss://api.openai.com",
+    show_default=True,
+    help="Where to forward: OpenAI, an Azure resource, or a mock (ws://127.0.0.1:9000).",
+)
+@db_option
+@click.option("--label", help="A label stored with every session this tap records.")
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def tap(listen: str, upstream: str, db_path: Path, label: str | None, verbose: bool) -> None:
+    """Record Realtime sessions by standing between a client and the upstream.
+
+    Point your client at the tap instead of the API; the tap opens the same path and query on the
+    upstream with the client's credentials and forwards every frame unchanged, recording each one
+    (secrets redacted) to the database. Example with the openai SDK:
+
+    \b
+        inspector tap
+        AsyncOpenAI(websocket_base_url="ws://127.0.0.1:8765/v1")
+
+    Stop with Ctrl-C: open sessions are marked `interrupted` and every frame is written first.
+    """
+    import asyncio
+    import errno
+
+    from inspector.store import StoreError
+    from inspector.tap import TapOptions, run_tap, websocket_url
+
+    host, port = parse_listen(listen, 8765)
+    try:
+        websocket_url(upstream)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--upstream") from None
+    setup_logging(verbose)
+    try:
+        asyncio.run(run_tap(host, port, str(db_path), TapOptions(upstream=upstream, label=label)))
+    except StoreError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            fail(f"{host}:{port} is already in use; choose another with --listen {host}:PORT")
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
+@main.command()
+@db_option
+@json_option
+@click.option("--limit", type=int, help="Only the newest N sessions.")
+def sessions(db_path: Path, as_json: bool, limit: int | None) -> None:
+    """List recorded sessions, newest first."""
+    import orjson
+
+    from inspector.display import format_duration, format_started
+
+    store = open_store(db_path)
+    rows = store.sessions(limit=limit)
+    if as_json:
+        for info in rows:
+            click.echo(orjson.dumps(info.to_dict()).decode())
+        return
+    if not rows:
+        click.echo(f"no sessions in {db_path} yet")
+        return
+    header = f"{'ID':>4}  {'STARTED':19}  {'DURATION':>8}  {'SOURCE':6}  {'MODEL':20}  {'CLIENT':>6}  {'SERVER':>6}  {'ERRORS':>6}  STATUS"
+    click.echo(header)
+    for info in rows:
+        status = info.status + (f" ({info.close_code})" if info.close_code else "")
+        label = f"  [{info.label}]" if info.label else ""
+        click.echo(
+            f"{info.id:>4}  {format_started(info.started_at):19}  {format_duration(info.duration):>8}  "
+            f"{info.source:6}  {(info.model or '-')[:20]:20}  {info.client_events:>6}  "
+            f"{info.server_events:>6}  {info.error_events:>6}  {status}{label}"
+        )
+
+
+@main.command()
+@click.argument("session_id", metavar="SESSION", type=int)
+@click.option("--type", "type_glob", help="Only event types matching this glob, e.g. 'response.*'.")
+@click.option("--dir", "direction", type=click.Choice(["client", "server"]), help="Only one direction.")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines with the exact frames.")
+def events(session_id: int, type_glob: str | None, direction: str | None, db_path: Path, as_json: bool) -> None:
+    """List a session's events in order: seq, +ms, direction, type, ids, size."""
+    import base64
+    import fnmatch
+
+    import orjson
+
+    from inspector.display import format_bytes, format_offset, short_id
+    from inspector.protocol import Direction, Opcode
+    from inspector.store import SessionNotFound
+
+    store = open_store(db_path)
+    try:
+        store.session(session_id)
+    except SessionNotFound as exc:
+        fail(str(exc))
+    wanted = Direction(direction) if direction else None
+    for ev in store.events(session_id, with_frames=as_json, direction=wanted):
+        if type_glob and not fnmatch.fnmatchcase(ev.type or "", type_glob):
+            continue
+        if as_json:
+            record = {
+                "seq": ev.seq,
+                "t": ev.t,
+                "direction": ev.direction.value,
+                "type": ev.type,
+                "opcode": "binary" if ev.opcode == Opcode.BINARY else "text",
+                "frame": base64.b64encode(ev.frame).decode() if isinstance(ev.frame, bytes) else ev.frame,
+            }
+            click.echo(orjson.dumps(record).decode())
+            continue
+        ids = " ".join(short_id(v) for v in (ev.item_id, ev.response_id, ev.call_id) if v)
+        mark = "!" if ev.is_error else " "
+        click.echo(
+            f"{ev.seq:>6} {format_offset(ev.t_ns):>12} {ev.direction.arrow}{mark}"
+            f"{(ev.type or '<' + (ev.problem or '?') + '>'):42} {ids:28} {format_bytes(ev.size):>7}"
+            + (f"  {ev.summary}" if ev.summary else "")
+        )
+
+
 # Feature commands register themselves below (one import per feature module).

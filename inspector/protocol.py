@@ -84,6 +84,7 @@ class EventInfo:
     problem: Problem | None = None
     is_error: bool = False
     summary: str | None = None
+    audio: str | None = None  # the base64 audio field's value, for compact storage
 
 
 def _str(value: Any) -> str | None:
@@ -119,6 +120,7 @@ def describe_frame(frame: str | bytes, opcode: Opcode = Opcode.TEXT) -> EventInf
         problem=None if event_type else Problem.NO_TYPE,
         is_error=is_error or event_type is None,
         summary=summarize(data, event_type),
+        audio=_str(data.get(AUDIO_FIELDS[event_type])) if event_type in AUDIO_FIELDS else None,
     )
 
 

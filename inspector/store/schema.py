@@ -6,6 +6,9 @@ Layout choices, each measured (see DESIGN.md):
 - Frame bodies live in `frames`, keyed by the same id, so list views never read megabytes of
   audio. Text frames are stored as TEXT (SQLite's JSON functions work on them), binary frames as
   BLOB; both byte for byte.
+- The base64 audio of audio events is stored decoded in `frames.audio` (3/4 of the size) and cut
+  out of `body` at `audio_at`; the store splices it back on read, byte for byte (it only does so
+  when re-encoding gives the same text). Text search and JSON paths then never wade through audio.
 - 16 KiB pages store 1.4 KB audio frames with little slack.
 """
 
@@ -69,7 +72,9 @@ CREATE INDEX events_by_call ON events(call_id, id) WHERE call_id IS NOT NULL;
 
 CREATE TABLE frames (
     id INTEGER PRIMARY KEY,             -- the same id as events.id
-    body NOT NULL
+    body NOT NULL,
+    audio BLOB,                         -- decoded audio cut out of body, or NULL
+    audio_at INTEGER                    -- where in body the base64 text goes back
 );
 """
 

@@ -12,6 +12,8 @@ connection and must be used from one thread at a time; open one per thread.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import sqlite3
 import time
@@ -184,7 +186,7 @@ def _event_from_row(row: Sequence[Any]) -> Event:
         problem=row[10],
         is_error=bool(row[11]),
         summary=row[12],
-        frame=row[13] if len(row) > 13 else None,
+        frame=join_frame(row[13], row[14], row[15]) if len(row) > 13 else None,
     )
 
 
@@ -203,6 +205,9 @@ def event_rows(session_id: int, seq: int, frame: FrameIn) -> tuple[tuple[Any, ..
         data = redact_text(data)
     info = describe_frame(data, frame.opcode)
     key = event_key(session_id, seq)
+    body = (key, data, None, None)
+    if info.audio:
+        body = _split_audio(key, data, info.audio) or body
     event = (
         key,
         0 if frame.direction == Direction.CLIENT else 1,
@@ -218,7 +223,29 @@ def event_rows(session_id: int, seq: int, frame: FrameIn) -> tuple[tuple[Any, ..
         int(info.is_error),
         info.summary,
     )
-    return event, (key, data)
+    return event, body
+
+
+def _split_audio(key: int, text: str, b64: str) -> tuple[Any, ...] | None:
+    """Frame row with the audio stored decoded, or None when that would not be byte-exact
+    (escaped slashes, non-canonical base64, the value appearing twice)."""
+    at = text.find(b64)
+    if at < 0 or text.find(b64, at + 1) >= 0:
+        return None
+    try:
+        raw = base64.b64decode(b64, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if base64.b64encode(raw).decode() != b64:
+        return None
+    return (key, text[:at] + text[at + len(b64) :], raw, at)
+
+
+def join_frame(body: str | bytes, audio: bytes | None, at: int | None) -> str | bytes:
+    """The exact frame from a `frames` row (see `_split_audio`)."""
+    if audio is None or not isinstance(body, str):
+        return body
+    return body[:at] + base64.b64encode(audio).decode() + body[at:]
 
 
 def _create_private_file(path: Path) -> None:
@@ -385,7 +412,7 @@ class Store:
         """Low-level batch insert of rows made by `event_rows` (the recorder's fast path).
         The caller holds the transaction."""
         self._conn.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", events)
-        self._conn.executemany("INSERT INTO frames VALUES (?,?)", bodies)
+        self._conn.executemany("INSERT INTO frames VALUES (?,?,?,?)", bodies)
 
     def add_counts(self, session_id: int, events: Sequence[tuple[Any, ...]]) -> None:
         """Add rows made by `event_rows` to the session's counters (no rescan of the session,
@@ -443,7 +470,7 @@ class Store:
         """Events with first_seq <= seq <= last_seq: a rowid range scan, never OFFSET."""
         lo, hi = _key_range(session_id, first_seq, last_seq)
         if with_frames:
-            sql = f"{_EVENT_SELECT}, f.body FROM events e JOIN frames f ON f.id = e.id WHERE e.id BETWEEN ? AND ? ORDER BY e.id"
+            sql = f"{_EVENT_SELECT}, f.body, f.audio, f.audio_at FROM events e JOIN frames f ON f.id = e.id WHERE e.id BETWEEN ? AND ? ORDER BY e.id"
         else:
             sql = f"{_EVENT_SELECT} FROM events e WHERE e.id BETWEEN ? AND ? ORDER BY e.id"
         return [_event_from_row(row) for row in self._conn.execute(sql, (lo, hi))]
@@ -475,11 +502,11 @@ class Store:
 
     def frame(self, session_id: int, seq: int) -> str | bytes:
         row = self._conn.execute(
-            "SELECT body FROM frames WHERE id = ?", (event_key(session_id, seq),)
+            "SELECT body, audio, audio_at FROM frames WHERE id = ?", (event_key(session_id, seq),)
         ).fetchone()
         if row is None:
             raise StoreError(f"session {session_id} has no event {seq}")
-        return row[0]
+        return join_frame(*row)
 
     def seqs_where(self, session_id: int, where: str, params: Sequence[Any], *, join_frames: bool = False) -> list[int]:
         """Seqs of the events matching a compiled filter (see `inspector.store.filter`).

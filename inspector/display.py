@@ -1,0 +1,47 @@
+"""Formatting shared by the CLI and the TUI: times, durations, sizes, one-line event rows."""
+
+from __future__ import annotations
+
+import time
+
+__all__ = ["format_bytes", "format_duration", "format_offset", "format_started", "short_id"]
+
+
+def format_started(ts: float) -> str:
+    """Local date and time, to the second."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def format_offset(t_ns: int) -> str:
+    """`+1234.5ms`-style offset from the session start."""
+    return f"+{t_ns / 1e6:.1f}ms"
+
+
+def format_bytes(size: int) -> str:
+    if size < 1024:
+        return f"{size}B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f}KB"
+    return f"{size / 1024 / 1024:.1f}MB"
+
+
+def short_id(value: str | None, width: int = 12) -> str:
+    """Generated ids are long and share a prefix: keep the prefix and the tail."""
+    if not value:
+        return ""
+    if len(value) <= width:
+        return value
+    prefix, _, rest = value.partition("_")
+    return f"{prefix}_…{rest[-(width - len(prefix) - 2):]}" if rest else value[:width]

@@ -1,0 +1,320 @@
+"""The man-in-the-middle WebSocket tap: forwards every frame unchanged and records it.
+
+    client ──ws──▶ tap ──ws──▶ upstream (OpenAI, Azure, the mock)
+
+For each client handshake the tap first opens the same path and query on the upstream, passing
+the credential headers and the subprotocol list, and only then answers the client: with the
+subprotocol the upstream chose, or with the upstream's own HTTP refusal. Frames are forwarded as
+they come (text as text, binary as binary) and handed to the `Recorder`, which writes them from
+its own thread; nothing on the forwarding path touches SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.http11 import Request, Response
+
+from inspector.protocol import Direction, redact_url
+from inspector.store.recorder import Recorder, SessionRecorder
+
+__all__ = ["MAX_FRAME", "Tap", "TapOptions", "websocket_url"]
+
+log = logging.getLogger("inspector.tap")
+
+# One input_audio_buffer.append may carry 15 MiB of base64; the websockets default is 1 MiB.
+MAX_FRAME = 16 * 1024 * 1024
+
+# Headers passed to the upstream: credentials and OpenAI options. Hop-by-hop and WebSocket
+# headers are the tap's own business on each leg.
+_FORWARDED_HEADERS = {"authorization", "api-key", "user-agent"}
+_FORWARDED_PREFIXES = ("openai-", "x-stainless-")
+# Headers of an upstream refusal worth passing back to the client.
+_REFUSAL_HEADERS = {"content-type", "www-authenticate", "retry-after", "x-request-id"}
+# Close codes that must not be sent on the wire (RFC 6455 7.4.1), and what to send instead.
+_UNSENDABLE = {1005: 1000, 1006: 1001, 1015: 1011}
+
+
+@dataclass
+class TapOptions:
+    upstream: str = "wss://api.openai.com"
+    label: str | None = None
+    max_size: int = MAX_FRAME
+    open_timeout: float = 10.0
+    # permessage-deflate costs ~220 µs per hop (measured); frames are mostly base64 audio that
+    # barely compresses, so neither leg offers it.
+    compression: str | None = None
+
+
+@dataclass
+class _Link:
+    session: SessionRecorder
+    upstream: ClientConnection | None = None
+    error: str | None = None
+    closes: list[tuple[str, int, str]] = field(default_factory=list)
+
+
+def websocket_url(base: str) -> str:
+    """`https://host` → `wss://host`; ws(s) URLs unchanged; no trailing slash."""
+    parts = urlsplit(base)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+    if scheme not in ("ws", "wss") or not parts.netloc:
+        raise ValueError(f"not a WebSocket URL: {base!r} (expected wss://host or ws://host:port)")
+    return f"{scheme}://{parts.netloc}{parts.path}".rstrip("/")
+
+
+def _offered_subprotocols(headers: Headers) -> list[str]:
+    return [
+        proto.strip()
+        for value in headers.get_all("Sec-WebSocket-Protocol")
+        for proto in value.split(",")
+        if proto.strip()
+    ]
+
+
+def _model_from_query(query: str) -> str | None:
+    params = parse_qs(query)
+    for key in ("model", "deployment"):
+        if params.get(key):
+            return params[key][0]
+    return None
+
+
+def _close_info(exc: ConnectionClosed) -> tuple[int, str, bool]:
+    """(code, reason, whether the peer started the close) for a closed connection."""
+    if exc.rcvd is not None and (exc.sent is None or exc.rcvd_then_sent):
+        return exc.rcvd.code, exc.rcvd.reason, True
+    if exc.sent is not None:
+        return exc.sent.code, exc.sent.reason, False
+    return 1006, "connection lost without a close frame", True
+
+
+class Tap:
+    """Serves the client side; one `_Link` (client connection, upstream, session) per client."""
+
+    def __init__(self, recorder: Recorder, options: TapOptions | None = None) -> None:
+        self.recorder = recorder
+        self.options = options or TapOptions()
+        self.upstream = websocket_url(self.options.upstream)
+        self._links: dict[ServerConnection, _Link] = {}
+        self._stopping = False
+        self.server: Server | None = None
+
+    async def start(self, host: str = "127.0.0.1", port: int = 8765) -> Server:
+        self.server = await serve(
+            self._handle,
+            host,
+            port,
+            process_request=self._connect_upstream,
+            select_subprotocol=self._select_subprotocol,
+            max_size=self.options.max_size,
+            compression=self.options.compression,
+            server_header=None,
+        )
+        return self.server
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Close every connection (1001), mark open sessions `interrupted`, wait for handlers.
+        The recorder is the caller's to drain."""
+        self._stopping = True
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    # -- handshake ----------------------------------------------------------------------------
+
+    async def _connect_upstream(self, connection: ServerConnection, request: Request) -> Response | None:
+        url = self.upstream + request.path
+        parts = urlsplit(request.path)
+        headers = list(request.headers.raw_items())
+        offered = _offered_subprotocols(request.headers)
+        host, port = connection.remote_address[:2]
+        session = self.recorder.open_session(
+            source="tap",
+            target_url=url,
+            path=parts.path,
+            query=parts.query,
+            model=_model_from_query(parts.query),
+            client_addr=f"{host}:{port}",
+            user_agent=request.headers.get("User-Agent"),
+            offered_subprotocols=offered,
+            request_headers=headers,
+            label=self.options.label,
+        )
+        link = self._links[connection] = _Link(session)
+        forward = [
+            (name, value)
+            for name, value in headers
+            if name.lower() in _FORWARDED_HEADERS or name.lower().startswith(_FORWARDED_PREFIXES)
+        ]
+        try:
+            link.upstream = await connect(
+                url,
+                additional_headers=[h for h in forward if h[0].lower() != "user-agent"],
+                user_agent_header=request.headers.get("User-Agent"),
+                subprotocols=offered or None,
+                max_size=self.options.max_size,
+                compression=self.options.compression,
+                open_timeout=self.options.open_timeout,
+            )
+        except InvalidStatus as exc:
+            # The client gets the upstream's own answer, as if the tap were not there.
+            del self._links[connection]
+            upstream_response = exc.response
+            body = upstream_response.body or b""
+            session.update(
+                status="failed",
+                ended_at=time.time(),
+                error=f"upstream refused the handshake: HTTP {upstream_response.status_code} "
+                f"{body[:300].decode(errors='replace')}".strip(),
+            )
+            refusal = Headers(
+                (name, value)
+                for name, value in upstream_response.headers.raw_items()
+                if name.lower() in _REFUSAL_HEADERS or name.lower().startswith("openai-")
+            )
+            refusal["Content-Length"] = str(len(body))
+            refusal["Connection"] = "close"
+            return Response(
+                upstream_response.status_code, upstream_response.reason_phrase, refusal, body
+            )
+        except (OSError, asyncio.TimeoutError, InvalidHandshake, InvalidURI, ValueError) as exc:
+            # Accept the client, then close it with 1014 (bad gateway) saying why: a WebSocket
+            # client shows a close reason more readily than an HTTP error body.
+            link.error = f"upstream {redact_url(url)} unreachable: {exc or type(exc).__name__}"
+        return None
+
+    def _select_subprotocol(self, connection: ServerConnection, offered: Sequence[str]) -> str | None:
+        link = self._links.get(connection)
+        if link is None or link.upstream is None:
+            return None
+        return link.upstream.subprotocol
+
+    # -- relaying -----------------------------------------------------------------------------
+
+    async def _handle(self, client: ServerConnection) -> None:
+        link = self._links.pop(client)
+        session = link.session
+        if link.upstream is None:
+            reason = (link.error or "upstream unreachable").encode()[:120].decode(errors="ignore")
+            log.warning("%s", link.error)
+            await client.close(1014, reason)
+            session.update(
+                status="failed",
+                error=link.error,
+                close_code=1014,
+                close_reason=reason,
+                close_side="tap",
+                ended_at=time.time(),
+            )
+            return
+        upstream = link.upstream
+        if upstream.subprotocol:
+            session.update(subprotocol=upstream.subprotocol)
+        session_id = await asyncio.wrap_future(session.id)
+        log.info("session %d opened: %s from %s", session_id, client.request.path.split("?")[0],
+                 client.remote_address[0])
+        to_upstream = asyncio.create_task(self._pump(client, upstream, session, Direction.CLIENT))
+        to_client = asyncio.create_task(self._pump(upstream, client, session, Direction.SERVER))
+        done, _ = await asyncio.wait({to_upstream, to_client}, return_when=asyncio.FIRST_COMPLETED)
+        first = done.pop()
+        side, code, reason = first.result()
+        other, other_conn = (to_client, client) if first is to_upstream else (to_upstream, upstream)
+        # Pass the close on to the other leg, then let its pump drain what was still in flight.
+        await other_conn.close(_UNSENDABLE.get(code, code), reason)
+        await other
+        session.update(
+            status="interrupted" if self._stopping else "closed",
+            close_code=code,
+            close_reason=reason,
+            close_side=side,
+            ended_at=time.time(),
+        )
+        log.info("session %d closed by %s: %d %s", session_id, side, code, reason)
+
+    async def _pump(
+        self,
+        src: ServerConnection | ClientConnection,
+        dst: ServerConnection | ClientConnection,
+        session: SessionRecorder,
+        direction: Direction,
+    ) -> tuple[str, int, str]:
+        """Forward src → dst until src closes; returns (who closed, code, reason)."""
+        recorder = self.recorder
+        while True:
+            try:
+                message = await src.recv()
+            except ConnectionClosed as exc:
+                code, reason, from_peer = _close_info(exc)
+                return (direction.value if from_peer else "tap"), code, reason
+            t_ns = session.now_ns()
+            session.record(direction, message, t_ns)
+            try:
+                await dst.send(message)
+            except ConnectionClosed:
+                pass  # dst is closing: its own pump reports the close; keep draining src
+            if recorder.backlog_exceeded():
+                await recorder.wait_for_backlog()
+
+
+async def run_tap(
+    host: str,
+    port: int,
+    db_path: str,
+    options: TapOptions,
+    *,
+    ready: asyncio.Event | None = None,
+    stop: asyncio.Event | None = None,
+) -> Recorder:
+    """Run a tap until SIGINT/SIGTERM (or `stop` is set); then close every session as
+    `interrupted` and drain the recorder so that every forwarded frame is on disk."""
+    import signal
+
+    recorder = Recorder(db_path).start()
+    tap = Tap(recorder, options)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        try:
+            await tap.start(host, port)
+        except BaseException:
+            recorder.close()
+            raise
+        log.info("tap listening on ws://%s:%d → %s, recording to %s", host, tap.port, tap.upstream, db_path)
+        log.info(
+            "point a client at ws://%s:%d/v1/realtime?model=gpt-realtime\n"
+            "  openai SDK:  AsyncOpenAI(websocket_base_url=\"ws://%s:%d/v1\")\n"
+            "  press Ctrl-C to stop",
+            host, tap.port, host, tap.port,
+        )
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        log.info("stopping: closing sessions and writing what is queued…")
+        await tap.stop()
+        await asyncio.to_thread(recorder.close)
+        log.info(
+            "recorded %d frames; writer backlog peaked at %.1f MB",
+            recorder.stats.frames,
+            recorder.stats.backlog_high_water / 1e6,
+        )
+        return recorder
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
