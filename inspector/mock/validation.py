@@ -248,15 +248,17 @@ class Tagged(Spec):
 
 
 class Union(Spec):
-    """The first alternative that accepts the value wins; else the last one's error."""
+    """The first alternative that accepts the value wins. Otherwise the error of an alternative
+    of the value's own type (a bad voice name is an invalid value, not an invalid type)."""
 
     def __init__(self, *alternatives: Spec) -> None:
         self.alternatives = alternatives
 
     def check(self, value: Any, path: str) -> MockError | None:
-        error: MockError | None = None
+        errors = []
         for alternative in self.alternatives:
             error = alternative.check(value, path)
             if error is None:
                 return None
-        return error
+            errors.append(error)
+        return next((e for e in errors if e.code != "invalid_type"), errors[0])

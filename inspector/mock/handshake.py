@@ -1,0 +1,75 @@
+"""What the service checks once the WebSocket is open, before `session.created`: pure code.
+
+The real service accepts the upgrade first and refuses afterwards, with an `error` event and a
+close code (realtime-protocol.md §1): a missing key closes with 3000, the beta header and a
+missing model with 4000. Only the `/realtime` path itself is refused at the handshake (HTTP 404).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from inspector.mock.outbox import Close
+from inspector.mock.validation import MockError
+
+__all__ = ["Admission", "admit", "choose_subprotocol", "is_realtime_path"]
+
+KEY_SUBPROTOCOL = "openai-insecure-api-key."
+
+
+def is_realtime_path(path: str) -> bool:
+    """`/v1/realtime`, `/openai/realtime`, `/realtime`... any path ending in `/realtime`."""
+    return urlsplit(path).path.rstrip("/").endswith("/realtime")
+
+
+def choose_subprotocol(offered: Sequence[str]) -> str | None:
+    """Select `realtime` when offered; never require one (the Python SDKs send none)."""
+    return "realtime" if "realtime" in offered else None
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    model: str | None = None
+    error: MockError | None = None
+    close: Close | None = None
+
+
+def _api_key(headers: Mapping[str, str], subprotocols: Sequence[str]) -> str:
+    auth = headers.get("authorization") or ""
+    if auth.lower().startswith("bearer "):
+        auth = auth[7:]
+    keys = [auth.strip(), (headers.get("api-key") or "").strip()]
+    keys += [p[len(KEY_SUBPROTOCOL) :] for p in subprotocols if p.startswith(KEY_SUBPROTOCOL)]
+    return next((k for k in keys if k), "")
+
+
+def admit(path: str, headers: Mapping[str, str], subprotocols: Sequence[str], *, require_key: bool) -> Admission:
+    """Decide whether a freshly opened connection may start a session."""
+    if require_key and not _api_key(headers, subprotocols):
+        return Admission(
+            error=MockError(
+                "invalid_api_key",
+                "You didn't provide an API key. You need to provide your API key in an "
+                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+            ),
+            close=Close(3000, "invalid_api_key"),
+        )
+    if headers.get("openai-beta"):
+        return Admission(
+            error=MockError(
+                "beta_api_shape_disabled",
+                "The beta Realtime API shape is no longer supported. Remove the 'OpenAI-Beta: "
+                "realtime=v1' header to use the GA Realtime API.",
+            ),
+            close=Close(4000, "beta_api_shape_disabled"),
+        )
+    query = parse_qs(urlsplit(path).query)
+    model = (query.get("model") or query.get("deployment") or [""])[0]
+    if not model:
+        return Admission(
+            error=MockError("missing_model", "You must provide a model parameter.", "model"),
+            close=Close(4000, "missing_model"),
+        )
+    return Admission(model=model)

@@ -1,0 +1,174 @@
+"""The mock's WebSocket shell: accepts connections, feeds frames to a session state machine and
+sends what it schedules, when it is due. All protocol decisions live in `state`/`handshake`.
+
+In-process use (tests, the demo, replay)::
+
+    async with run_mock(port=0, seed=7, latency="none") as mock:
+        ...  # connect to mock.url + "/v1/realtime?model=gpt-realtime"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import orjson
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from inspector.mock.handshake import admit, choose_subprotocol, is_realtime_path
+from inspector.mock.ids import IdFactory
+from inspector.mock.outbox import Close, Outgoing
+from inspector.mock.responses import NO_LATENCY, REALISTIC, Timing
+from inspector.mock.script import Script
+from inspector.mock.state import MockSession, error_event
+
+__all__ = ["LATENCIES", "MAX_FRAME_BYTES", "MockServer", "SessionLike", "run_mock"]
+
+# One `input_audio_buffer.append` may carry 15 MiB of audio; leave room for the JSON around it.
+MAX_FRAME_BYTES = 16 * 1024 * 1024 + 64 * 1024
+LATENCIES: dict[str, Timing] = {"none": NO_LATENCY, "realistic": REALISTIC}
+Latency = Literal["none", "realistic"]
+
+
+class SessionLike(Protocol):
+    """What the shell drives: `MockSession`, or `playback.PlaybackSession` for --from-session."""
+
+    def connect(self, now: float) -> None: ...
+    def receive(self, frame: str | bytes, now: float) -> None: ...
+    def next_due(self) -> float | None: ...
+    def pop_due(self, now: float) -> list[Outgoing]: ...
+
+
+def _offered_subprotocols(headers: Headers) -> list[str]:
+    return [p.strip() for value in headers.get_all("Sec-WebSocket-Protocol") for p in value.split(",") if p.strip()]
+
+
+@dataclass
+class MockServer:
+    """A running mock. `url` is `ws://host:port`; clients add `/v1/realtime?model=...`."""
+
+    host: str
+    port: int
+    connections: int = 0
+    server: Server | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    @property
+    def realtime_url(self) -> str:
+        return f"{self.url}/v1/realtime?model=gpt-realtime"
+
+
+async def _send(ws: ServerConnection, payload: Outgoing) -> bool:
+    """Send one scheduled payload; False once the connection is to end."""
+    if isinstance(payload, Close):
+        await ws.close(payload.code, payload.reason)
+        return False
+    if isinstance(payload, str):
+        await ws.send(payload)
+    else:
+        await ws.send(orjson.dumps(payload), text=True)
+    return True
+
+
+async def drive(ws: ServerConnection, session: SessionLike) -> None:
+    """Run one connection: receive frames, send what falls due, until either side closes."""
+    loop = asyncio.get_running_loop()
+    session.connect(loop.time())
+    receiving: asyncio.Future[str | bytes] = asyncio.ensure_future(ws.recv())
+    try:
+        while True:
+            for payload in session.pop_due(loop.time()):
+                if not await _send(ws, payload):
+                    return
+            due = session.next_due()
+            timeout = None if due is None else max(0.0, due - loop.time())
+            if timeout == 0.0:
+                continue
+            done, _ = await asyncio.wait({receiving}, timeout=timeout)
+            if done:
+                frame = receiving.result()
+                session.receive(frame, loop.time())
+                receiving = asyncio.ensure_future(ws.recv())
+    except ConnectionClosed:
+        pass
+    finally:
+        receiving.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+            await receiving
+
+
+def _process_request(connection: ServerConnection, request: Request) -> Response | None:
+    if not is_realtime_path(request.path):
+        return connection.respond(404, "Not Found: the Realtime endpoint is any path ending in /realtime\n")
+    return None
+
+
+def _select_subprotocol(connection: ServerConnection, subprotocols: list[str]) -> str | None:
+    return choose_subprotocol(subprotocols)
+
+
+@contextlib.asynccontextmanager
+async def run_mock(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    seed: int | str | None = None,
+    latency: Latency = "none",
+    script: Script | None = None,
+    require_key: bool = False,
+    session_factory: Callable[[str], SessionLike] | None = None,
+) -> AsyncIterator[MockServer]:
+    """Serve the mock until the block exits. `port=0` picks a free port (see `mock.port`).
+
+    Each connection gets its own session; with a `seed`, the n-th connection's ids are the same
+    on every run. `session_factory(model)` replaces the generated sessions (used for playback).
+    """
+    timing = LATENCIES[latency]
+    script = script or Script.default()
+    seeds = random.Random(seed)
+    ids = IdFactory(random.Random(seed))
+    state = MockServer(host, port)
+
+    def new_session(model: str) -> SessionLike:
+        if session_factory is not None:
+            return session_factory(model)
+        connection_seed = seeds.getrandbits(64) if seed is not None else None
+        return MockSession(seed=connection_seed, timing=timing, script=script, model=model, now_unix=time.time())
+
+    async def handler(ws: ServerConnection) -> None:
+        state.connections += 1
+        request = ws.request
+        assert request is not None
+        admission = admit(request.path, request.headers, _offered_subprotocols(request.headers), require_key=require_key)
+        if admission.error is not None and admission.close is not None:
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(orjson.dumps(error_event(ids.event(), admission.error, None)), text=True)
+                await ws.close(admission.close.code, admission.close.reason)
+            return
+        await drive(ws, new_session(admission.model or "gpt-realtime"))
+
+    async with serve(
+        handler,
+        host,
+        port,
+        process_request=_process_request,
+        select_subprotocol=_select_subprotocol,
+        max_size=MAX_FRAME_BYTES,
+        compression=None,
+        # The real service pings about every 20 s; so do we, to keep idle tunnels alive.
+        ping_interval=20,
+    ) as server:
+        state.server = server
+        state.port = server.sockets[0].getsockname()[1]
+        yield state
