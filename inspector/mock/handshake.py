@@ -37,9 +37,9 @@ class Admission:
 
 
 def _api_key(headers: Mapping[str, str], subprotocols: Sequence[str]) -> str:
-    auth = headers.get("authorization") or ""
-    if auth.lower().startswith("bearer "):
-        auth = auth[7:]
+    scheme, _, credentials = (headers.get("authorization") or "").strip().partition(" ")
+    # HTTP strips trailing spaces, so an empty key arrives as a bare "Bearer".
+    auth = credentials if scheme.lower() == "bearer" else scheme + " " + credentials
     keys = [auth.strip(), (headers.get("api-key") or "").strip()]
     keys += [p[len(KEY_SUBPROTOCOL) :] for p in subprotocols if p.startswith(KEY_SUBPROTOCOL)]
     return next((k for k in keys if k), "")
