@@ -216,3 +216,7 @@ def events(session_id: int, type_glob: str | None, direction: str | None, db_pat
 
 
 # Feature commands register themselves below (one import per feature module).
+
+from inspector.formats.cli import export_command, import_command  # noqa: E402
+main.add_command(export_command)
+main.add_command(import_command)

@@ -1,0 +1,177 @@
+"""`inspector export` and `inspector import`. Registered at the end of `inspector/cli.py` (import
+`inspector.cli`, not this module, first: this module uses its shared options)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from inspector.cli import db_option, fail, json_option, open_store
+
+__all__ = ["export_command", "import_command"]
+
+PROGRESS_MIN_BYTES = 4 * 1024 * 1024  # smaller files import too fast to need a progress line
+
+
+@click.command("export")
+@click.argument("session_id", metavar="SESSION", type=int)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "har", "wav"]),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: exact interchange (re-importable); har: Chrome DevTools HAR; wav: audio.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="jsonl/har: the file to write (default: stdout). wav (required): a directory, where "
+    "session-N[-turn-T]-input.wav and -output.wav are written, or a path prefix P, giving "
+    "P-input.wav and P-output.wav.",
+)
+@click.option("--turn", type=click.IntRange(min=1), help="wav: only turn N (one response and the input committed before it).")
+@db_option
+def export_command(session_id: int, fmt: str, output: Path | None, turn: int | None, db_path: Path) -> None:
+    """Write a session as JSON Lines, as a HAR file, or its audio as WAV files.
+
+    \b
+        inspector export 3 > session3.jsonl
+        inspector export 3 --format har -o session3.har
+        inspector export 3 --format wav -o exports/          # exports/session-3-input.wav, …
+        inspector export 3 --format wav --turn 2 -o turn2    # turn2-input.wav, turn2-output.wav
+    """
+    from inspector.store import SessionNotFound
+
+    if turn is not None and fmt != "wav":
+        raise click.UsageError("--turn applies to --format wav only")
+    store = open_store(db_path)
+    try:
+        store.session(session_id)
+    except SessionNotFound as exc:
+        fail(str(exc))
+    if fmt == "wav":
+        _export_wav(store, session_id, output, turn)
+    else:
+        _export_document(store, session_id, fmt, output)
+
+
+def _export_document(store, session_id: int, fmt: str, output: Path | None) -> None:
+    from inspector.formats.har import export_har
+    from inspector.formats.jsonl import export_jsonl
+
+    def write(stream) -> int:
+        if fmt == "har":
+            return export_har(store, [session_id], stream)
+        return export_jsonl(store, session_id, stream)
+
+    if output is None or str(output) == "-":
+        sys.stdout.flush()
+        write(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+    # Write beside the target and rename, so that a failure never leaves half a file behind.
+    partial = output.with_name(output.name + ".partial")
+    try:
+        with open(partial, "wb") as stream:
+            count = write(stream)
+        os.replace(partial, output)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        fail(f"cannot write {output}: {exc.strerror or exc}")
+    click.echo(f"wrote session {session_id} ({count} frames) to {output}", err=True)
+
+
+def _export_wav(store, session_id: int, output: Path | None, turn: int | None) -> None:
+    from inspector.formats.wav import NoAudio, export_wav
+
+    if output is None:
+        raise click.UsageError("--format wav needs -o DIRECTORY/ or -o PATH_PREFIX")
+    if output.is_dir() or str(output).endswith(("/", os.sep)):
+        prefix = output / (f"session-{session_id}" + (f"-turn-{turn}" if turn else ""))
+    else:
+        prefix = output
+    try:
+        files = export_wav(store, session_id, prefix, turn=turn)
+    except (NoAudio, IndexError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write {prefix}: {exc.strerror or exc}")
+    for info in files:
+        formats = ", ".join(info.source_formats)
+        click.echo(f"{info.path}  {info.role:6}  {info.seconds:8.3f} s  {info.chunks} chunks ({formats})")
+
+
+class _ProgressLine:
+    """`importing big.jsonl  42% of 120.0 MB` on stderr, rewritten in place at most 5 times a
+    second, for files large enough to take a while."""
+
+    def __init__(self) -> None:
+        self._open = False  # a line is on screen without its newline
+        self._last = 0.0
+
+    def __call__(self, path: str, done: int, total: int) -> None:
+        if total < PROGRESS_MIN_BYTES:
+            return
+        now = time.monotonic()
+        if done < total and now - self._last < 0.2:
+            return
+        self._last = now
+        self._open = done < total
+        percent = 100 * done // max(total, 1)
+        click.echo(f"\rimporting {path}  {percent:3d}% of {total / 1e6:.1f} MB", err=True, nl=not self._open)
+
+    def end(self) -> None:
+        if self._open:
+            click.echo("", err=True)
+            self._open = False
+
+
+@click.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@db_option
+@json_option
+def import_command(files: tuple[Path, ...], db_path: Path, as_json: bool) -> None:
+    """Import sessions from JSON Lines exports, fixture files or Chrome HAR files.
+
+    The format of each file is detected from its content. All files are imported in one
+    transaction: if any is malformed, the error names the file and line and nothing is imported.
+    Secrets are redacted as the tap does. Prints the new session ids.
+
+    \b
+        inspector import recordings/samples/*.jsonl
+        inspector import devtools-export.har
+    """
+    import orjson
+
+    from inspector.formats import FormatError, import_files
+    from inspector.store import StoreError
+
+    existed = db_path.exists()
+    store = open_store(db_path, create=True)
+    progress = _ProgressLine()
+    try:
+        imported = import_files(store, [str(f) for f in files], progress)
+    except (FormatError, StoreError, OSError) as exc:
+        store.close()
+        if not existed:  # leave no empty database behind either
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+        message = str(exc) if not isinstance(exc, OSError) else f"{exc.filename}: {exc.strerror or exc}"
+        progress.end()
+        fail(f"{message} (nothing imported)")
+    store.close()
+    for item in imported:
+        if as_json:
+            record = {"session_id": item.session_id, "path": item.path, "format": item.kind, "frames": item.frames}
+            click.echo(orjson.dumps(record).decode())
+        else:
+            click.echo(f"session {item.session_id}: {item.path} ({item.kind}, {item.frames} frames)")
+    if not as_json:
+        click.echo(f"imported {len(imported)} session(s) into {db_path}", err=True)
+    sys.stdout.flush()

@@ -1,0 +1,99 @@
+"""What every reader produces, and the one error every reader raises."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from inspector.store import FrameIn
+from inspector.tap import _model_from_query as model_from_query  # one rule for tap and import
+
+__all__ = [
+    "EXPORTED_FIELDS",
+    "FORMAT_NAME",
+    "MAX_T_NS",
+    "FormatError",
+    "SessionImport",
+    "check_session_fields",
+    "model_from_query",
+]
+
+FORMAT_NAME = "realtime-inspector/1"
+MAX_T_NS = 2**63 - 1  # SQLite's INTEGER; about 292 years
+
+# Session metadata an export carries and an import restores. Ids and counters are the database's
+# own (recomputed on import); `replay_of` names a session of another database, so it is dropped;
+# the close fields travel on the close line.
+EXPORTED_FIELDS: dict[str, tuple[type, ...]] = {
+    "started_at": (int, float),
+    "ended_at": (int, float),
+    "status": (str,),
+    "target_url": (str,),
+    "path": (str,),
+    "query": (str,),
+    "model": (str,),
+    "client_addr": (str,),
+    "user_agent": (str,),
+    "subprotocol": (str,),
+    "offered_subprotocols": (list,),
+    "request_headers": (list,),
+    "error": (str,),
+    "label": (str,),
+}
+CLOSE_FIELDS: dict[str, tuple[type, ...]] = {
+    "close_code": (int,),
+    "close_reason": (str,),
+    "close_side": (str,),
+}
+
+
+class FormatError(Exception):
+    """Input that cannot be imported. `where` is a line number or a JSON path in the file."""
+
+    def __init__(self, path: str, where: int | str | None, reason: str) -> None:
+        self.path = str(path)
+        self.where = where
+        self.reason = reason
+        location = self.path if where is None else f"{self.path}:{where}"
+        super().__init__(f"{location}: {reason}")
+
+
+@dataclass
+class SessionImport:
+    """One session read from a file: its metadata and its frames (possibly a lazy iterator that
+    raises `FormatError` part way; the store's transaction then rolls back)."""
+
+    path: str
+    kind: str  # jsonl, fixture, har
+    fields: dict[str, Any]
+    frames: Iterator[FrameIn]
+    frame_count: int = 0  # filled in as the frames are consumed
+    # Fields learned only at the end of the frames (the close line): the importer applies them
+    # after the frames, in the same transaction.
+    trailer: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def check_session_fields(
+    values: dict[str, Any], path: str, where: int | str, allowed: dict[str, tuple[type, ...]]
+) -> dict[str, Any]:
+    """The known fields of `values`, type-checked (None allowed); unknown keys are ignored so that
+    newer exports still import."""
+    out: dict[str, Any] = {}
+    for name, types in allowed.items():
+        value = values.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise FormatError(path, where, f"session field {name!r} must be {types[0].__name__}")
+        out[name] = value
+    for name in ("offered_subprotocols",):
+        if name in out and not all(isinstance(v, str) for v in out[name]):
+            raise FormatError(path, where, f"session field {name!r} must be a list of strings")
+    if "request_headers" in out and not all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) for v in pair)
+        for pair in out["request_headers"]
+    ):
+        raise FormatError(path, where, "session field 'request_headers' must be [[name, value], ...]")
+    return out

@@ -1,0 +1,148 @@
+"""Which format a file is in, and importing files into a store all or nothing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import orjson
+
+from inspector.formats.common import FormatError, SessionImport
+from inspector.formats.har import read_har
+from inspector.formats.jsonl import parse_line, read_fixture, read_interchange
+from inspector.store import Store
+
+__all__ = ["Imported", "detect_format", "import_files", "read_sessions"]
+
+# progress(path, bytes read so far, file size)
+Progress = Callable[[str, int, int], None]
+_PROGRESS_EVERY = 2000  # lines
+_SNIFF = 64 * 1024
+
+
+@dataclass
+class Imported:
+    path: str
+    kind: str
+    session_id: int
+    frames: int
+
+
+def _check_text(path: str, head: bytes) -> None:
+    """Refuse binary files (a database, an archive, audio) before parsing anything."""
+    if head.startswith(b"SQLite format 3\x00"):
+        raise FormatError(path, None, "this is an SQLite database, not an export (open it with --db)")
+    if b"\x00" in head:
+        raise FormatError(path, None, "binary data, not JSON Lines or a HAR file")
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the end of the sample
+            line = head.count(b"\n", 0, exc.start) + 1
+            raise FormatError(path, line, "binary data or not UTF-8 text, not JSON Lines or a HAR file") from None
+
+
+def _lines(path: str, stream, progress: Progress | None, total: int) -> Iterator[tuple[int, bytes]]:
+    """Non-blank lines with their 1-based numbers, reporting progress as it goes."""
+    done = 0
+    for lineno, line in enumerate(stream, start=1):
+        done += len(line)
+        if progress is not None and lineno % _PROGRESS_EVERY == 0:
+            progress(path, done, total)
+        if line.strip():
+            yield lineno, line
+    if progress is not None:
+        progress(path, done, total)
+
+
+def _first_line(path: str, lines: Iterator[tuple[int, bytes]]) -> tuple[int, bytes]:
+    try:
+        return next(lines)
+    except StopIteration:
+        raise FormatError(path, None, "the file is empty") from None
+
+
+def _classify(obj: object) -> str | None:
+    if not isinstance(obj, dict):
+        return None
+    if "format" in obj:
+        return "jsonl"
+    if "log" in obj:
+        return "har"
+    if "kind" in obj or ("direction" in obj and "data" in obj):
+        return "fixture"
+    return None
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """'jsonl' (ours), 'fixture' or 'har'; raises `FormatError` for anything else."""
+    path = str(path)
+    with open(path, "rb") as stream:
+        _check_text(path, stream.read(_SNIFF))
+        stream.seek(0)
+        lineno, line = _first_line(path, _lines(path, stream, None, 0))
+        try:
+            kind = _classify(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            kind = "har" if line.strip() in (b"{", b"[") else None
+    if kind is None:
+        raise FormatError(path, lineno, "not a recognised format (expected JSON Lines or a HAR file)")
+    return kind
+
+
+def read_sessions(path: str | os.PathLike[str], progress: Progress | None = None) -> Iterator[SessionImport]:
+    """The sessions in a file, in any supported format. JSON Lines frames are read lazily: the
+    caller must consume each session's frames before asking for the next session."""
+    path = str(path)
+    total = os.path.getsize(path)
+    with open(path, "rb") as stream:
+        _check_text(path, stream.read(_SNIFF))
+        stream.seek(0)
+        lines = _lines(path, stream, progress, total)
+        lineno, line = _first_line(path, lines)
+        try:
+            first = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            first = None
+        kind = _classify(first)
+        if kind == "jsonl":
+            yield read_interchange(path, first, lines)
+        elif kind == "fixture":
+            yield read_fixture(path, first, lines)
+        elif kind == "har":
+            yield from read_har(path, first)
+        elif first is None and line.strip() in (b"{", b"["):
+            # A pretty-printed document: Chrome's HAR files look like this.
+            stream.seek(0)
+            data = stream.read()
+            if progress is not None:
+                progress(path, total, total)
+            try:
+                doc = orjson.loads(data)
+            except orjson.JSONDecodeError as exc:
+                raise FormatError(path, exc.lineno, f"invalid JSON: {str(exc).split(':', 1)[0]}") from None
+            yield from read_har(path, doc)
+        elif first is None:
+            parse_line(path, lineno, line)  # raises with the reason
+        else:
+            raise FormatError(
+                path, lineno, "not a recognised format: expected an inspector export "
+                "('format' header), a fixture line ('direction', 'kind', 'data') or a HAR file ('log')"
+            )
+
+
+def import_files(
+    store: Store, paths: Sequence[str | os.PathLike[str]], progress: Progress | None = None
+) -> list[Imported]:
+    """Import every session of every file in ONE transaction: on any `FormatError` nothing at all
+    is written. Secrets are redacted by the store, as for the tap."""
+    done: list[Imported] = []
+    with store.transaction():
+        for path in paths:
+            for imp in read_sessions(path, progress):
+                session_id = store.import_session(imp.frames, source="import", **imp.fields)
+                if imp.trailer:
+                    store.update_session(session_id, **imp.trailer)
+                done.append(Imported(imp.path, imp.kind, session_id, imp.frame_count))
+    return done

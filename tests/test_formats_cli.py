@@ -1,0 +1,185 @@
+"""`inspector import` / `inspector export` through click, on real files: ids printed, formats
+detected, and every kind of bad input refused with FILE:LINE and the database left unchanged."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import wave
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from inspector.cli import main
+from inspector.store import Store
+from test_formats import FIXTURE_FILES, chrome_har, frames_of
+
+SAMPLES = Path(__file__).resolve().parents[1] / "recordings" / "samples"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def snapshot(db: Path) -> tuple[str, list]:
+    """The database file's bytes (hashed) and everything in it, to prove nothing changed."""
+    digest = hashlib.sha256(db.read_bytes()).hexdigest()
+    with Store(db, create=False) as s:
+        content = [(info.to_dict(), frames_of(s, info.id)) for info in s.sessions()]
+    return digest, content
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """A database that already holds one session."""
+    path = tmp_path / "cli.db"
+    code, out, _ = run("import", FIXTURE_FILES[3], "--db", path)
+    assert code == 0 and out.startswith("session 1:")
+    return path
+
+
+def test_import_prints_new_ids_and_export_round_trips_through_files_and_stdout(db: Path, tmp_path: Path):
+    code, out, err = run("import", *FIXTURE_FILES, "--db", db, "--json")
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["session_id"] for r in records] == [2, 3, 4, 5, 6]
+    assert {r["format"] for r in records} == {"fixture"}
+    code, stdout_export, _ = run("export", "2", "--db", db)
+    assert code == 0 and stdout_export.startswith('{"format":"realtime-inspector/1"')
+    code, _, err = run("export", "2", "--format", "har", "-o", tmp_path / "s2.har", "--db", db)
+    assert code == 0 and "wrote session 2" in err
+    code, _, _ = run("export", "2", "-o", tmp_path / "s2.jsonl", "--db", db)
+    assert (tmp_path / "s2.jsonl").read_text() == stdout_export
+    code, out, _ = run("import", tmp_path / "s2.jsonl", tmp_path / "s2.har", "--db", db)
+    assert code == 0 and out.splitlines()[0].startswith("session 7:") and "(har," in out
+    with Store(db) as s:
+        assert frames_of(s, 7) == frames_of(s, 8) == frames_of(s, 2)
+
+
+def test_export_wav_into_a_directory_or_with_a_prefix(db: Path, tmp_path: Path):
+    run("import", FIXTURE_FILES[0], "--db", db)  # audio_in_server_vad_turn: session 2
+    outdir = tmp_path / "audio"
+    outdir.mkdir()
+    code, out, err = run("export", "2", "--format", "wav", "-o", outdir, "--db", db)
+    assert code == 0, err
+    assert sorted(p.name for p in outdir.iterdir()) == ["session-2-input.wav", "session-2-output.wav"]
+    assert "session-2-input.wav" in out and " s " in out
+    code, out, _ = run("export", "2", "--format", "wav", "--turn", "1", "-o", tmp_path / "t1", "--db", db)
+    assert code == 0
+    with wave.open(str(tmp_path / "t1-input.wav")) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (24000, 1, 2)
+    code, _, err = run("export", "2", "--format", "wav", "--db", db)
+    assert code == 2 and "needs -o" in err
+    code, _, err = run("export", "1", "--format", "wav", "-o", outdir, "--turn", "5", "--db", db)
+    assert code == 1 and "no turn 5" in err
+    code, _, err = run("export", "99", "--db", db)
+    assert code == 1 and err.startswith("error: no session 99")
+
+
+def _truncated_mid_line(tmp_path: Path, db: Path) -> Path:
+    run("export", "1", "-o", tmp_path / "full.jsonl", "--db", db)
+    data = (tmp_path / "full.jsonl").read_bytes()
+    path = tmp_path / "truncated.jsonl"
+    path.write_bytes(data[: len(data) * 2 // 3])
+    return path
+
+
+def _truncated_at_line_end(tmp_path: Path, db: Path) -> Path:
+    run("export", "1", "-o", tmp_path / "full.jsonl", "--db", db)
+    lines = (tmp_path / "full.jsonl").read_bytes().splitlines(keepends=True)
+    path = tmp_path / "short.jsonl"
+    path.write_bytes(b"".join(lines[:10]))
+    return path
+
+
+def _har_without_websockets(tmp_path: Path, db: Path) -> Path:
+    har = chrome_har()
+    har["log"]["entries"] = [e for e in har["log"]["entries"] if e["_resourceType"] != "websocket"]
+    path = tmp_path / "page.har"
+    path.write_text(json.dumps(har, indent=2))
+    return path
+
+
+def _binary_file(tmp_path: Path, db: Path) -> Path:
+    path = tmp_path / "noise.jsonl"
+    path.write_bytes(bytes(range(256)) * 16)
+    return path
+
+
+def _a_database(tmp_path: Path, db: Path) -> Path:
+    return db  # a user passing the .db file itself
+
+
+def _bad_binary_base64(tmp_path: Path, db: Path) -> Path:
+    path = tmp_path / "b64.jsonl"
+    header = {"format": "realtime-inspector/1", "session": {"started_at": 1.0}}
+    frame = {"direction": "client", "t_ns": 5, "opcode": "binary", "base64": "!!not base64!!"}
+    path.write_bytes(orjson.dumps(header) + b"\n" + orjson.dumps(frame) + b"\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "where", "reason"),
+    [
+        (_truncated_mid_line, r":\d+: ", "truncated"),
+        (_truncated_at_line_end, r":10: ", "the header promises 24 frames but the file holds 9"),
+        (_har_without_websockets, ": ", "no WebSocket entries"),
+        (_binary_file, ": ", "binary data"),
+        (_a_database, ": ", "SQLite database"),
+        (_bad_binary_base64, ":2: ", "valid base64"),
+    ],
+    ids=["truncated-jsonl", "jsonl-cut-at-a-line", "har-without-websockets", "binary-file", "a-db-file", "bad-base64"],
+)
+def test_bad_input_is_refused_with_file_line_and_reason_and_the_database_is_unchanged(make, where, reason, db: Path, tmp_path: Path):
+    import re
+
+    bad = make(tmp_path, db)
+    good = FIXTURE_FILES[1]
+    before = snapshot(db)
+    code, out, err = run("import", good, bad, "--db", db)  # the good file first: it must not stick
+    assert code == 1 and out == ""
+    assert re.match(rf"error: {re.escape(str(bad))}{where}", err), err
+    assert reason in err and "nothing imported" in err and "Traceback" not in err
+    assert snapshot(db) == before
+
+
+def test_a_failed_import_into_a_new_database_leaves_no_file(tmp_path: Path):
+    bad = _binary_file(tmp_path, tmp_path)
+    db = tmp_path / "new" / "fresh.db"
+    code, _, err = run("import", bad, "--db", db)
+    assert code == 1 and "binary data" in err
+    assert not db.exists() and not list(db.parent.glob("fresh.db*"))
+
+
+def test_large_imports_report_progress_on_stderr(db: Path, tmp_path: Path, monkeypatch):
+    import inspector.formats.cli as formats_cli
+    import inspector.formats.detect as detect
+
+    monkeypatch.setattr(formats_cli, "PROGRESS_MIN_BYTES", 1000)
+    monkeypatch.setattr(detect, "_PROGRESS_EVERY", 50)
+    code, out, err = run("import", FIXTURE_FILES[1], "--db", db)
+    assert code == 0
+    assert "importing" in err and "100% of" in err and out.startswith("session 2:")
+
+
+def test_samples_import(tmp_path: Path):
+    samples = sorted(SAMPLES.glob("*.jsonl"))
+    assert len(samples) >= 6
+    assert sum(p.stat().st_size for p in SAMPLES.iterdir()) < 1_000_000
+    assert not list(SAMPLES.glob("*.db*"))
+    code, out, err = run("import", *samples, "--db", tmp_path / "samples.db")
+    assert code == 0, err
+    assert len(out.splitlines()) == len(samples)
+    with Store(tmp_path / "samples.db") as s:
+        assert {info.source for info in s.sessions()} == {"import"}
+        assert any(info.label and "demo" in info.label for info in s.sessions())
+
+
+def test_import_of_a_missing_file_is_a_usage_error(tmp_path: Path):
+    code, _, err = run("import", tmp_path / "nope.jsonl", "--db", tmp_path / "x.db")
+    assert code == 2 and "does not exist" in err
+    assert not os.path.exists(tmp_path / "x.db")
