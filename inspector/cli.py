@@ -220,3 +220,6 @@ def events(session_id: int, type_glob: str | None, direction: str | None, db_pat
 from inspector.formats.cli import export_command, import_command  # noqa: E402
 main.add_command(export_command)
 main.add_command(import_command)
+
+from inspector.mock.cli import mock_command  # noqa: E402
+main.add_command(mock_command)

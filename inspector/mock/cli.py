@@ -1,0 +1,128 @@
+"""`inspector mock`: the command line around `server.run_mock`."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import sys
+from pathlib import Path
+
+import click
+
+from inspector.mock.script import DEFAULT_SCRIPT, Script, ScriptError
+from inspector.mock.server import run_mock
+
+__all__ = ["mock_command"]
+
+_HELP = f"""Run an offline OpenAI Realtime API server (GA protocol) for developing and testing
+clients without a key or network.
+
+\b
+Point a client at it:
+  openai SDK:  AsyncOpenAI(api_key="sk-anything", websocket_base_url="ws://HOST:PORT/v1")
+  any client:  ws://HOST:PORT/v1/realtime?model=gpt-realtime
+
+It sends session.created, validates session.update like the service, buffers audio with an
+energy-based server VAD, keeps the conversation, streams text/audio/function-call responses
+(audio is a PCM16 tone with a matching transcript), supports cancel and truncate, and answers
+bad input with the service's error codes. There is no response.cancelled event: like the
+service, a cancel ends with response.done (status "cancelled").
+
+\b
+--script FILE decides what the assistant says, one rule a line:
+  when /REGEX/FLAGS say TEXT
+  when /REGEX/FLAGS call NAME with {{"arg": "$1"}}
+  after NAME say TEXT          ($output = the function output, $arg = its arguments)
+  say TEXT                     (the answer when no rule matches)
+  hear TEXT                    (the transcript of the user's audio turns)
+\b
+The built-in script:{DEFAULT_SCRIPT.rstrip()}
+
+--from-session ID plays back a recorded session instead: after each client event it sends the
+server events that followed it in the recording (with the recorded gaps when --latency is
+realistic).
+"""
+
+
+def _parse_listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:9000", param_hint="--listen")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.command("mock", help=_HELP)
+@click.option("--listen", default="127.0.0.1:9000", show_default=True, metavar="HOST:PORT", help="Where to listen.")
+@click.option("--script", "script_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Script file (see above).")
+@click.option("--seed", type=int, help="Make ids and answers identical on every run.")
+@click.option(
+    "--latency",
+    type=click.Choice(["none", "realistic"]),
+    default="none",
+    show_default=True,
+    help="none: answer at once; realistic: ~250 ms session.updated, ~280 ms response.created, streamed deltas.",
+)
+@click.option("--require-key", is_flag=True, help="Refuse connections without an API key (error, then close 3000).")
+@click.option("--from-session", "from_session", type=int, metavar="ID", help="Play back recorded session ID instead.")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="INSPECTOR_DB",
+    default=Path("recordings") / "inspector.db",
+    show_default="$INSPECTOR_DB or recordings/inspector.db",
+    help="Database holding the recordings (for --from-session).",
+)
+def mock_command(
+    listen: str,
+    script_path: Path | None,
+    seed: int | None,
+    latency: str,
+    require_key: bool,
+    from_session: int | None,
+    db_path: Path,
+) -> None:
+    host, port = _parse_listen(listen)
+    script = None
+    if script_path is not None:
+        try:
+            script = Script.load(script_path)
+        except ScriptError as exc:
+            _fail(f"script {script_path}: {exc}")
+    factory = None
+    if from_session is not None:
+        from inspector.mock.playback import PlaybackSession, load_recording
+        from inspector.store import StoreError
+
+        try:
+            recording, close = load_recording(db_path, from_session)
+        except StoreError as exc:
+            _fail(str(exc))
+        gaps = latency == "realistic"
+
+        def factory(model: str) -> PlaybackSession:
+            return PlaybackSession(recording, gaps=gaps, close=close)
+
+    async def serve() -> None:
+        async with run_mock(
+            host, port, seed=seed, latency=latency, script=script, require_key=require_key, session_factory=factory  # type: ignore[arg-type]
+        ) as mock:
+            what = f"playing back session {from_session}" if from_session is not None else "mock Realtime server"
+            click.echo(f"inspector {what} on {mock.url}")
+            click.echo(f"  connect to {mock.url}/v1/realtime?model=gpt-realtime")
+            click.echo(f'  openai SDK: AsyncOpenAI(websocket_base_url="{mock.url}/v1")')
+            click.echo("  Ctrl-C to stop")
+            await asyncio.Future()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+        _fail(f"cannot listen on {host}:{port}: {reason}")
