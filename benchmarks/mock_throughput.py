@@ -41,7 +41,11 @@ USER_TEXT = {
 def start_server() -> tuple[subprocess.Popen[str], str]:
     repo = Path(__file__).resolve().parents[1]
     proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=repo
+        [sys.executable, "-c", SERVER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=repo,
     )
     assert proc.stdout is not None
     port = int(proc.stdout.readline())
@@ -71,7 +75,10 @@ async def turns(url: str, n: int, modality: str) -> tuple[float, list[float]]:
     events = 0
     async with connect(url, compression=None, max_size=None) as ws:
         await ws.recv()
-        update = {"type": "session.update", "session": {"type": "realtime", "output_modalities": [modality]}}
+        update = {
+            "type": "session.update",
+            "session": {"type": "realtime", "output_modalities": [modality]},
+        }
         await ws.send(json.dumps(update))
         await ws.recv()
         started = time.perf_counter()
@@ -95,7 +102,7 @@ async def turns(url: str, n: int, modality: str) -> tuple[float, list[float]]:
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -103,11 +110,15 @@ async def main(args: argparse.Namespace) -> None:
     try:
         await one_session(url)  # warm up
         rate = await sessions_per_second(url, args.sessions, args.concurrency)
-        print(f"sessions/s      {rate:8.0f}   ({args.sessions} sessions, {args.concurrency} concurrent)")
+        print(
+            f"sessions/s      {rate:8.0f}   ({args.sessions} sessions, {args.concurrency} concurrent)"
+        )
         text_rate, latencies = await turns(url, args.turns, "text")
         print(f"events/s text   {text_rate:8.0f}   ({args.turns} text turns, one connection)")
         audio_rate, _ = await turns(url, max(10, args.turns // 5), "audio")
-        print(f"events/s audio  {audio_rate:8.0f}   ({max(10, args.turns // 5)} audio turns, 100 ms PCM16 deltas)")
+        print(
+            f"events/s audio  {audio_rate:8.0f}   ({max(10, args.turns // 5)} audio turns, 100 ms PCM16 deltas)"
+        )
         ms = [x * 1000 for x in latencies]
         print(
             f"text response   p50 {percentile(ms, 50):.2f} ms   p99 {percentile(ms, 99):.2f} ms   "
@@ -120,7 +131,9 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sessions", type=int, default=400)
     parser.add_argument("--turns", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)

@@ -44,7 +44,9 @@ def main(ctx: click.Context) -> None:
     Run without a command to open the terminal UI on the default database.
     """
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        from inspector.tui.cli import run_tui
+
+        run_tui(Path(default_db()), None)
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -173,9 +175,22 @@ def sessions(db_path: Path, as_json: bool, limit: int | None) -> None:
 @click.argument("session_id", metavar="SESSION", type=int)
 @click.option("--type", "type_glob", help="Only event types matching this glob, e.g. 'response.*'.")
 @click.option("--dir", "direction", type=click.Choice(["client", "server"]), help="Only one direction.")
+@click.option(
+    "--filter",
+    "filter_text",
+    metavar="TEXT",
+    help="Only events matching a filter, e.g. 'type:response.* -type:*.delta' or 'is:error'.",
+)
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines with the exact frames.")
-def events(session_id: int, type_glob: str | None, direction: str | None, db_path: Path, as_json: bool) -> None:
+def events(
+    session_id: int,
+    type_glob: str | None,
+    direction: str | None,
+    filter_text: str | None,
+    db_path: Path,
+    as_json: bool,
+) -> None:
     """List a session's events in order: seq, +ms, direction, type, ids, size."""
     import base64
     import fnmatch
@@ -192,7 +207,19 @@ def events(session_id: int, type_glob: str | None, direction: str | None, db_pat
     except SessionNotFound as exc:
         fail(str(exc))
     wanted = Direction(direction) if direction else None
+    matching: set[int] | None = None
+    if filter_text:
+        from inspector.store.filter import FilterError, compile_filter
+
+        try:
+            compiled = compile_filter(filter_text)
+        except FilterError as exc:
+            fail(f"bad filter: {exc.message} at column {exc.position + 1}\n  {exc.caret(filter_text).replace(chr(10), chr(10) + '  ')}")
+        if not compiled.empty:
+            matching = set(store.seqs_where(session_id, compiled.where, compiled.params, join_frames=compiled.needs_frames))
     for ev in store.events(session_id, with_frames=as_json, direction=wanted):
+        if matching is not None and ev.seq not in matching:
+            continue
         if type_glob and not fnmatch.fnmatchcase(ev.type or "", type_glob):
             continue
         if as_json:
@@ -217,9 +244,5 @@ def events(session_id: int, type_glob: str | None, direction: str | None, db_pat
 
 # Feature commands register themselves below (one import per feature module).
 
-from inspector.formats.cli import export_command, import_command  # noqa: E402
-main.add_command(export_command)
-main.add_command(import_command)
-
-from inspector.mock.cli import mock_command  # noqa: E402
-main.add_command(mock_command)
+from inspector.tui.cli import tui_command  # noqa: E402
+main.add_command(tui_command)

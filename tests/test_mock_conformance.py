@@ -21,7 +21,10 @@ from inspector.mock.audio import tone
 from inspector.mock.server import run_mock
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURE_DIRS = [REPO / "tests" / "fixtures" / "openai-realtime", REPO.parent / "shared" / "fixtures" / "openai-realtime"]
+FIXTURE_DIRS = [
+    REPO / "tests" / "fixtures" / "openai-realtime",
+    REPO.parent / "shared" / "fixtures" / "openai-realtime",
+]
 FIXTURES = next((d for d in FIXTURE_DIRS if d.is_dir()), FIXTURE_DIRS[-1])
 NAMES = [
     "text_in_audio_out_turn",
@@ -47,7 +50,9 @@ def normalise(names: list[str], *, keep_rate_limits: bool) -> list[Any]:
     """Drop transcription events; fold each run of deltas into the set of delta types in it."""
     out: list[Any] = []
     for name in names:
-        if name.startswith(TRANSCRIPTION) or (name == "rate_limits.updated" and not keep_rate_limits):
+        if name.startswith(TRANSCRIPTION) or (
+            name == "rate_limits.updated" and not keep_rate_limits
+        ):
             continue
         if name.endswith(".delta"):
             if out and isinstance(out[-1], frozenset):
@@ -105,7 +110,11 @@ async def play(url: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         nonlocal barriers
         barriers += 1
         mark = f"barrier-{barriers}"
-        await ws.send(json.dumps({"type": "conversation.item.retrieve", "item_id": "item_none", "event_id": mark}))
+        await ws.send(
+            json.dumps(
+                {"type": "conversation.item.retrieve", "item_id": "item_none", "event_id": mark}
+            )
+        )
         while True:
             event = json.loads(await ws.recv())
             if event["type"] == "error" and event["error"]["event_id"] == mark:
@@ -146,7 +155,9 @@ async def test_mock_answers_recorded_client_events_with_the_recorded_event_types
     # Four of the five recordings hold no rate_limits.updated at all (the three-turn one has
     # one after each response.done, which the mock also sends): compare it only where recorded.
     keep = "rate_limits.updated" in recorded_types
-    assert normalise(got_types, keep_rate_limits=keep) == normalise(recorded_types, keep_rate_limits=keep)
+    assert normalise(got_types, keep_rate_limits=keep) == normalise(
+        recorded_types, keep_rate_limits=keep
+    )
     completed = TRANSCRIPTION + "completed"
     assert got_types.count(completed) == recorded_types.count(completed)
 
@@ -157,7 +168,11 @@ async def test_mock_vad_places_speech_within_a_chunk_of_the_recorded_positions()
         got = await play(mock.url + "/v1/realtime?model=gpt-realtime", records)
 
     def positions(events: list[dict[str, Any]]) -> list[int]:
-        return [e.get("audio_start_ms", e.get("audio_end_ms")) for e in events if e["type"].startswith("input_audio_buffer.speech_")]
+        return [
+            e.get("audio_start_ms", e.get("audio_end_ms"))
+            for e in events
+            if e["type"].startswith("input_audio_buffer.speech_")
+        ]
 
     recorded = positions([r["data"] for r in records if r["direction"] == "server"])
     assert len(positions(got)) == len(recorded) == 6
@@ -168,7 +183,9 @@ async def test_mock_uses_the_recorded_shapes_for_session_and_response_events():
     records = load("text_in_audio_out_turn")
     recorded = {r["data"]["type"]: r["data"] for r in records if r["direction"] == "server"}
     async with asyncio.timeout(20), run_mock(seed=3) as mock:
-        got = {e["type"]: e for e in await play(mock.url + "/v1/realtime?model=gpt-realtime", records)}
+        got = {
+            e["type"]: e for e in await play(mock.url + "/v1/realtime?model=gpt-realtime", records)
+        }
 
     def shape(value: Any) -> Any:
         if isinstance(value, dict):
@@ -177,7 +194,16 @@ async def test_mock_uses_the_recorded_shapes_for_session_and_response_events():
             return [shape(v) for v in value[:1]]
         return type(value).__name__
 
-    for kind in ("session.created", "session.updated", "response.created", "response.done", "conversation.item.done"):
+    for kind in (
+        "session.created",
+        "session.updated",
+        "response.created",
+        "response.done",
+        "conversation.item.done",
+    ):
         assert shape(got[kind]) == shape(recorded[kind]), kind
         assert list(got[kind]) == list(recorded[kind]), kind
-    assert got["session.updated"]["session"]["instructions"] == recorded["session.updated"]["session"]["instructions"]
+    assert (
+        got["session.updated"]["session"]["instructions"]
+        == recorded["session.updated"]["session"]["instructions"]
+    )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_mock_conformance import load
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -19,8 +20,6 @@ from inspector.mock.playback import PlaybackSession, Recorded, load_recording
 from inspector.mock.server import run_mock
 from inspector.protocol import Direction
 from inspector.store import FrameIn, Store
-
-from test_mock_conformance import load
 
 TIMEOUT = 10
 
@@ -57,7 +56,9 @@ def test_playback_sends_the_opening_frames_then_what_followed_each_client_frame(
 
 
 def test_playback_without_gaps_sends_at_once():
-    session = PlaybackSession([Recorded("client", 1.0, "c"), Recorded("server", 5.0, "s")], gaps=False)
+    session = PlaybackSession(
+        [Recorded("client", 1.0, "c"), Recorded("server", 5.0, "s")], gaps=False
+    )
     session.connect(0.0)
     session.receive("c", 0.0)
     assert session.pop_due(0.0) == ["s"]
@@ -65,7 +66,9 @@ def test_playback_without_gaps_sends_at_once():
 
 def store_with(tmp_path: Path, name: str, gap: float = 0.0) -> tuple[Path, int]:
     db = tmp_path / "rec.db"
-    frames = [FrameIn(Direction(r.direction), int(r.t * 1e9), r.frame) for r in recording_of(name, gap)]
+    frames = [
+        FrameIn(Direction(r.direction), int(r.t * 1e9), r.frame) for r in recording_of(name, gap)
+    ]
     with Store(db) as store:
         session_id = store.import_session(frames, close_code=1000, close_side="server")
     return db, session_id
@@ -77,30 +80,38 @@ async def test_from_session_replays_a_stored_recording_byte_for_byte(tmp_path):
     assert close == Close(1000, "")
     expected = [r.frame for r in recording if r.direction == "server"]
     received: list[str] = []
-    async with asyncio.timeout(TIMEOUT), run_mock(session_factory=lambda model: PlaybackSession(recording, gaps=False, close=close)) as mock:
-        async with connect(mock.realtime_url) as ws:
-            for record in recording:
-                if record.direction == "client":
-                    await ws.send(record.frame)
-            with pytest.raises(ConnectionClosed):
-                while True:
-                    received.append(await ws.recv())
-            assert ws.close_code == 1000
+    async with (
+        asyncio.timeout(TIMEOUT),
+        run_mock(
+            session_factory=lambda model: PlaybackSession(recording, gaps=False, close=close)
+        ) as mock,
+        connect(mock.realtime_url) as ws,
+    ):
+        for record in recording:
+            if record.direction == "client":
+                await ws.send(record.frame)
+        with pytest.raises(ConnectionClosed):
+            while True:
+                received.append(await ws.recv())
+        assert ws.close_code == 1000
     assert received == expected
 
 
 async def test_from_session_keeps_the_recorded_gaps(tmp_path):
     recording = recording_of("text_in_audio_out_turn", gap=0.01)
-    async with asyncio.timeout(TIMEOUT), run_mock(session_factory=lambda model: PlaybackSession(recording)) as mock:
-        async with connect(mock.realtime_url) as ws:
-            await ws.recv()  # session.created
-            for record in recording:
-                if record.direction == "client":
-                    await ws.send(record.frame)
-            started = time.monotonic()
-            for _ in range(sum(1 for r in recording if r.direction == "server") - 1):
-                await ws.recv()
-            elapsed = time.monotonic() - started
+    async with (
+        asyncio.timeout(TIMEOUT),
+        run_mock(session_factory=lambda model: PlaybackSession(recording)) as mock,
+        connect(mock.realtime_url) as ws,
+    ):
+        await ws.recv()  # session.created
+        for record in recording:
+            if record.direction == "client":
+                await ws.send(record.frame)
+        started = time.monotonic()
+        for _ in range(sum(1 for r in recording if r.direction == "server") - 1):
+            await ws.recv()
+        elapsed = time.monotonic() - started
     # 20 server frames follow the response.create, 0.01 s apart in the recording.
     assert elapsed >= 0.18
 
@@ -118,24 +129,45 @@ def test_cli_busy_port_is_a_one_line_error():
         port = taken.getsockname()[1]
         result = CliRunner().invoke(mock_command, ["--listen", f"127.0.0.1:{port}"])
     assert result.exit_code == 1
-    assert result.output.strip() == f"error: cannot listen on 127.0.0.1:{port}: address already in use"
+    assert (
+        result.output.strip() == f"error: cannot listen on 127.0.0.1:{port}: address already in use"
+    )
 
 
 def test_cli_reports_bad_scripts_and_missing_sessions(tmp_path):
     script = tmp_path / "bad.txt"
     script.write_text("say hi\nwhen /x/ dance\n")
-    result = CliRunner().invoke(mock_command, ["--script", str(script), "--listen", f"127.0.0.1:{free_port()}"])
+    result = CliRunner().invoke(
+        mock_command, ["--script", str(script), "--listen", f"127.0.0.1:{free_port()}"]
+    )
     assert result.exit_code == 1 and "line 2" in result.output
     db, _ = store_with(tmp_path, "text_in_audio_out_turn")
     result = CliRunner().invoke(mock_command, ["--from-session", "999", "--db", str(db)])
-    assert result.exit_code == 1 and result.output.startswith("error: ") and "Traceback" not in result.output
+    assert (
+        result.exit_code == 1
+        and result.output.startswith("error: ")
+        and "Traceback" not in result.output
+    )
 
 
 def test_cli_help_documents_every_option_and_the_script_format():
     result = CliRunner().invoke(mock_command, ["--help"])
-    for option in ("--listen", "--script", "--seed", "--latency", "--require-key", "--from-session", "--db"):
+    for option in (
+        "--listen",
+        "--script",
+        "--seed",
+        "--latency",
+        "--require-key",
+        "--from-session",
+        "--db",
+    ):
         assert option in result.output
-    for rule in ("when /REGEX/FLAGS say TEXT", "after NAME say TEXT", "hear TEXT", "response.cancelled"):
+    for rule in (
+        "when /REGEX/FLAGS say TEXT",
+        "after NAME say TEXT",
+        "hear TEXT",
+        "response.cancelled",
+    ):
         assert rule in result.output
 
 

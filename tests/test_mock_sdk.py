@@ -22,7 +22,11 @@ WEATHER_TOOL = {
     "type": "function",
     "name": "get_weather",
     "description": "Look up the weather for a city.",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
 }
 
 
@@ -39,7 +43,9 @@ async def slow_mock() -> AsyncIterator[MockServer]:
 
 
 def client_for(server: MockServer) -> AsyncOpenAI:
-    return AsyncOpenAI(api_key="sk-test-not-a-real-key", websocket_base_url=f"ws://127.0.0.1:{server.port}/v1")
+    return AsyncOpenAI(
+        api_key="sk-test-not-a-real-key", websocket_base_url=f"ws://127.0.0.1:{server.port}/v1"
+    )
 
 
 async def until(conn: Any, last: str) -> list[Any]:
@@ -54,7 +60,9 @@ async def until(conn: Any, last: str) -> list[Any]:
 
 
 async def text_mode(conn: Any, **session: Any) -> None:
-    await conn.session.update(session={"type": "realtime", "output_modalities": ["text"], **session})
+    await conn.session.update(
+        session={"type": "realtime", "output_modalities": ["text"], **session}
+    )
     await until(conn, "session.updated")
 
 
@@ -89,9 +97,13 @@ async def test_sdk_audio_turn_with_server_vad_answers_with_pcm16_and_transcript(
     async with client_for(mock).realtime.connect(model="gpt-realtime") as conn:
         await conn.recv()
         transcription = {"model": "gpt-realtime-whisper"}
-        await conn.session.update(session={"type": "realtime", "audio": {"input": {"transcription": transcription}}})
+        await conn.session.update(
+            session={"type": "realtime", "audio": {"input": {"transcription": transcription}}}
+        )
         await until(conn, "session.updated")
-        for chunk in pcm_chunks(300, loud=False) + pcm_chunks(800, loud=True) + pcm_chunks(400, loud=False):
+        for chunk in (
+            pcm_chunks(300, loud=False) + pcm_chunks(800, loud=True) + pcm_chunks(400, loud=False)
+        ):
             await conn.input_audio_buffer.append(audio=chunk)
         events = await until(conn, "response.done")
     kinds = [e.type for e in events]
@@ -103,12 +115,20 @@ async def test_sdk_audio_turn_with_server_vad_answers_with_pcm16_and_transcript(
         "conversation.item.done",
     ]
     assert events[0].audio_start_ms == 0 and events[1].audio_end_ms == 1100 + 200
-    completed = next(e for e in events if e.type == "conversation.item.input_audio_transcription.completed")
+    completed = next(
+        e for e in events if e.type == "conversation.item.input_audio_transcription.completed"
+    )
     assert completed.transcript == Script().transcripts[0]
-    audio = b"".join(base64.b64decode(e.delta) for e in events if e.type == "response.output_audio.delta")
-    transcript = "".join(e.delta for e in events if e.type == "response.output_audio_transcript.delta")
+    audio = b"".join(
+        base64.b64decode(e.delta) for e in events if e.type == "response.output_audio.delta"
+    )
+    transcript = "".join(
+        e.delta for e in events if e.type == "response.output_audio_transcript.delta"
+    )
     assert len(audio) % 2 == 0 and len(audio) >= 48 * 1000
-    assert transcript == events[-1].response.output[0].content[0].transcript == Script().default_text
+    assert (
+        transcript == events[-1].response.output[0].content[0].transcript == Script().default_text
+    )
 
 
 async def test_sdk_function_call_round_trip(mock):
@@ -122,11 +142,17 @@ async def test_sdk_function_call_round_trip(mock):
         assert (call.name, json.loads(call.arguments)) == ("get_weather", {"city": "Paris"})
         assert events[-1].response.output[0].type == "function_call"
         output = "Sunny and 21 degrees in Paris."
-        await conn.conversation.item.create(item={"type": "function_call_output", "call_id": call.call_id, "output": output})
+        await conn.conversation.item.create(
+            item={"type": "function_call_output", "call_id": call.call_id, "output": output}
+        )
         await conn.response.create()
         events = await until(conn, "response.done")
     # rate_limits.updated of the first response, then the output item, then the answer.
-    assert [e.type for e in events][:3] == ["rate_limits.updated", "conversation.item.added", "conversation.item.done"]
+    assert [e.type for e in events][:3] == [
+        "rate_limits.updated",
+        "conversation.item.added",
+        "conversation.item.done",
+    ]
     assert events[-1].response.output[0].content[0].text == output
 
 
@@ -157,31 +183,76 @@ async def first_error(conn: Any) -> Any:
 @pytest.mark.parametrize(
     ("action", "code"),
     [
-        (lambda c: c.input_audio_buffer.commit(event_id="evt_1"), "input_audio_buffer_commit_empty"),
-        (lambda c: c.response.cancel(event_id="evt_1"), "response_cancel_not_active"),
-        (lambda c: c.session.update(session={"instructions": "x"}, event_id="evt_1"), "missing_required_parameter"),
-        (lambda c: c.session.update(session={"type": "realtime", "temperature": 0.5}, event_id="evt_1"), "unknown_parameter"),
-        (lambda c: c.session.update(session={"type": "realtime", "output_modalities": ["smell"]}, event_id="evt_1"), "invalid_value"),
-        (lambda c: c.send_raw('{"type": "response.cancelled", "event_id": "evt_1"}'), "invalid_value"),
-        (lambda c: c.conversation.item.delete(item_id="item_nope", event_id="evt_1"), "item_delete_invalid_item_id"),
-        (lambda c: c.conversation.item.retrieve(item_id="item_nope", event_id="evt_1"), "item_retrieve_invalid_item_id"),
         (
-            lambda c: c.conversation.item.truncate(item_id="item_nope", content_index=0, audio_end_ms=5, event_id="evt_1"),
+            lambda c: c.input_audio_buffer.commit(event_id="evt_1"),
+            "input_audio_buffer_commit_empty",
+        ),
+        (lambda c: c.response.cancel(event_id="evt_1"), "response_cancel_not_active"),
+        (
+            lambda c: c.session.update(session={"instructions": "x"}, event_id="evt_1"),
+            "missing_required_parameter",
+        ),
+        (
+            lambda c: c.session.update(
+                session={"type": "realtime", "temperature": 0.5}, event_id="evt_1"
+            ),
+            "unknown_parameter",
+        ),
+        (
+            lambda c: c.session.update(
+                session={"type": "realtime", "output_modalities": ["smell"]}, event_id="evt_1"
+            ),
+            "invalid_value",
+        ),
+        (
+            lambda c: c.send_raw('{"type": "response.cancelled", "event_id": "evt_1"}'),
+            "invalid_value",
+        ),
+        (
+            lambda c: c.conversation.item.delete(item_id="item_nope", event_id="evt_1"),
+            "item_delete_invalid_item_id",
+        ),
+        (
+            lambda c: c.conversation.item.retrieve(item_id="item_nope", event_id="evt_1"),
+            "item_retrieve_invalid_item_id",
+        ),
+        (
+            lambda c: c.conversation.item.truncate(
+                item_id="item_nope", content_index=0, audio_end_ms=5, event_id="evt_1"
+            ),
             "item_truncate_invalid_item_id",
         ),
         (
             lambda c: c.conversation.item.create(
-                item={"type": "function_call_output", "call_id": "call_nope", "output": "x"}, event_id="evt_1"
+                item={"type": "function_call_output", "call_id": "call_nope", "output": "x"},
+                event_id="evt_1",
             ),
             "invalid_tool_call_id",
         ),
         (
             lambda c: c.conversation.item.create(
-                item={"type": "message", "role": "system", "content": [{"type": "input_audio", "audio": ""}]},
+                item={
+                    "type": "message",
+                    "role": "system",
+                    "content": [{"type": "input_audio", "audio": ""}],
+                },
                 event_id="evt_1",
             ),
             "invalid_value",
         ),
+    ],
+    ids=[
+        "commit-empty",
+        "cancel-not-active",
+        "session-type-missing",
+        "unknown-session-parameter",
+        "bad-modality",
+        "unknown-event-type",
+        "delete-unknown-item",
+        "retrieve-unknown-item",
+        "truncate-unknown-item",
+        "unknown-call-id",
+        "system-audio-content",
     ],
 )
 async def test_sdk_error_paths_echo_the_event_id_and_keep_the_socket_open(mock, action, code):
@@ -220,13 +291,17 @@ async def test_sdk_voice_is_fixed_once_assistant_audio_exists(mock):
         await say(conn, "hi")
         await conn.response.create()
         await until(conn, "response.done")
-        await conn.session.update(session={"type": "realtime", "audio": {"output": {"voice": "marin"}}}, event_id="evt_3")
+        await conn.session.update(
+            session={"type": "realtime", "audio": {"output": {"voice": "marin"}}}, event_id="evt_3"
+        )
         error = await first_error(conn)
         assert (error.code, error.event_id) == ("cannot_update_voice", "evt_3")
 
 
 async def test_sdk_beta_header_gets_beta_api_shape_disabled_then_close_4000(mock):
-    conn_manager = client_for(mock).realtime.connect(model="gpt-realtime", extra_headers={"OpenAI-Beta": "realtime=v1"})
+    conn_manager = client_for(mock).realtime.connect(
+        model="gpt-realtime", extra_headers={"OpenAI-Beta": "realtime=v1"}
+    )
     async with conn_manager as conn:
         error = (await conn.recv()).error
         assert error.code == "beta_api_shape_disabled"
@@ -255,7 +330,8 @@ async def test_require_key_refuses_a_missing_key_with_close_3000_and_accepts_any
         error, code = await close_after_error(server.url + "/v1/realtime?model=gpt-realtime")
         assert (error["error"]["code"], code) == ("invalid_api_key", 3000)
         error, code = await close_after_error(
-            server.url + "/v1/realtime?model=gpt-realtime", additional_headers={"Authorization": "Bearer "}
+            server.url + "/v1/realtime?model=gpt-realtime",
+            additional_headers={"Authorization": "Bearer "},
         )
         assert code == 3000
         async with client_for(server).realtime.connect(model="gpt-realtime") as conn:

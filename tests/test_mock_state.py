@@ -54,7 +54,10 @@ def _json(event: dict[str, Any]) -> str:
 
 def text_session(**kwargs: Any) -> MockSession:
     session = new_session(**kwargs)
-    send(session, {"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})
+    send(
+        session,
+        {"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}},
+    )
     return session
 
 
@@ -74,12 +77,22 @@ def test_commit_on_empty_buffer_is_input_audio_buffer_commit_empty_with_real_mes
 
 def test_commit_needs_100_ms_and_then_creates_the_user_audio_item():
     session = new_session()
-    send(session, {"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"turn_detection": None}}}})
+    send(
+        session,
+        {
+            "type": "session.update",
+            "session": {"type": "realtime", "audio": {"input": {"turn_detection": None}}},
+        },
+    )
     send(session, append(60, loud=False))
     assert "60.00ms" in only_error(send(session, {"type": "input_audio_buffer.commit"}))["message"]
     send(session, append(40, loud=False))
     events = send(session, {"type": "input_audio_buffer.commit"})
-    assert types(events) == ["input_audio_buffer.committed", "conversation.item.added", "conversation.item.done"]
+    assert types(events) == [
+        "input_audio_buffer.committed",
+        "conversation.item.added",
+        "conversation.item.done",
+    ]
     assert events[1]["item"]["content"] == [{"type": "input_audio", "transcript": None}]
     assert events[0]["previous_item_id"] is None
 
@@ -87,8 +100,13 @@ def test_commit_needs_100_ms_and_then_creates_the_user_audio_item():
 def test_clear_empties_the_buffer():
     session = new_session()
     send(session, append(200, loud=False))
-    assert types(send(session, {"type": "input_audio_buffer.clear"})) == ["input_audio_buffer.cleared"]
-    assert only_error(send(session, {"type": "input_audio_buffer.commit"}))["code"] == "input_audio_buffer_commit_empty"
+    assert types(send(session, {"type": "input_audio_buffer.clear"})) == [
+        "input_audio_buffer.cleared"
+    ]
+    assert (
+        only_error(send(session, {"type": "input_audio_buffer.commit"}))["code"]
+        == "input_audio_buffer_commit_empty"
+    )
 
 
 # --- server VAD --------------------------------------------------------------------------------
@@ -123,7 +141,13 @@ def test_vad_ignores_audio_below_its_threshold():
 def test_vad_without_create_response_commits_but_does_not_answer():
     session = new_session()
     turn = {"type": "server_vad", "create_response": False}
-    send(session, {"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"turn_detection": turn}}}})
+    send(
+        session,
+        {
+            "type": "session.update",
+            "session": {"type": "realtime", "audio": {"input": {"turn_detection": turn}}},
+        },
+    )
     events = send(session, append(600, loud=True)) + send(session, append(400, loud=False))
     assert "input_audio_buffer.committed" in types(events)
     assert "response.created" not in types(events)
@@ -145,7 +169,9 @@ def test_speech_during_a_response_cancels_it_with_turn_detected():
     assert done["status"] == "cancelled"
     assert done["status_details"] == {"type": "cancelled", "reason": "turn_detected"}
     assert done["output"][0]["status"] == "incomplete"
-    assert "response.output_audio.done" in types(events) and "response.content_part.done" in types(events)
+    assert "response.output_audio.done" in types(events) and "response.content_part.done" in types(
+        events
+    )
 
 
 # --- session.update ----------------------------------------------------------------------------
@@ -153,8 +179,16 @@ def test_speech_during_a_response_cancels_it_with_turn_detected():
 
 def test_session_update_requires_session_type():
     session = new_session()
-    error = only_error(send(session, {"type": "session.update", "session": {"instructions": "x"}, "event_id": "u1"}))
-    assert (error["code"], error["param"], error["event_id"]) == ("missing_required_parameter", "session.type", "u1")
+    error = only_error(
+        send(
+            session, {"type": "session.update", "session": {"instructions": "x"}, "event_id": "u1"}
+        )
+    )
+    assert (error["code"], error["param"], error["event_id"]) == (
+        "missing_required_parameter",
+        "session.type",
+        "u1",
+    )
     assert error["message"] == "Missing required parameter: 'session.type'."
 
 
@@ -164,11 +198,16 @@ def test_session_update_requires_session_type():
         ({"temperature": 0.8}, "session.temperature"),
         ({"modalities": ["text"]}, "session.modalities"),
         ({"audio": {"output": {"volume": 1}}}, "session.audio.output.volume"),
-        ({"audio": {"input": {"turn_detection": {"type": "server_vad", "speed": 1}}}}, "session.audio.input.turn_detection.speed"),
+        (
+            {"audio": {"input": {"turn_detection": {"type": "server_vad", "speed": 1}}}},
+            "session.audio.input.turn_detection.speed",
+        ),
     ],
 )
 def test_session_update_rejects_unknown_parameters_with_the_dotted_param(update, param):
-    error = only_error(send(new_session(), {"type": "session.update", "session": {"type": "realtime", **update}}))
+    error = only_error(
+        send(new_session(), {"type": "session.update", "session": {"type": "realtime", **update}})
+    )
     assert (error["code"], error["param"]) == ("unknown_parameter", param)
     assert error["message"] == f"Unknown parameter: '{param}'."
 
@@ -177,24 +216,43 @@ def test_session_update_rejects_unknown_parameters_with_the_dotted_param(update,
     ("update", "param", "code"),
     [
         ({"output_modalities": ["video"]}, "session.output_modalities[0]", "invalid_value"),
-        ({"output_modalities": ["audio", "text"]}, "session.output_modalities", "array_above_max_length"),
+        (
+            {"output_modalities": ["audio", "text"]},
+            "session.output_modalities",
+            "array_above_max_length",
+        ),
         ({"audio": {"output": {"voice": "robot"}}}, "session.audio.output.voice", "invalid_value"),
-        ({"audio": {"input": {"turn_detection": {"type": "push_to_talk"}}}}, "session.audio.input.turn_detection.type", "invalid_value"),
-        ({"audio": {"output": {"speed": 3}}}, "session.audio.output.speed", "decimal_above_max_value"),
+        (
+            {"audio": {"input": {"turn_detection": {"type": "push_to_talk"}}}},
+            "session.audio.input.turn_detection.type",
+            "invalid_value",
+        ),
+        (
+            {"audio": {"output": {"speed": 3}}},
+            "session.audio.output.speed",
+            "decimal_above_max_value",
+        ),
         ({"max_output_tokens": 5000}, "session.max_output_tokens", "integer_above_max_value"),
         ({"tool_choice": "sometimes"}, "session.tool_choice", "invalid_value"),
         ({"instructions": 3}, "session.instructions", "invalid_type"),
     ],
 )
 def test_session_update_checks_enum_values_and_ranges(update, param, code):
-    error = only_error(send(new_session(), {"type": "session.update", "session": {"type": "realtime", **update}}))
+    error = only_error(
+        send(new_session(), {"type": "session.update", "session": {"type": "realtime", **update}})
+    )
     assert (error["code"], error["param"]) == (code, param)
 
 
 def test_an_invalid_session_update_changes_nothing():
     session = new_session()
     before = dict(session.session)
-    bad = {"type": "realtime", "instructions": "new", "output_modalities": ["text"], "temperature": 1}
+    bad = {
+        "type": "realtime",
+        "instructions": "new",
+        "output_modalities": ["text"],
+        "temperature": 1,
+    }
     only_error(send(session, {"type": "session.update", "session": bad}))
     assert session.session == before
 
@@ -202,13 +260,31 @@ def test_an_invalid_session_update_changes_nothing():
 def test_session_update_merges_only_present_fields_and_answers_the_full_session():
     session = new_session()
     tool = {"type": "function", "name": "f", "parameters": {"type": "object"}}
-    send(session, {"type": "session.update", "session": {"type": "realtime", "tools": [tool], "instructions": "A"}})
-    events = send(session, {"type": "session.update", "session": {"type": "realtime", "audio": {"output": {"speed": 1.2}}}})
+    send(
+        session,
+        {
+            "type": "session.update",
+            "session": {"type": "realtime", "tools": [tool], "instructions": "A"},
+        },
+    )
+    events = send(
+        session,
+        {
+            "type": "session.update",
+            "session": {"type": "realtime", "audio": {"output": {"speed": 1.2}}},
+        },
+    )
     updated = events[0]["session"]
     assert types(events) == ["session.updated"]
     assert updated["instructions"] == "A"
-    assert updated["tools"] == [{"type": "function", "name": "f", "description": "", "parameters": {"type": "object"}}]
-    assert updated["audio"]["output"] == {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "alloy", "speed": 1.2}
+    assert updated["tools"] == [
+        {"type": "function", "name": "f", "description": "", "parameters": {"type": "object"}}
+    ]
+    assert updated["audio"]["output"] == {
+        "format": {"type": "audio/pcm", "rate": 24000},
+        "voice": "alloy",
+        "speed": 1.2,
+    }
     assert updated["audio"]["input"]["turn_detection"]["threshold"] == 0.5
     assert list(updated) == list(session.session)  # full session, recorded key order
 
@@ -216,8 +292,19 @@ def test_session_update_merges_only_present_fields_and_answers_the_full_session(
 def test_session_update_clears_with_empty_string_empty_list_and_null():
     session = new_session()
     tool = {"type": "function", "name": "f"}
-    send(session, {"type": "session.update", "session": {"type": "realtime", "tools": [tool], "instructions": "A"}})
-    clearing = {"type": "realtime", "tools": [], "instructions": "", "audio": {"input": {"turn_detection": None}}}
+    send(
+        session,
+        {
+            "type": "session.update",
+            "session": {"type": "realtime", "tools": [tool], "instructions": "A"},
+        },
+    )
+    clearing = {
+        "type": "realtime",
+        "tools": [],
+        "instructions": "",
+        "audio": {"input": {"turn_detection": None}},
+    }
     updated = send(session, {"type": "session.update", "session": clearing})[0]["session"]
     assert updated["tools"] == []
     assert updated["audio"]["input"]["turn_detection"] is None
@@ -228,7 +315,21 @@ def test_session_update_clears_with_empty_string_empty_list_and_null():
 def test_partial_turn_detection_takes_the_defaults_as_recorded():
     session = new_session()
     turn = {"type": "server_vad", "create_response": True, "interrupt_response": True}
-    updated = send(session, {"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"turn_detection": turn, "transcription": {"model": "gpt-realtime-whisper"}}}}})[0]["session"]
+    updated = send(
+        session,
+        {
+            "type": "session.update",
+            "session": {
+                "type": "realtime",
+                "audio": {
+                    "input": {
+                        "turn_detection": turn,
+                        "transcription": {"model": "gpt-realtime-whisper"},
+                    }
+                },
+            },
+        },
+    )[0]["session"]
     assert updated["audio"]["input"]["turn_detection"] == {
         "type": "server_vad",
         "threshold": 0.5,
@@ -238,12 +339,19 @@ def test_partial_turn_detection_takes_the_defaults_as_recorded():
         "create_response": True,
         "interrupt_response": True,
     }
-    assert updated["audio"]["input"]["transcription"] == {"model": "gpt-realtime-whisper", "language": None, "prompt": None}
+    assert updated["audio"]["input"]["transcription"] == {
+        "model": "gpt-realtime-whisper",
+        "language": None,
+        "prompt": None,
+    }
 
 
 def test_voice_can_change_until_assistant_audio_exists():
     session = new_session()
-    voice = {"type": "session.update", "session": {"type": "realtime", "audio": {"output": {"voice": "echo"}}}}
+    voice = {
+        "type": "session.update",
+        "session": {"type": "realtime", "audio": {"output": {"voice": "echo"}}},
+    }
     assert types(send(session, voice)) == ["session.updated"]
     send(session, user_text("hi"))
     send(session, {"type": "response.create"})  # audio by default
@@ -283,23 +391,43 @@ def test_item_roles_accept_only_their_content_types(role, part, ok):
 
 def test_item_create_requires_the_fields_of_its_type():
     session = new_session()
-    error = only_error(send(session, {"type": "conversation.item.create", "item": {"type": "function_call", "arguments": "{}"}}))
+    error = only_error(
+        send(
+            session,
+            {
+                "type": "conversation.item.create",
+                "item": {"type": "function_call", "arguments": "{}"},
+            },
+        )
+    )
     assert (error["code"], error["param"]) == ("missing_required_parameter", "item.name")
-    error = only_error(send(session, {"type": "conversation.item.create", "item": {"type": "message", "content": []}}))
+    error = only_error(
+        send(
+            session,
+            {"type": "conversation.item.create", "item": {"type": "message", "content": []}},
+        )
+    )
     assert error["param"] == "item.role"
 
 
 def test_function_call_output_needs_an_existing_call_id():
     session = new_session()
     output = {"type": "function_call_output", "call_id": "call_nope", "output": "x"}
-    error = only_error(send(session, {"type": "conversation.item.create", "item": output, "event_id": "e9"}))
+    error = only_error(
+        send(session, {"type": "conversation.item.create", "item": output, "event_id": "e9"})
+    )
     assert error["code"] == "invalid_tool_call_id"
     assert error["message"] == "Tool call ID 'call_nope' not found in conversation."
     assert error["event_id"] == "e9"
     call = {"type": "function_call", "name": "f", "call_id": "call_nope", "arguments": "{}"}
     send(session, {"type": "conversation.item.create", "item": call})
     events = send(session, {"type": "conversation.item.create", "item": output})
-    assert events[0]["item"] == {"id": events[0]["item"]["id"], "type": "function_call_output", "call_id": "call_nope", "output": "x"}
+    assert events[0]["item"] == {
+        "id": events[0]["item"]["id"],
+        "type": "function_call_output",
+        "call_id": "call_nope",
+        "output": "x",
+    }
 
 
 def test_previous_item_id_root_inserts_first_and_unknown_ids_are_errors():
@@ -321,15 +449,25 @@ def test_client_item_ids_are_kept():
 def test_retrieve_delete_and_truncate_reply_and_reject_unknown_items():
     session = new_session()
     item_id = send(session, user_text("hi"))[0]["item"]["id"]
-    assert send(session, {"type": "conversation.item.retrieve", "item_id": item_id})[0]["item"]["id"] == item_id
+    assert (
+        send(session, {"type": "conversation.item.retrieve", "item_id": item_id})[0]["item"]["id"]
+        == item_id
+    )
     for kind, code, verb in [
         ("retrieve", "item_retrieve_invalid_item_id", "retrieving"),
         ("delete", "item_delete_invalid_item_id", "deleting"),
     ]:
-        error = only_error(send(session, {"type": f"conversation.item.{kind}", "item_id": "item_x"}))
+        error = only_error(
+            send(session, {"type": f"conversation.item.{kind}", "item_id": "item_x"})
+        )
         assert error["code"] == code
         assert error["message"] == f"Error {verb} item: the item with id 'item_x' does not exist."
-    truncate = {"type": "conversation.item.truncate", "item_id": "item_x", "content_index": 0, "audio_end_ms": 10}
+    truncate = {
+        "type": "conversation.item.truncate",
+        "item_id": "item_x",
+        "content_index": 0,
+        "audio_end_ms": 10,
+    }
     assert only_error(send(session, truncate))["code"] == "item_truncate_invalid_item_id"
     events = send(session, {"type": "conversation.item.delete", "item_id": item_id})
     assert types(events) == ["conversation.item.deleted"] and events[0]["item_id"] == item_id
@@ -342,9 +480,27 @@ def test_truncate_cuts_assistant_audio_and_checks_its_length():
     done = send(session, {"type": "response.create"})
     item_id = next(e for e in done if e["type"] == "response.output_item.done")["item"]["id"]
     length = len(session.conversation.audio[item_id]) // PCM_MS
-    error = only_error(send(session, {"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0, "audio_end_ms": length + 1}))
+    error = only_error(
+        send(
+            session,
+            {
+                "type": "conversation.item.truncate",
+                "item_id": item_id,
+                "content_index": 0,
+                "audio_end_ms": length + 1,
+            },
+        )
+    )
     assert error["message"] == f"Audio content of {length}ms is already shorter than {length + 1}ms"
-    events = send(session, {"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0, "audio_end_ms": 100})
+    events = send(
+        session,
+        {
+            "type": "conversation.item.truncate",
+            "item_id": item_id,
+            "content_index": 0,
+            "audio_end_ms": 100,
+        },
+    )
     assert events[0]["type"] == "conversation.item.truncated"
     assert (events[0]["content_index"], events[0]["audio_end_ms"]) == (0, 100)
     assert len(session.conversation.audio[item_id]) == 100 * PCM_MS
@@ -383,21 +539,39 @@ def test_text_response_has_the_recorded_event_sequence_and_usage():
     text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
     assert text == Script().default_text
     done = events[-2]["response"]
-    assert done["status"] == "completed" and done["output"][0]["content"] == [{"type": "output_text", "text": text}]
-    assert set(done["usage"]) == {"total_tokens", "input_tokens", "output_tokens", "input_token_details", "output_token_details"}
-    assert all(len(e["delta"]) + len(e["obfuscation"]) >= 16 for e in events if e["type"].endswith("text.delta"))
+    assert done["status"] == "completed" and done["output"][0]["content"] == [
+        {"type": "output_text", "text": text}
+    ]
+    assert set(done["usage"]) == {
+        "total_tokens",
+        "input_tokens",
+        "output_tokens",
+        "input_token_details",
+        "output_token_details",
+    }
+    assert all(
+        len(e["delta"]) + len(e["obfuscation"]) >= 16
+        for e in events
+        if e["type"].endswith("text.delta")
+    )
 
 
 def test_audio_response_streams_real_pcm16_with_a_matching_transcript():
     session = new_session()
     send(session, user_text("hi"))
     events = send(session, {"type": "response.create"})
-    audio = b"".join(base64.b64decode(e["delta"]) for e in events if e["type"] == "response.output_audio.delta")
-    transcript = "".join(e["delta"] for e in events if e["type"] == "response.output_audio_transcript.delta")
+    audio = b"".join(
+        base64.b64decode(e["delta"]) for e in events if e["type"] == "response.output_audio.delta"
+    )
+    transcript = "".join(
+        e["delta"] for e in events if e["type"] == "response.output_audio_transcript.delta"
+    )
     assert transcript == Script().default_text
     assert len(audio) % 2 == 0 and len(audio) > 48 * 1000  # over a second of PCM16
     assert len(audio) == len(session.conversation.audio[events[-2]["response"]["output"][0]["id"]])
-    assert events[-2]["response"]["output"][0]["content"] == [{"type": "output_audio", "transcript": transcript}]
+    assert events[-2]["response"]["output"][0]["content"] == [
+        {"type": "output_audio", "transcript": transcript}
+    ]
     assert events[-2]["response"]["usage"]["output_token_details"]["audio_tokens"] > 0
 
 
@@ -418,7 +592,12 @@ def test_response_create_while_active_is_conversation_already_has_active_respons
 def test_response_create_overrides_session_config_for_that_response_only():
     session = text_session()
     send(session, user_text("hi"))
-    override = {"output_modalities": ["audio"], "audio": {"output": {"voice": "echo"}}, "metadata": {"topic": "x"}, "instructions": "Be brief."}
+    override = {
+        "output_modalities": ["audio"],
+        "audio": {"output": {"voice": "echo"}},
+        "metadata": {"topic": "x"},
+        "instructions": "Be brief.",
+    }
     first = send(session, {"type": "response.create", "response": override})
     created = first[0]["response"]
     assert created["output_modalities"] == ["audio"]
@@ -433,13 +612,17 @@ def test_response_create_overrides_session_config_for_that_response_only():
 
 
 def test_response_create_rejects_unknown_response_parameters():
-    error = only_error(send(new_session(), {"type": "response.create", "response": {"temperature": 1}}))
+    error = only_error(
+        send(new_session(), {"type": "response.create", "response": {"temperature": 1}})
+    )
     assert (error["code"], error["param"]) == ("unknown_parameter", "response.temperature")
 
 
 def test_out_of_band_response_stays_out_of_the_conversation():
     session = text_session()
-    events = send(session, {"type": "response.create", "response": {"conversation": "none", "input": []}})
+    events = send(
+        session, {"type": "response.create", "response": {"conversation": "none", "input": []}}
+    )
     assert events[0]["response"]["conversation_id"] is None
     assert not any(t.startswith("conversation.") for t in types(events))
     assert session.conversation.items == []
@@ -457,7 +640,9 @@ def test_max_output_tokens_ends_the_response_incomplete():
 def test_default_script_calls_get_weather_only_when_the_tool_is_declared():
     session = text_session()
     send(session, user_text("What is the weather in London?"))
-    assert "response.function_call_arguments.done" not in types(send(session, {"type": "response.create"}))
+    assert "response.function_call_arguments.done" not in types(
+        send(session, {"type": "response.create"})
+    )
     tool = {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}
     events = send(session, {"type": "response.create", "response": {"tools": [tool]}})
     done = next(e for e in events if e["type"] == "response.function_call_arguments.done")
@@ -496,10 +681,16 @@ def test_cancel_closes_open_parts_and_ends_cancelled_without_a_cancelled_event()
     ]
     assert rest[0]["text"] == sent_text
     assert rest[3]["item"]["status"] == "incomplete"
-    assert rest[4]["response"]["status_details"] == {"type": "cancelled", "reason": "client_cancelled"}
+    assert rest[4]["response"]["status_details"] == {
+        "type": "cancelled",
+        "reason": "client_cancelled",
+    }
     assert "response.cancelled" not in types(seen + rest)
     assert session.active is None
-    assert only_error(send(session, {"type": "response.cancel"}))["code"] == "response_cancel_not_active"
+    assert (
+        only_error(send(session, {"type": "response.cancel"}))["code"]
+        == "response_cancel_not_active"
+    )
 
 
 def test_cancel_before_any_output_forgets_the_unseen_item():
@@ -520,7 +711,9 @@ def test_unknown_event_type_is_invalid_value_listing_supported_types():
     error = only_error(send(new_session(), {"type": "response.cancelled", "event_id": "z"}))
     assert (error["code"], error["param"], error["event_id"]) == ("invalid_value", "type", "z")
     assert all(f"'{name}'" in error["message"] for name in CLIENT_EVENTS)
-    assert error["message"].startswith("Invalid value: 'response.cancelled'. Supported values are: 'session.update', ")
+    assert error["message"].startswith(
+        "Invalid value: 'response.cancelled'. Supported values are: 'session.update', "
+    )
 
 
 def test_unknown_top_level_field_is_unknown_parameter():
@@ -558,18 +751,36 @@ def test_script_rules_substitute_groups_and_function_outputs():
         hear I want a table.
         """
     )
-    user = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Book Luigi at 8"}]}
+    user = {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": "Book Luigi at 8"}],
+    }
     call = script.answer([user], ["book_table"])
-    assert (call.call_name, call.call_arguments) == ("book_table", '{"place": "Luigi", "time": "8"}')
+    assert (call.call_name, call.call_arguments) == (
+        "book_table",
+        '{"place": "Luigi", "time": "8"}',
+    )
     assert script.answer([user], []).text == "Fallback."
-    items = [user, {"type": "function_call", "call_id": "c", "name": "book_table", "arguments": call.call_arguments}, {"type": "function_call_output", "call_id": "c", "output": "ok"}]
+    items = [
+        user,
+        {
+            "type": "function_call",
+            "call_id": "c",
+            "name": "book_table",
+            "arguments": call.call_arguments,
+        },
+        {"type": "function_call_output", "call_id": "c", "output": "ok"},
+    ]
     assert script.answer(items, ["book_table"]).text == "Booked Luigi: ok"
     user["content"][0]["text"] = "hello there"
     assert script.answer([user], []).text == "Hi hello!"
     assert script.heard(0) == script.heard(5) == "I want a table."
 
 
-@pytest.mark.parametrize("line", ["when /x/ shout y", "when /(/ say y", "when /x/ call f with {bad}", "banana"])
+@pytest.mark.parametrize(
+    "line", ["when /x/ shout y", "when /(/ say y", "when /x/ call f with {bad}", "banana"]
+)
 def test_script_errors_name_the_line(line):
     with pytest.raises(ScriptError, match="line 2"):
         Script.parse("# header\n" + line)

@@ -41,7 +41,9 @@ def _ulaw_to_linear(code: int) -> int:
 def _alaw_to_linear(code: int) -> int:
     code ^= 0x55
     sign, exponent, mantissa = code & 0x80, (code >> 4) & 0x07, code & 0x0F
-    magnitude = (mantissa << 4) + 8 if exponent == 0 else ((mantissa << 4) + 0x108) << (exponent - 1)
+    magnitude = (
+        (mantissa << 4) + 8 if exponent == 0 else ((mantissa << 4) + 0x108) << (exponent - 1)
+    )
     return magnitude if sign else -magnitude
 
 

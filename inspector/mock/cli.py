@@ -57,8 +57,19 @@ def _fail(message: str) -> None:
 
 
 @click.command("mock", help=_HELP)
-@click.option("--listen", default="127.0.0.1:9000", show_default=True, metavar="HOST:PORT", help="Where to listen.")
-@click.option("--script", "script_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Script file (see above).")
+@click.option(
+    "--listen",
+    default="127.0.0.1:9000",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Where to listen.",
+)
+@click.option(
+    "--script",
+    "script_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Script file (see above).",
+)
 @click.option("--seed", type=int, help="Make ids and answers identical on every run.")
 @click.option(
     "--latency",
@@ -67,8 +78,18 @@ def _fail(message: str) -> None:
     show_default=True,
     help="none: answer at once; realistic: ~250 ms session.updated, ~280 ms response.created, streamed deltas.",
 )
-@click.option("--require-key", is_flag=True, help="Refuse connections without an API key (error, then close 3000).")
-@click.option("--from-session", "from_session", type=int, metavar="ID", help="Play back recorded session ID instead.")
+@click.option(
+    "--require-key",
+    is_flag=True,
+    help="Refuse connections without an API key (error, then close 3000).",
+)
+@click.option(
+    "--from-session",
+    "from_session",
+    type=int,
+    metavar="ID",
+    help="Play back recorded session ID instead.",
+)
 @click.option(
     "--db",
     "db_path",
@@ -110,9 +131,19 @@ def mock_command(
 
     async def serve() -> None:
         async with run_mock(
-            host, port, seed=seed, latency=latency, script=script, require_key=require_key, session_factory=factory  # type: ignore[arg-type]
+            host,
+            port,
+            seed=seed,
+            latency=latency,
+            script=script,
+            require_key=require_key,
+            session_factory=factory,  # type: ignore[arg-type]
         ) as mock:
-            what = f"playing back session {from_session}" if from_session is not None else "mock Realtime server"
+            what = (
+                f"playing back session {from_session}"
+                if from_session is not None
+                else "mock Realtime server"
+            )
             click.echo(f"inspector {what} on {mock.url}")
             click.echo(f"  connect to {mock.url}/v1/realtime?model=gpt-realtime")
             click.echo(f'  openai SDK: AsyncOpenAI(websocket_base_url="{mock.url}/v1")')
@@ -124,5 +155,9 @@ def mock_command(
     except KeyboardInterrupt:
         pass
     except OSError as exc:
-        reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+        reason = (
+            "address already in use"
+            if exc.errno == errno.EADDRINUSE
+            else (exc.strerror or str(exc))
+        )
         _fail(f"cannot listen on {host}:{port}: {reason}")

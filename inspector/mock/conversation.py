@@ -34,7 +34,12 @@ ROLE_CONTENT = {
     "assistant": ("output_text",),
 }
 
-_COMMON = {"id": Str(), "type": Str(), "object": Enum("realtime.item"), "status": Enum("completed", "incomplete", "in_progress")}
+_COMMON = {
+    "id": Str(),
+    "type": Str(),
+    "object": Enum("realtime.item"),
+    "status": Enum("completed", "incomplete", "in_progress"),
+}
 _ITEM = Tagged(
     {
         "message": Obj(
@@ -53,7 +58,9 @@ _ITEM = Tagged(
 _PARTS = {
     "input_text": Obj({"type": Str(), "text": Str()}, required=["text"]),
     "input_audio": Obj({"type": Str(), "audio": Str(), "transcript": AnyValue()}),
-    "input_image": Obj({"type": Str(), "image_url": Str(), "detail": Enum("auto", "low", "high")}, ["image_url"]),
+    "input_image": Obj(
+        {"type": Str(), "image_url": Str(), "detail": Enum("auto", "low", "high")}, ["image_url"]
+    ),
     "output_text": Obj({"type": Str(), "text": Str()}, required=["text"]),
 }
 
@@ -160,7 +167,9 @@ class Conversation:
         return True
 
     def has_call(self, call_id: str) -> bool:
-        return any(i.get("type") == "function_call" and i.get("call_id") == call_id for i in self.items)
+        return any(
+            i.get("type") == "function_call" and i.get("call_id") == call_id for i in self.items
+        )
 
     def snapshot(self) -> list[dict[str, Any]]:
         return copy.deepcopy(self.items)

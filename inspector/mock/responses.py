@@ -143,7 +143,9 @@ class ActiveResponse:
         elif kind == "response.output_item.done":
             output.done = True
 
-    def close_out(self, reason: str, ids: IdFactory) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def close_out(
+        self, reason: str, ids: IdFactory
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Cancel: the events that end the opened parts and the response, and the final items
         (those the client saw, now `incomplete`; the others never existed)."""
         events: list[dict[str, Any]] = []
@@ -227,7 +229,9 @@ def _locator(response_id: str, item_id: str, output_index: int) -> dict[str, Any
     }
 
 
-def _part_done_events(kind: str, loc: dict[str, Any], text: str, ids: IdFactory) -> list[dict[str, Any]]:
+def _part_done_events(
+    kind: str, loc: dict[str, Any], text: str, ids: IdFactory
+) -> list[dict[str, Any]]:
     if kind == "text":
         return [
             {"type": "response.output_text.done", "event_id": ids.event(), **loc, "text": text},
@@ -240,7 +244,12 @@ def _part_done_events(kind: str, loc: dict[str, Any], text: str, ids: IdFactory)
         ]
     return [
         {"type": "response.output_audio.done", "event_id": ids.event(), **loc},
-        {"type": "response.output_audio_transcript.done", "event_id": ids.event(), **loc, "transcript": text},
+        {
+            "type": "response.output_audio_transcript.done",
+            "event_id": ids.event(),
+            **loc,
+            "transcript": text,
+        },
         {
             "type": "response.content_part.done",
             "event_id": ids.event(),
@@ -250,7 +259,9 @@ def _part_done_events(kind: str, loc: dict[str, Any], text: str, ids: IdFactory)
     ]
 
 
-def _item_event(kind: str, ids: IdFactory, previous: str | None, item: dict[str, Any]) -> dict[str, Any]:
+def _item_event(
+    kind: str, ids: IdFactory, previous: str | None, item: dict[str, Any]
+) -> dict[str, Any]:
     return {"type": kind, "event_id": ids.event(), "previous_item_id": previous, "item": item}
 
 
@@ -335,8 +346,18 @@ def plan_response(
             pieces = pieces[:limit]
             status, details = "incomplete", {"type": "incomplete", "reason": "max_output_tokens"}
         text = "".join(pieces)
-        content = {"type": "output_text", "text": text} if kind == "text" else {"type": "output_audio", "transcript": text}
-        item = {"id": item_id, "type": "message", "status": "completed", "role": "assistant", "content": [content]}
+        content = (
+            {"type": "output_text", "text": text}
+            if kind == "text"
+            else {"type": "output_audio", "transcript": text}
+        )
+        item = {
+            "id": item_id,
+            "type": "message",
+            "status": "completed",
+            "role": "assistant",
+            "content": [content],
+        }
     if status == "incomplete":
         item["status"] = "incomplete"
     # Recorded quirk: a response item's conversation.item.done names no previous item when
@@ -346,7 +367,9 @@ def plan_response(
     audio = b""
     if kind == "audio":
         ms = max(400, MS_PER_CHARACTER * len(item["content"][0]["transcript"]))
-        audio = tone(fmt["type"], ms - ms % 20, _VOICE_HZ.get(voice if isinstance(voice, str) else "", 200))
+        audio = tone(
+            fmt["type"], ms - ms % 20, _VOICE_HZ.get(voice if isinstance(voice, str) else "", 200)
+        )
     out_audio_tokens = math.ceil(len(audio) / bytes_per_ms(fmt["type"]) / 50)
     resp = ActiveResponse(
         response_id,
@@ -357,11 +380,20 @@ def plan_response(
     )
     resp.extra["audio"] = audio
     plan = _Plan(timing)
-    plan.add({"type": "response.created", "event_id": ids.event(), "response": copy.deepcopy(body)}, timing.response_created)
+    plan.add(
+        {"type": "response.created", "event_id": ids.event(), "response": copy.deepcopy(body)},
+        timing.response_created,
+    )
     _plan_output(plan, resp, out, pieces, audio, fmt["type"], ids)
     plan.add(
         _response_event(
-            "response.done", ids, resp, status=status, details=details, output=[item], usage=resp.usage
+            "response.done",
+            ids,
+            resp,
+            status=status,
+            details=details,
+            output=[item],
+            usage=resp.usage,
         ),
         timing.done_step,
     )
@@ -395,22 +427,68 @@ def _plan_output(
         timing.first_delta / 2,
     )
     if resp.in_conversation:
-        plan.add(_item_event("conversation.item.added", ids, out.previous_item_id, copy.deepcopy(started)))
+        plan.add(
+            _item_event(
+                "conversation.item.added", ids, out.previous_item_id, copy.deepcopy(started)
+            )
+        )
     loc = _locator(resp.id, item["id"], out.output_index)
     if out.kind == "function_call":
-        fc = {"response_id": resp.id, "item_id": item["id"], "output_index": out.output_index, "call_id": item["call_id"]}
+        fc = {
+            "response_id": resp.id,
+            "item_id": item["id"],
+            "output_index": out.output_index,
+            "call_id": item["call_id"],
+        }
         step = timing.first_delta / 2
         for piece in pieces:
-            plan.add({"type": "response.function_call_arguments.delta", "event_id": ids.event(), **fc, "delta": piece, "obfuscation": ids.obfuscation(piece)}, step)
+            plan.add(
+                {
+                    "type": "response.function_call_arguments.delta",
+                    "event_id": ids.event(),
+                    **fc,
+                    "delta": piece,
+                    "obfuscation": ids.obfuscation(piece),
+                },
+                step,
+            )
             step = timing.text_delta
-        plan.add({"type": "response.function_call_arguments.done", "event_id": ids.event(), **fc, "name": item["name"], "arguments": item["arguments"]}, timing.done_step)
+        plan.add(
+            {
+                "type": "response.function_call_arguments.done",
+                "event_id": ids.event(),
+                **fc,
+                "name": item["name"],
+                "arguments": item["arguments"],
+            },
+            timing.done_step,
+        )
     else:
-        part = {"type": "text", "text": ""} if out.kind == "text" else {"type": "audio", "transcript": ""}
-        plan.add({"type": "response.content_part.added", "event_id": ids.event(), **loc, "part": part})
-        delta_type = "response.output_text.delta" if out.kind == "text" else "response.output_audio_transcript.delta"
+        part = (
+            {"type": "text", "text": ""}
+            if out.kind == "text"
+            else {"type": "audio", "transcript": ""}
+        )
+        plan.add(
+            {"type": "response.content_part.added", "event_id": ids.event(), **loc, "part": part}
+        )
+        delta_type = (
+            "response.output_text.delta"
+            if out.kind == "text"
+            else "response.output_audio_transcript.delta"
+        )
 
         def text_delta(piece: str, step: float) -> None:
-            plan.add({"type": delta_type, "event_id": ids.event(), **loc, "delta": piece, "obfuscation": ids.obfuscation(piece)}, step)
+            plan.add(
+                {
+                    "type": delta_type,
+                    "event_id": ids.event(),
+                    **loc,
+                    "delta": piece,
+                    "obfuscation": ids.obfuscation(piece),
+                },
+                step,
+            )
 
         step = timing.first_delta / 2
         if out.kind == "text":
@@ -427,14 +505,31 @@ def _plan_output(
                     text_delta(pieces[said], step)
                     said, step = said + 1, 0.0
                 data = base64.b64encode(audio[j * chunk : (j + 1) * chunk]).decode()
-                plan.add({"type": "response.output_audio.delta", "event_id": ids.event(), **loc, "delta": data}, step)
+                plan.add(
+                    {
+                        "type": "response.output_audio.delta",
+                        "event_id": ids.event(),
+                        **loc,
+                        "delta": data,
+                    },
+                    step,
+                )
                 step = timing.audio_chunk
         text = "".join(pieces)
         for event in _part_done_events(out.kind, loc, text, ids):
             plan.add(event, timing.done_step)
     if resp.in_conversation:
-        plan.add(_item_event("conversation.item.done", ids, out.done_previous_item_id, item), timing.done_step)
+        plan.add(
+            _item_event("conversation.item.done", ids, out.done_previous_item_id, item),
+            timing.done_step,
+        )
     plan.add(
-        {"type": "response.output_item.done", "event_id": ids.event(), "response_id": resp.id, "output_index": out.output_index, "item": item},
+        {
+            "type": "response.output_item.done",
+            "event_id": ids.event(),
+            "response_id": resp.id,
+            "output_index": out.output_index,
+            "item": item,
+        },
         timing.done_step,
     )

@@ -71,7 +71,11 @@ def default_session(session_id: str, model: str, now_unix: float) -> dict[str, A
                 "noise_reduction": None,
                 "turn_detection": turn_detection_defaults("server_vad"),
             },
-            "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "alloy", "speed": 1.0},
+            "output": {
+                "format": {"type": "audio/pcm", "rate": 24000},
+                "voice": "alloy",
+                "speed": 1.0,
+            },
         },
         "include": None,
     }
@@ -163,7 +167,13 @@ SESSION_SPEC = Obj(
                     {
                         "format": _FORMAT,
                         "transcription": Nullable(
-                            Obj({"model": Str(), "language": Nullable(Str()), "prompt": Nullable(Str())})
+                            Obj(
+                                {
+                                    "model": Str(),
+                                    "language": Nullable(Str()),
+                                    "prompt": Nullable(Str()),
+                                }
+                            )
                         ),
                         "noise_reduction": Nullable(Obj({"type": Enum("near_field", "far_field")})),
                         "turn_detection": Nullable(_TURN_DETECTION),
@@ -176,14 +186,21 @@ SESSION_SPEC = Obj(
         "tool_choice": _TOOL_CHOICE,
         "max_output_tokens": _MAX_TOKENS,
         "tracing": Nullable(
-            Union(Enum("auto"), Obj({"workflow_name": Str(), "group_id": Str(), "metadata": AnyValue()}))
+            Union(
+                Enum("auto"),
+                Obj({"workflow_name": Str(), "group_id": Str(), "metadata": AnyValue()}),
+            )
         ),
         "truncation": Union(
             Enum("auto", "disabled"),
             Tagged(
                 {
                     "retention_ratio": Obj(
-                        {"type": Str(), "retention_ratio": Num(0.0, 1.0), "token_limits": AnyValue()}
+                        {
+                            "type": Str(),
+                            "retention_ratio": Num(0.0, 1.0),
+                            "token_limits": AnyValue(),
+                        }
                     )
                 }
             ),
@@ -286,12 +303,20 @@ def _merge_audio(audio: dict[str, Any], update: dict[str, Any]) -> None:
                 target["format"] = _format(value)
             elif key == "turn_detection":
                 # A new turn_detection replaces the old one; missing fields take the defaults.
-                target[key] = None if value is None else {
-                    **turn_detection_defaults(value.get("type", "server_vad")),
-                    **value,
-                }
+                target[key] = (
+                    None
+                    if value is None
+                    else {
+                        **turn_detection_defaults(value.get("type", "server_vad")),
+                        **value,
+                    }
+                )
             elif key == "transcription":
-                target[key] = None if value is None else {"model": "whisper-1", "language": None, "prompt": None, **value}
+                target[key] = (
+                    None
+                    if value is None
+                    else {"model": "whisper-1", "language": None, "prompt": None, **value}
+                )
             elif value is None and key in ("voice", "speed"):
                 continue
             else:

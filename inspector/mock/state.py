@@ -26,7 +26,12 @@ from inspector.mock.ids import IdFactory
 from inspector.mock.outbox import Outbox, Outgoing
 from inspector.mock.responses import NO_LATENCY, ActiveResponse, Timing, plan_response, tokens
 from inspector.mock.script import Script
-from inspector.mock.session import RESPONSE_SPEC, apply_session_update, default_session, normalize_tools
+from inspector.mock.session import (
+    RESPONSE_SPEC,
+    apply_session_update,
+    default_session,
+    normalize_tools,
+)
 from inspector.mock.vad import EnergyVad, VadEvent
 from inspector.mock.validation import MockError, invalid_value, missing, unknown
 
@@ -65,7 +70,9 @@ def error_event(event_id: str, error: MockError, client_event_id: str | None) ->
 
 
 def _item_missing(action: str, code: str, item_id: str) -> MockError:
-    return MockError(code, f"Error {action} item: the item with id '{item_id}' does not exist.", "item_id")
+    return MockError(
+        code, f"Error {action} item: the item with id '{item_id}' does not exist.", "item_id"
+    )
 
 
 class MockSession:
@@ -102,7 +109,14 @@ class MockSession:
     # --- the shell's interface --------------------------------------------------------------
 
     def connect(self, now: float) -> None:
-        self._put({"type": "session.created", "event_id": self.ids.event(), "session": copy.deepcopy(self.session)}, now)
+        self.outbox.put(
+            {
+                "type": "session.created",
+                "event_id": self.ids.event(),
+                "session": copy.deepcopy(self.session),
+            },
+            now,
+        )
 
     def next_due(self) -> float | None:
         return self.outbox.next_due()
@@ -110,7 +124,9 @@ class MockSession:
     def pop_due(self, now: float) -> list[Outgoing]:
         return self.outbox.pop_due(now)
 
-    def feed(self, frame: str | bytes | dict[str, Any], now: float = 0.0) -> list[tuple[float, dict[str, Any]]]:
+    def feed(
+        self, frame: str | bytes | dict[str, Any], now: float = 0.0
+    ) -> list[tuple[float, dict[str, Any]]]:
         """Receive one frame (a dict is serialized first) and return everything pending as
         (delay, event), as if the client received it all."""
         if isinstance(frame, dict):
@@ -120,12 +136,20 @@ class MockSession:
 
     def receive(self, frame: str | bytes, now: float) -> None:
         if isinstance(frame, bytes):
-            self._error(MockError("invalid_event", "Binary frames are not supported; send JSON text frames."), None, now)
+            self._error(
+                MockError(
+                    "invalid_event", "Binary frames are not supported; send JSON text frames."
+                ),
+                None,
+                now,
+            )
             return
         try:
             data = orjson.loads(frame)
         except orjson.JSONDecodeError as exc:
-            self._error(MockError("invalid_json", f"Failed to parse the event as JSON: {exc}"), None, now)
+            self._error(
+                MockError("invalid_json", f"Failed to parse the event as JSON: {exc}"), None, now
+            )
             return
         if not isinstance(data, dict):
             self._error(MockError("invalid_json", "The event must be a JSON object."), None, now)
@@ -137,22 +161,9 @@ class MockSession:
 
     # --- plumbing ---------------------------------------------------------------------------
 
-    def _put(
-        self,
-        event: dict[str, Any],
-        now: float,
-        delay: float = 0.0,
-        *,
-        tag: str | None = None,
-        urgent: bool = False,
-        detached: bool = False,
-        on_sent: Callable[[Outgoing], None] | None = None,
-    ) -> None:
-        self.outbox.put(event, now, delay, tag=tag, urgent=urgent, detached=detached, on_sent=on_sent)
-
     def _error(self, error: MockError, client_id: str | None, now: float) -> None:
         # Errors come back at once, even while a response is streaming.
-        self._put(error_event(self.ids.event(), error, client_id), now, urgent=True)
+        self.outbox.put(error_event(self.ids.event(), error, client_id), now, urgent=True)
 
     def _dispatch(self, data: dict[str, Any], now: float) -> MockError | None:
         kind = data.get("type")
@@ -173,11 +184,21 @@ class MockSession:
     # --- session ----------------------------------------------------------------------------
 
     def _on_session_update(self, data: dict[str, Any], now: float) -> MockError | None:
-        new, error = apply_session_update(self.session, data.get("session"), audio_present=self.audio_present)
+        new, error = apply_session_update(
+            self.session, data.get("session"), audio_present=self.audio_present
+        )
         if error is not None or new is None:
             return error
         self.session = new
-        self._put({"type": "session.updated", "event_id": self.ids.event(), "session": copy.deepcopy(new)}, now, self.timing.session_updated)
+        self.outbox.put(
+            {
+                "type": "session.updated",
+                "event_id": self.ids.event(),
+                "session": copy.deepcopy(new),
+            },
+            now,
+            self.timing.session_updated,
+        )
         return None
 
     # --- input audio ------------------------------------------------------------------------
@@ -191,7 +212,9 @@ class MockSession:
         except (binascii.Error, ValueError):
             raw = None
         if raw is None:
-            return MockError("invalid_value", "Invalid 'audio': expected base64-encoded audio bytes.", "audio")
+            return MockError(
+                "invalid_value", "Invalid 'audio': expected base64-encoded audio bytes.", "audio"
+            )
         self.buffer += raw
         turn = self.session["audio"]["input"]["turn_detection"]
         for event in self.vad.feed(raw, self._input_format, turn):
@@ -201,19 +224,33 @@ class MockSession:
     def _on_vad(self, event: VadEvent, turn: dict[str, Any], now: float) -> None:
         if event.kind == "started":
             self.speech_item_id = self.ids.item()
-            self._put(
-                {"type": "input_audio_buffer.speech_started", "event_id": self.ids.event(), "audio_start_ms": event.ms, "item_id": self.speech_item_id},
+            self.outbox.put(
+                {
+                    "type": "input_audio_buffer.speech_started",
+                    "event_id": self.ids.event(),
+                    "audio_start_ms": event.ms,
+                    "item_id": self.speech_item_id,
+                },
                 now,
                 urgent=True,
             )
             self.speech_start_ms = max(float(event.ms), self.buffer_start_ms)
-            if turn.get("interrupt_response", True) and self.active and self.active.id not in self.cancelling:
+            if (
+                turn.get("interrupt_response", True)
+                and self.active
+                and self.active.id not in self.cancelling
+            ):
                 self._cancel(self.active, "turn_detected", now)
             return
         item_id = self.speech_item_id or self.ids.item()
         self.speech_item_id = None
-        self._put(
-            {"type": "input_audio_buffer.speech_stopped", "event_id": self.ids.event(), "audio_end_ms": event.ms, "item_id": item_id},
+        self.outbox.put(
+            {
+                "type": "input_audio_buffer.speech_stopped",
+                "event_id": self.ids.event(),
+                "audio_end_ms": event.ms,
+                "item_id": item_id,
+            },
             now,
             urgent=True,
         )
@@ -245,7 +282,11 @@ class MockSession:
 
     def _on_input_audio_buffer_clear(self, data: dict[str, Any], now: float) -> MockError | None:
         self._reset_buffer()
-        self._put({"type": "input_audio_buffer.cleared", "event_id": self.ids.event()}, now, self.timing.ack)
+        self.outbox.put(
+            {"type": "input_audio_buffer.cleared", "event_id": self.ids.event()},
+            now,
+            self.timing.ack,
+        )
         return None
 
     def _reset_buffer(self) -> None:
@@ -256,10 +297,25 @@ class MockSession:
 
     def _commit(self, audio: bytes, item_id: str, now: float) -> None:
         previous = self.conversation.last_id()
-        item = {"id": item_id, "type": "message", "status": "completed", "role": "user", "content": [{"type": "input_audio", "transcript": None}]}
+        item = {
+            "id": item_id,
+            "type": "message",
+            "status": "completed",
+            "role": "user",
+            "content": [{"type": "input_audio", "transcript": None}],
+        }
         self.conversation.insert(copy.deepcopy(item))
         self.conversation.audio[item_id] = audio
-        self._put({"type": "input_audio_buffer.committed", "event_id": self.ids.event(), "previous_item_id": previous, "item_id": item_id}, now, self.timing.ack)
+        self.outbox.put(
+            {
+                "type": "input_audio_buffer.committed",
+                "event_id": self.ids.event(),
+                "previous_item_id": previous,
+                "item_id": item_id,
+            },
+            now,
+            self.timing.ack,
+        )
         self._announce_item(item, previous, now)
         transcription = self.session["audio"]["input"]["transcription"]
         if transcription:
@@ -274,13 +330,20 @@ class MockSession:
         # Transcription runs beside the response: its events float (see Outbox, `detached`).
         delay = self.timing.transcription
         for piece in tokens(text):
-            self._put(
-                {"type": "conversation.item.input_audio_transcription.delta", "event_id": self.ids.event(), "item_id": item_id, "content_index": 0, "delta": piece, "obfuscation": self.ids.obfuscation(piece)},
+            self.outbox.put(
+                {
+                    "type": "conversation.item.input_audio_transcription.delta",
+                    "event_id": self.ids.event(),
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "delta": piece,
+                    "obfuscation": self.ids.obfuscation(piece),
+                },
                 now,
                 delay,
                 detached=True,
             )
-        self._put(
+        self.outbox.put(
             {
                 "type": "conversation.item.input_audio_transcription.completed",
                 "event_id": self.ids.event(),
@@ -298,14 +361,27 @@ class MockSession:
 
     def _announce_item(self, item: dict[str, Any], previous: str | None, now: float) -> None:
         for kind in ("conversation.item.added", "conversation.item.done"):
-            self._put({"type": kind, "event_id": self.ids.event(), "previous_item_id": previous, "item": copy.deepcopy(item)}, now, self.timing.ack)
+            self.outbox.put(
+                {
+                    "type": kind,
+                    "event_id": self.ids.event(),
+                    "previous_item_id": previous,
+                    "item": copy.deepcopy(item),
+                },
+                now,
+                self.timing.ack,
+            )
 
     def _on_conversation_item_create(self, data: dict[str, Any], now: float) -> MockError | None:
         item = data.get("item")
         if error := validate_item(item):
             return error
         previous = data.get("previous_item_id")
-        if previous is not None and previous != "root" and self.conversation.index(previous) is None:
+        if (
+            previous is not None
+            and previous != "root"
+            and self.conversation.index(previous) is None
+        ):
             return MockError(
                 "invalid_value",
                 f"Error adding item: the previous item with id '{previous}' does not exist.",
@@ -313,13 +389,27 @@ class MockSession:
             )
         item_id = item.get("id") or self.ids.item()
         if self.conversation.index(item_id) is not None:
-            return MockError("invalid_value", f"Error adding item: an item with id '{item_id}' already exists.", "item.id")
-        if item["type"] == "function_call_output" and not self.conversation.has_call(item["call_id"]):
-            return MockError("invalid_tool_call_id", f"Tool call ID '{item['call_id']}' not found in conversation.", "item.call_id")
-        echo = echo_item(item, item_id, self.ids.call() if item["type"] == "function_call" else None)
+            return MockError(
+                "invalid_value",
+                f"Error adding item: an item with id '{item_id}' already exists.",
+                "item.id",
+            )
+        if item["type"] == "function_call_output" and not self.conversation.has_call(
+            item["call_id"]
+        ):
+            return MockError(
+                "invalid_tool_call_id",
+                f"Tool call ID '{item['call_id']}' not found in conversation.",
+                "item.call_id",
+            )
+        echo = echo_item(
+            item, item_id, self.ids.call() if item["type"] == "function_call" else None
+        )
         self.conversation.insert(copy.deepcopy(echo), previous)
         audio = b"".join(
-            base64.b64decode(p.get("audio") or "") for p in item.get("content") or [] if p.get("type") == "input_audio"
+            base64.b64decode(p.get("audio") or "")
+            for p in item.get("content") or []
+            if p.get("type") == "input_audio"
         )
         if audio:
             self.conversation.audio[item_id] = audio
@@ -344,7 +434,11 @@ class MockSession:
         if audio is not None and full.get("content"):
             # Retrieval is how a client gets the audio back: unlike the echoes, it carries it.
             full["content"][0]["audio"] = base64.b64encode(audio).decode()
-        self._put({"type": "conversation.item.retrieved", "event_id": self.ids.event(), "item": full}, now, self.timing.ack)
+        self.outbox.put(
+            {"type": "conversation.item.retrieved", "event_id": self.ids.event(), "item": full},
+            now,
+            self.timing.ack,
+        )
         return None
 
     def _on_conversation_item_delete(self, data: dict[str, Any], now: float) -> MockError | None:
@@ -353,7 +447,11 @@ class MockSession:
             return error
         if not self.conversation.delete(item_id):
             return _item_missing("deleting", "item_delete_invalid_item_id", item_id)
-        self._put({"type": "conversation.item.deleted", "event_id": self.ids.event(), "item_id": item_id}, now, self.timing.ack)
+        self.outbox.put(
+            {"type": "conversation.item.deleted", "event_id": self.ids.event(), "item_id": item_id},
+            now,
+            self.timing.ack,
+        )
         return None
 
     def _on_conversation_item_truncate(self, data: dict[str, Any], now: float) -> MockError | None:
@@ -366,18 +464,37 @@ class MockSession:
             return _item_missing("truncating", "item_truncate_invalid_item_id", item_id)
         content = item.get("content") or []
         audio = self.conversation.audio.get(item_id)
-        if item.get("role") != "assistant" or not isinstance(index, int) or not 0 <= index < len(content) or audio is None:
-            return MockError("invalid_value", "Error truncating item: only assistant audio content can be truncated.", "content_index")
+        if (
+            item.get("role") != "assistant"
+            or not isinstance(index, int)
+            or not 0 <= index < len(content)
+            or audio is None
+        ):
+            return MockError(
+                "invalid_value",
+                "Error truncating item: only assistant audio content can be truncated.",
+                "content_index",
+            )
         fmt = self.session["audio"]["output"]["format"]["type"]
         length_ms = int(len(audio) / bytes_per_ms(fmt))
         if not isinstance(end_ms, int) or end_ms < 0 or end_ms > length_ms:
-            return MockError("invalid_value", f"Audio content of {length_ms}ms is already shorter than {end_ms}ms", "audio_end_ms")
+            return MockError(
+                "invalid_value",
+                f"Audio content of {length_ms}ms is already shorter than {end_ms}ms",
+                "audio_end_ms",
+            )
         self.conversation.audio[item_id] = audio[: int(end_ms * bytes_per_ms(fmt))]
         # The service drops the transcript of truncated audio: the model must not "remember"
         # words the user never heard.
         content[index]["transcript"] = ""
-        self._put(
-            {"type": "conversation.item.truncated", "event_id": self.ids.event(), "item_id": item_id, "content_index": index, "audio_end_ms": end_ms},
+        self.outbox.put(
+            {
+                "type": "conversation.item.truncated",
+                "event_id": self.ids.event(),
+                "item_id": item_id,
+                "content_index": index,
+                "audio_end_ms": end_ms,
+            },
             now,
             self.timing.ack,
         )
@@ -385,7 +502,11 @@ class MockSession:
 
     def _on_output_audio_buffer_clear(self, data: dict[str, Any], now: float) -> MockError | None:
         # WebRTC/SIP only; over a WebSocket the client owns playback (message unsure).
-        return MockError("invalid_value", "output_audio_buffer.clear is only supported for WebRTC and SIP sessions.", "type")
+        return MockError(
+            "invalid_value",
+            "output_audio_buffer.clear is only supported for WebRTC and SIP sessions.",
+            "type",
+        )
 
     # --- responses --------------------------------------------------------------------------
 
@@ -435,7 +556,11 @@ class MockSession:
         in_conversation = params.get("conversation", "auto") == "auto"
         context = self._context(params)
         choice = config["tool_choice"]
-        tools = [] if choice == "none" else [t["name"] for t in config["tools"] if t.get("type") == "function"]
+        tools = (
+            []
+            if choice == "none"
+            else [t["name"] for t in config["tools"] if t.get("type") == "function"]
+        )
         if isinstance(choice, dict):
             tools = [choice.get("name")]
         answer = self.script.answer(context, tools)
@@ -460,7 +585,7 @@ class MockSession:
         hook = self._sent_hook(resp)
         for offset, event in events:
             tag = None if event["type"] == "response.created" else resp.id
-            self._put(event, now, offset, tag=tag, on_sent=hook)
+            self.outbox.put(event, now, offset, tag=tag, on_sent=hook)
         self.tokens_used += resp.usage["total_tokens"]
         self._put_rate_limits(now, tag=resp.id)
 
@@ -471,15 +596,24 @@ class MockSession:
                 text += len(tokens(part.get("text") or part.get("transcript") or ""))
             text += len(tokens(item.get("arguments") or item.get("output") or ""))
             if item.get("role") == "user" and item["id"] in self.conversation.audio:
-                audio_ms += len(self.conversation.audio[item["id"]]) / bytes_per_ms(self._input_format)
+                audio_ms += len(self.conversation.audio[item["id"]]) / bytes_per_ms(
+                    self._input_format
+                )
         return text, math.ceil(audio_ms / 100)
 
     def _put_rate_limits(self, now: float, tag: str | None) -> None:
-        self._put(
+        self.outbox.put(
             {
                 "type": "rate_limits.updated",
                 "event_id": self.ids.event(),
-                "rate_limits": [{"name": "tokens", "limit": RATE_LIMIT_TOKENS, "remaining": RATE_LIMIT_TOKENS - self.tokens_used, "reset_seconds": 0.002}],
+                "rate_limits": [
+                    {
+                        "name": "tokens",
+                        "limit": RATE_LIMIT_TOKENS,
+                        "remaining": RATE_LIMIT_TOKENS - self.tokens_used,
+                        "reset_seconds": 0.002,
+                    }
+                ],
             },
             now,
             self.timing.rate_limits,
@@ -502,9 +636,15 @@ class MockSession:
 
     def _on_response_cancel(self, data: dict[str, Any], now: float) -> MockError | None:
         wanted = data.get("response_id")
-        target = self.active if wanted is None or (self.active and self.active.id == wanted) else self.out_of_band.get(wanted)
+        target = (
+            self.active
+            if wanted is None or (self.active and self.active.id == wanted)
+            else self.out_of_band.get(wanted)
+        )
         if target is None or target.id in self.cancelling:
-            return MockError("response_cancel_not_active", "Cancellation failed: no active response found")
+            return MockError(
+                "response_cancel_not_active", "Cancellation failed: no active response found"
+            )
         self._cancel(target, "client_cancelled", now)
         return None
 
@@ -518,10 +658,12 @@ class MockSession:
             if not resp.in_conversation:
                 continue
             if out.item["id"] in seen:
-                self.conversation.replace(copy.deepcopy(next(i for i in finals if i["id"] == out.item["id"])))
+                self.conversation.replace(
+                    copy.deepcopy(next(i for i in finals if i["id"] == out.item["id"]))
+                )
             else:
                 self.conversation.delete(out.item["id"])
         hook = self._sent_hook(resp)
         for event in events:
-            self._put(event, now, self.timing.done_step, on_sent=hook)
+            self.outbox.put(event, now, self.timing.done_step, on_sent=hook)
         self._put_rate_limits(now, tag=None)

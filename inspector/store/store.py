@@ -517,6 +517,11 @@ class Store:
         mask = (1 << SEQ_BITS) - 1
         return [row[0] & mask for row in self._conn.execute(sql, (lo, hi, *params))]
 
+    def interrupt(self) -> None:
+        """Abort the query running on this store's connection (it raises in its own thread).
+        Safe to call from another thread: how a UI cancels a long filter."""
+        self._conn.interrupt()
+
 
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error. Nested uses join the outer transaction,

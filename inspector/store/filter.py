@@ -1,0 +1,414 @@
+"""The filter language: one line of text → a parameterised SQL condition for `Store.seqs_where`.
+
+    type:response.*          glob on the event type          -type:*.delta   negation (any term)
+    dir:client  dir:server   direction                       item:ID response:ID call:ID event:ID
+    is:error                 errors, failed responses, problem frames (also is:problem, is:binary)
+    size>10kb  size<=512     frame size (b, kb, mb; 1 kb = 1024 B)
+    t>2.5s  t<1m  t>=300ms   time since the session started (s when no unit)
+    seq>100                  the event's position in the session
+    $.response.status=cancelled   a JSON path compared with = != < > <= >= (numbers, true,
+                             false, null or text; quote text with spaces: $.item.name="a b")
+    hello "two words"        case-insensitive text search in the frame, audio excluded
+    a OR b, (a OR b) c       OR, parentheses; terms next to each other are ANDed (AND optional)
+
+`compile_filter(text)` returns a `CompiledFilter` or raises `FilterError` (with the 0-based
+position of the offending token), and never anything else. User text only ever reaches SQLite
+as a bound parameter: the SQL string is assembled from constant fragments.
+
+Pure code: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from inspector.store.schema import SEQ_BITS
+
+__all__ = [
+    "CompiledFilter",
+    "FilterError",
+    "compile_filter",
+    "filter_value",
+    "parse_filter",
+]
+
+
+class FilterError(ValueError):
+    """A filter that cannot be understood; `position` is where the bad token starts."""
+
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(f"{message} (at column {position + 1})")
+        self.message = message
+        self.position = position
+
+    def caret(self, text: str) -> str:
+        """The filter with a `^` under the bad token, for a one-line terminal error."""
+        return f"{text}\n{' ' * self.position}^"
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+_LPAREN, _RPAREN, _OR, _AND, _NOT, _TERM = "(", ")", "OR", "AND", "-", "term"
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: str
+    pos: int
+    text: str = ""  # the term's text, quotes removed
+    quoted: bool = False  # the whole term was one quoted phrase
+    raw: str = ""  # the term as typed
+
+
+def _read_term(text: str, i: int) -> tuple[str, bool, int]:
+    """A term runs to whitespace or a parenthesis; double quotes inside keep spaces and
+    parentheses (backslash escapes a quote). Returns (value, fully_quoted, end)."""
+    out: list[str] = []
+    start = i
+    quoted_parts = 0
+    while i < len(text) and not text[i].isspace() and text[i] not in "()":
+        if text[i] == '"':
+            quote_at = i
+            i += 1
+            while i < len(text) and text[i] != '"':
+                if text[i] == "\\" and i + 1 < len(text):
+                    i += 1
+                out.append(text[i])
+                i += 1
+            if i >= len(text):
+                raise FilterError("unterminated quote", quote_at)
+            i += 1
+            quoted_parts += 1
+        else:
+            out.append(text[i])
+            i += 1
+    fully_quoted = quoted_parts == 1 and text[start] == '"' and text[i - 1] == '"'
+    return "".join(out), fully_quoted, i
+
+
+def _tokenize(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+        elif ch in "()":
+            tokens.append(_Token(ch, i))
+            i += 1
+        elif ch == "-" and i + 1 < len(text) and not text[i + 1].isspace():
+            tokens.append(_Token(_NOT, i))
+            i += 1
+        else:
+            value, quoted, end = _read_term(text, i)
+            if not quoted and value in ("OR", "AND"):
+                tokens.append(_Token(value, i))
+            elif not quoted and value == "-":
+                raise FilterError("'-' must be followed by a term", i)
+            else:
+                tokens.append(_Token(_TERM, i, value, quoted, text[i:end]))
+            i = end
+    return tokens
+
+
+# --- syntax tree ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cond:
+    """One condition: a SQL fragment made of constants, with its parameters."""
+
+    sql: str
+    params: tuple[Any, ...] = ()
+    needs_frames: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    child: Node
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    children: tuple[Node, ...]
+
+
+Node = Union[Cond, Not, And, Or]
+
+
+class _Parser:
+    """expr := and ('OR' and)* ; and := unary ('AND'? unary)* ; unary := '-' unary | atom ;
+    atom := '(' expr ')' | term"""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.i = 0
+
+    def peek(self) -> _Token | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def take(self) -> _Token:
+        tok = self.tokens[self.i]
+        self.i += 1
+        return tok
+
+    def parse(self) -> Node | None:
+        if not self.tokens:
+            return None
+        node = self.expr()
+        tok = self.peek()
+        if tok is not None:  # only a stray ')' can stop expr early
+            raise FilterError("unbalanced ')'", tok.pos)
+        return node
+
+    def expr(self) -> Node:
+        parts = [self.conj()]
+        while (tok := self.peek()) is not None and tok.kind == _OR:
+            self.take()
+            parts.append(self.conj())
+        return parts[0] if len(parts) == 1 else Or(tuple(parts))
+
+    def conj(self) -> Node:
+        parts = [self.unary()]
+        while (tok := self.peek()) is not None and tok.kind not in (_OR, _RPAREN):
+            if tok.kind == _AND:
+                self.take()
+            parts.append(self.unary())
+        return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+    def unary(self) -> Node:
+        tok = self.peek()
+        if tok is None:
+            raise FilterError("a term is missing at the end", len(self.text))
+        if tok.kind == _NOT:
+            self.take()
+            if self.peek() is None or self.peek().kind in (_OR, _AND, _RPAREN):  # type: ignore[union-attr]
+                raise FilterError("'-' must be followed by a term", tok.pos)
+            return Not(self.unary())
+        return self.atom()
+
+    def atom(self) -> Node:
+        tok = self.take()
+        if tok.kind == _LPAREN:
+            if (nxt := self.peek()) is not None and nxt.kind == _RPAREN:
+                raise FilterError("empty parentheses", tok.pos)
+            node = self.expr()
+            close = self.peek()
+            if close is None or close.kind != _RPAREN:
+                raise FilterError("'(' is never closed", tok.pos)
+            self.take()
+            return node
+        if tok.kind == _TERM:
+            return _term(tok)
+        what = {"OR": "OR", "AND": "AND", ")": "')'"}.get(tok.kind, tok.kind)
+        raise FilterError(f"{what} needs a term before it", tok.pos)
+
+
+# --- terms ----------------------------------------------------------------------------------
+
+_COMPARE = re.compile(r"^(size|t|seq)(>=|<=|!=|>|<|=)(.*)$", re.S)
+_JSON_PATH = re.compile(r"^\$((?:\.[A-Za-z_][A-Za-z0-9_]*|\[[0-9]{1,6}\])*)(>=|<=|!=|>|<|=)(.*)$", re.S)
+_NUMBER = re.compile(r"^-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
+_INT_LIMIT = 2**62  # larger numbers are compared as floats (SQLite integers are 64-bit)
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1024, "k": 1024, "mb": 1024**2, "m": 1024**2, "gb": 1024**3}
+_TIME_UNITS = {"": 1e9, "s": 1e9, "ms": 1e6, "us": 1e3, "m": 60e9, "min": 60e9, "h": 3600e9}
+_ID_COLUMNS = {
+    "item": "e.item_id",
+    "response": "e.response_id",
+    "call": "e.call_id",
+    "event": "e.event_id",
+}
+_IS = {
+    "error": Cond("e.is_error"),  # written exactly as the partial index's WHERE, so it is used
+    "problem": Cond("e.problem IS NOT NULL"),
+    "binary": Cond("e.opcode = 2"),
+    "client": Cond("e.dir = 0"),
+    "server": Cond("e.dir = 1"),
+}
+_DIRS = {"client": Cond("e.dir = 0"), "server": Cond("e.dir = 1")}
+_GLOB_CHARS = set("*?[")
+KEYS = ("type", "dir", "is", *_ID_COLUMNS)
+_SEQ_MASK = (1 << SEQ_BITS) - 1
+
+
+def _term(tok: _Token) -> Node:
+    text = tok.text
+    if tok.quoted:
+        return _text_search(text, tok.pos)
+    if text.startswith("$"):
+        return _json_term(tok)
+    if m := _COMPARE.match(text):
+        return _comparison(m.group(1), m.group(2), m.group(3), tok.pos)
+    key, colon, value = text.partition(":")
+    if colon and key.isidentifier():
+        return _key_term(key.lower(), value, tok)
+    return _text_search(text, tok.pos)
+
+
+def _key_term(key: str, value: str, tok: _Token) -> Node:
+    value_pos = tok.pos + len(key) + 1
+    if not value:
+        raise FilterError(f"'{key}:' needs a value", value_pos)
+    if key == "type":
+        if _GLOB_CHARS & set(value):
+            return Cond("e.type GLOB ?", (value,))
+        return Cond("e.type = ?", (value,))
+    if key == "dir":
+        cond = _DIRS.get(value.lower())
+        if cond is None:
+            raise FilterError("dir: is client or server", value_pos)
+        return cond
+    if key == "is":
+        cond = _IS.get(value.lower())
+        if cond is None:
+            raise FilterError(f"is: is one of {', '.join(_IS)}", value_pos)
+        return cond
+    if key in _ID_COLUMNS:
+        column = _ID_COLUMNS[key]
+        if _GLOB_CHARS & set(value):
+            return Cond(f"{column} GLOB ?", (value,))
+        return Cond(f"{column} = ?", (value,))
+    raise FilterError(
+        f"unknown field '{key}' (use {', '.join(k + ':' for k in KEYS)}, or quote the text)",
+        tok.pos,
+    )
+
+
+def _number(value: str, units: dict[str, float], what: str, pos: int) -> float:
+    m = re.match(r"^(-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))([a-zA-Z]*)$", value)
+    if not m or m.group(2).lower() not in units:
+        raise FilterError(f"{what} expects a number with a unit ({', '.join(u for u in units if u)})", pos)
+    n = float(m.group(1)) * units[m.group(2).lower()]
+    return max(-_INT_LIMIT, min(_INT_LIMIT, n))
+
+
+def _comparison(key: str, op: str, value: str, pos: int) -> Node:
+    value_pos = pos + len(key) + len(op)
+    if not value:
+        raise FilterError(f"'{key}{op}' needs a value", value_pos)
+    sql_op = "!=" if op == "!=" else op
+    if key == "size":
+        n = _number(value, _SIZE_UNITS, "size", value_pos)
+        return Cond(f"e.size {sql_op} ?", (int(n),))
+    if key == "t":
+        n = _number(value, _TIME_UNITS, "t", value_pos)
+        return Cond(f"e.t_ns {sql_op} ?", (int(n),))
+    if not re.fullmatch(r"[0-9]{1,10}", value):
+        raise FilterError("seq expects a whole number", value_pos)
+    return Cond(f"(e.id & {_SEQ_MASK}) {sql_op} ?", (int(value),))
+
+
+def filter_value(raw: str) -> Any:
+    """What a JSON-path comparison compares with: a number, true/false (1/0), null, or text."""
+    if _NUMBER.match(raw):
+        number = float(raw) if "." in raw else int(raw)
+        return number if abs(number) < _INT_LIMIT else float(raw)
+    return {"true": 1, "false": 0, "null": None}.get(raw, raw)
+
+
+def _json_term(tok: _Token) -> Node:
+    text = tok.text
+    m = _JSON_PATH.match(text)
+    if not m:
+        raise FilterError(
+            "a JSON path looks like $.response.status=completed or $.item.content[0].type=text",
+            tok.pos,
+        )
+    path, op, raw = m.group(1), m.group(2), m.group(3)
+    if not path:
+        raise FilterError("the JSON path needs at least one field after $", tok.pos)
+    value_pos = tok.pos + 1 + len(path) + len(op)
+    quoted = tok.raw[1 + len(path) + len(op) :].startswith('"')
+    if not raw and not quoted:
+        raise FilterError(f"'{op}' needs a value", value_pos)
+    value = raw if quoted else filter_value(raw)
+    # Problem frames (binary, not JSON) are never parsed: CASE guarantees the order.
+    extract = "(CASE WHEN e.problem IS NULL THEN json_extract(f.body, ?) END)"
+    if value is None:
+        sql = f"{extract} IS NULL" if op == "=" else f"{extract} IS NOT NULL"
+        if op not in ("=", "!="):
+            raise FilterError("null can only be compared with = or !=", value_pos)
+        return Cond(sql, ("$" + path,), True)
+    return Cond(f"{extract} {op} ?", ("$" + path, value), True)
+
+
+def _text_search(text: str, pos: int) -> Node:
+    if not text:
+        raise FilterError("empty search text", pos)
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return Cond("f.body LIKE ? ESCAPE '\\'", (f"%{escaped}%",), True)
+
+
+# --- compiling ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledFilter:
+    """`where` and `params` for `Store.seqs_where`; `needs_frames` is its `join_frames`."""
+
+    text: str
+    where: str = "1"
+    params: tuple[Any, ...] = ()
+    needs_frames: bool = False
+    empty: bool = field(default=True)
+
+    def and_after(self, session_key_floor: int) -> CompiledFilter:
+        """The same filter restricted to events after a given `events.id` (live tail)."""
+        return CompiledFilter(
+            self.text,
+            f"({self.where}) AND e.id > ?",
+            (*self.params, session_key_floor),
+            self.needs_frames,
+            False,
+        )
+
+
+def _sql(node: Node) -> tuple[str, list[Any], bool]:
+    if isinstance(node, Cond):
+        return node.sql, list(node.params), node.needs_frames
+    if isinstance(node, Not):
+        sql, params, frames = _sql(node.child)
+        # NULL-safe: a row whose column is NULL does match a negated condition.
+        return f"NOT coalesce(({sql}), 0)", params, frames
+    joiner = " AND " if isinstance(node, And) else " OR "
+    parts, params, frames = [], [], False
+    for child in node.children:
+        sql, child_params, child_frames = _sql(child)
+        parts.append(f"({sql})")
+        params.extend(child_params)
+        frames = frames or child_frames
+    return joiner.join(parts), params, frames
+
+
+def parse_filter(text: str) -> Node | None:
+    """The syntax tree of a filter, None when it is empty; raises FilterError."""
+    if not isinstance(text, str):
+        raise FilterError("a filter is text", 0)
+    if "\x00" in text:
+        raise FilterError("NUL characters are not allowed", text.index("\x00"))
+    return _Parser(text).parse()
+
+
+def compile_filter(text: str) -> CompiledFilter:
+    """Compile a filter; raises FilterError (never another exception) when it is wrong."""
+    try:
+        node = parse_filter(text)
+    except FilterError:
+        raise
+    except RecursionError:
+        raise FilterError("too deeply nested", 0) from None
+    if node is None:
+        return CompiledFilter(text)
+    try:
+        where, params, frames = _sql(node)
+    except RecursionError:
+        raise FilterError("too deeply nested", 0) from None
+    return CompiledFilter(text, where, tuple(params), frames, False)

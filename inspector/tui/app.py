@@ -1,0 +1,123 @@
+"""The Textual app: `make_app(...)` is what the CLI runs and what the snapshot tests render."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from inspector.store import Store, StoreError
+from inspector.tui.messages import DatabaseChanged
+from inspector.tui.screens.error import ErrorScreen
+from inspector.tui.screens.help import HelpScreen
+from inspector.tui.screens.session import SessionScreen
+from inspector.tui.screens.sessions import SessionsScreen
+from inspector.tui.screens.turns import TurnsScreen
+from inspector.tui.widgets.event_list import EventList
+from inspector.tui.widgets.sessions_table import SessionsTable
+
+__all__ = ["InspectorApp", "make_app"]
+
+POLL_SECONDS = 0.25
+
+
+class InspectorApp(App[None]):
+    TITLE = "Realtime Inspector"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("ctrl+p", "command_palette", "Commands", show=False),
+    ]
+
+    def __init__(self, db_path: Path, session_id: int | None = None, filter_text: str | None = None) -> None:
+        super().__init__()
+        self.db_path = Path(db_path)
+        self.initial_session = session_id
+        self.initial_filter = filter_text
+        self.store: Store | None = None  # the UI thread's connection; workers open their own
+        self.diff_pair: tuple[int, int] | None = None
+        self._data_version = 0
+
+    def on_mount(self) -> None:
+        try:
+            self.store = Store(self.db_path, create=False)
+            self._data_version = self.store.data_version()
+        except StoreError as exc:
+            self.push_screen(ErrorScreen(str(exc)))
+            return
+        self.push_screen(SessionsScreen())
+        if self.initial_session is not None:
+            self.open_session(self.initial_session, self.initial_filter)
+        self.set_interval(POLL_SECONDS, self.check_for_changes)
+
+    def on_unmount(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+    def open_session(self, session_id: int, filter_text: str | None = None) -> SessionScreen:
+        screen = SessionScreen(session_id)
+        self.push_screen(screen)
+        if filter_text:
+            screen.call_after_refresh(screen.set_filter_text, filter_text)
+        return screen
+
+    def check_for_changes(self) -> None:
+        """Live updates: `PRAGMA data_version` moves when a tap (another connection) commits."""
+        if self.store is None:
+            return
+        try:
+            version = self.store.data_version()
+        except Exception:  # noqa: BLE001 - a vanished file: keep showing what we have
+            return
+        if version != self._data_version:
+            self._data_version = version
+            self.screen.post_message(DatabaseChanged())
+
+    # -- help and the command palette ---------------------------------------------------------
+
+    def help_sections(self) -> list[tuple[str, list[BindingType]]]:
+        filter_keys: list[BindingType] = [
+            Binding("enter", "", "apply the filter"),
+            Binding("escape", "", "back to the event list"),
+        ]
+        return [
+            ("Everywhere", list(self.BINDINGS)),
+            ("Sessions", [*SessionsScreen.BINDINGS, *SessionsTable.BINDINGS]),
+            ("Session", list(SessionScreen.BINDINGS)),
+            ("Event list", list(EventList.BINDINGS)),
+            ("Filter bar", filter_keys),
+            ("Turns", list(TurnsScreen.BINDINGS)),
+        ]
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.help_sections()))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("app: Help", "Every key binding", self.action_help)
+        namespace = getattr(screen, "NAMESPACE", None)
+        if namespace is None:
+            return
+        for binding in screen.BINDINGS:
+            if not isinstance(binding, Binding) or not binding.description:
+                continue
+            title = binding.description + ("…" if binding.action in _ASKS else "")
+            yield SystemCommand(
+                f"{namespace}: {title}",
+                f"key {binding.key.split(',')[0]}",
+                partial(screen.run_action, binding.action),
+            )
+
+
+# Actions that open a dialog: their palette entries end with an ellipsis.
+_ASKS = {"export", "save_frame", "label", "delete"}
+
+
+def make_app(db_path: str | Path, session_id: int | None = None, filter_text: str | None = None) -> InspectorApp:
+    """The app the CLI runs (`inspector tui`) and the snapshot tests render."""
+    return InspectorApp(Path(db_path), session_id, filter_text)

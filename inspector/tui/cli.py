@@ -1,0 +1,47 @@
+"""`inspector tui [--db PATH] [SESSION]`; also what a bare `inspector` runs. Textual is
+imported only when the app starts, so `inspector --help` stays fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from inspector.cli import db_option, fail
+
+__all__ = ["run_tui", "tui_command"]
+
+
+def run_tui(db_path: Path, session_id: int | None, filter_text: str | None = None) -> None:
+    """Check the database and the session first, so that problems print as one `error:` line."""
+    from inspector.store import Store, StoreError
+
+    try:
+        with Store(db_path, create=False) as store:
+            if session_id is not None:
+                store.session(session_id)
+    except StoreError as exc:
+        fail(str(exc))
+    if filter_text:
+        from inspector.store.filter import FilterError, compile_filter
+
+        try:
+            compile_filter(filter_text)
+        except FilterError as exc:
+            fail(f"bad filter: {exc.message} at column {exc.position + 1}")
+
+    from inspector.tui.app import make_app
+
+    make_app(db_path, session_id, filter_text).run()
+
+
+@click.command("tui")
+@db_option
+@click.option("--filter", "filter_text", metavar="TEXT", help="Open SESSION with this filter applied.")
+@click.argument("session_id", metavar="[SESSION]", type=int, required=False)
+def tui_command(db_path: Path, filter_text: str | None, session_id: int | None) -> None:
+    """Browse recordings in the terminal: sessions, events, filters, detail, turns, live tail.
+
+    Opens the sessions screen, or SESSION directly. Press ? in the app for every key.
+    """
+    run_tui(db_path, session_id, filter_text)

@@ -1,0 +1,1 @@
+"""The app's screens: sessions (home), session (events), turns, help, dialogs."""

@@ -1,0 +1,193 @@
+"""The home screen: every recorded session, newest first, kept up to date while a tap records."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from inspector.store import SessionInfo
+from inspector.tui.screens.dialogs import ConfirmScreen, PromptScreen
+from inspector.tui.sessions_model import COLUMN_SORTS, SORTS, match_session, sort_sessions
+from inspector.tui.widgets.sessions_table import SessionsTable
+
+__all__ = ["SessionsScreen"]
+
+_SORT_ORDER = list(SORTS)
+
+
+class SessionsScreen(Screen[None]):
+    NAMESPACE = "sessions"
+    BINDINGS = [
+        Binding("enter", "open", "Open", show=True),
+        Binding("slash", "search", "Filter"),
+        Binding("s", "sort", "Sort"),
+        Binding("m", "mark", "Mark for diff"),
+        Binding("l", "label", "Label"),
+        Binding("d,delete", "delete", "Delete"),
+        Binding("escape", "clear_search", "Clear filter", show=False),
+        Binding("ctrl+r", "reload", "Reload", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    SessionsScreen > #sessions-title { height: 1; padding: 0 1; background: $primary-background; }
+    SessionsScreen > #sessions-search { display: none; height: 3; }
+    SessionsScreen.-searching > #sessions-search { display: block; }
+    SessionsScreen > #sessions-empty { padding: 1 2; color: $text-muted; display: none; }
+    SessionsScreen.-empty > #sessions-empty { display: block; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sort = "started"
+        self.search = ""
+        self.marked: list[int] = []
+        self.sessions: list[SessionInfo] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="sessions-title")
+        yield Input(placeholder="filter sessions: model, source, status, label, id…", id="sessions-search")
+        yield SessionsTable(id="sessions-table")
+        yield Static("No sessions yet. Record one with `inspector tap`.", id="sessions-empty")
+        yield Footer()
+
+    @property
+    def table(self) -> SessionsTable:
+        return self.query_one(SessionsTable)
+
+    def on_mount(self) -> None:
+        self.reload()
+        self.table.focus()
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    def on_database_changed(self) -> None:  # posted by the app when another connection commits
+        self.reload()
+
+    def reload(self) -> None:
+        try:
+            self.sessions = self.app.store.sessions()  # type: ignore[attr-defined]
+        except Exception as exc:
+            self.notify(f"cannot read sessions: {exc}", severity="error")
+            return
+        self.refresh_table()
+
+    def refresh_table(self) -> None:
+        shown = [s for s in self.sessions if match_session(s, self.search)] if self.search else self.sessions
+        shown = sort_sessions(shown, self.sort)
+        self.table.show(shown, set(self.marked))
+        self.set_class(not self.sessions, "-empty")
+        db = self.app.db_path  # type: ignore[attr-defined]
+        parts = [f"{len(shown)} of {len(self.sessions)} sessions" if self.search else f"{len(self.sessions)} sessions"]
+        parts.append(f"sorted by {self.sort}")
+        if self.search:
+            parts.append(f"filter “{self.search}”")
+        if self.marked:
+            parts.append("marked " + " & ".join(map(str, self.marked)))
+        self.query_one("#sessions-title", Static).update(f"[b]{db}[/b] · " + " · ".join(parts))
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        sort = COLUMN_SORTS.get(str(event.label))
+        if sort:
+            self.sort = sort
+            self.refresh_table()
+
+    def action_open(self) -> None:
+        session_id = self.table.selected_id
+        if session_id is not None:
+            self.app.open_session(session_id)  # type: ignore[attr-defined]
+
+    def action_search(self) -> None:
+        self.add_class("-searching")
+        self.query_one("#sessions-search", Input).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.search = event.value.strip()
+        self.refresh_table()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.table.focus()
+
+    def action_clear_search(self) -> None:
+        search = self.query_one("#sessions-search", Input)
+        if search.has_focus or self.search:
+            search.value = ""
+            self.search = ""
+            self.remove_class("-searching")
+            self.table.focus()
+            self.refresh_table()
+
+    def action_sort(self) -> None:
+        self.sort = _SORT_ORDER[(_SORT_ORDER.index(self.sort) + 1) % len(_SORT_ORDER)]
+        self.refresh_table()
+        self.notify(f"sorted by {self.sort}", timeout=2)
+
+    def action_mark(self) -> None:
+        session_id = self.table.selected_id
+        if session_id is None:
+            return
+        if session_id in self.marked:
+            self.marked.remove(session_id)
+        else:
+            self.marked.append(session_id)
+            self.marked = self.marked[-2:]
+        self.refresh_table()
+        if len(self.marked) == 2:
+            self.app.diff_pair = tuple(self.marked)  # type: ignore[attr-defined]
+            a, b = self.marked
+            self.notify(f"sessions {a} and {b} marked for diff (the diff screen comes with the diff feature)")
+
+    def action_label(self) -> None:
+        session_id = self.table.selected_id
+        if session_id is None:
+            return
+        current = next((s.label for s in self.sessions if s.id == session_id), None) or ""
+
+        def done(label: str | None) -> None:
+            if label is None:
+                return
+            try:
+                self.app.store.set_label(session_id, label.strip() or None)  # type: ignore[attr-defined]
+            except Exception as exc:
+                self.notify(f"cannot label session {session_id}: {exc}", severity="error")
+                return
+            self.reload()
+
+        self.app.push_screen(PromptScreen(f"Label for session {session_id} (empty clears it):", current), done)
+
+    def action_delete(self) -> None:
+        session_id = self.table.selected_id
+        if session_id is None:
+            return
+        info = next((s for s in self.sessions if s.id == session_id), None)
+        events = info.events if info else 0
+
+        def done(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                self.app.store.delete_session(session_id)  # type: ignore[attr-defined]
+            except Exception as exc:
+                self.notify(f"cannot delete session {session_id}: {exc}", severity="error")
+                return
+            if session_id in self.marked:
+                self.marked.remove(session_id)
+            self.notify(f"deleted session {session_id}")
+            self.reload()
+
+        self.app.push_screen(
+            ConfirmScreen(f"Delete session {session_id} and its {events} events? This cannot be undone.", "Delete"),
+            done,
+        )
+
+    def action_reload(self) -> None:
+        self.reload()

@@ -1,0 +1,87 @@
+"""The session as a conversation: one row per turn with latencies; enter jumps to the turn's
+first event in the event list."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import get_current_worker
+
+from inspector.store import Store
+from inspector.tui.turns import NEEDS_DATA, build_turns, slow_threshold
+from inspector.tui.widgets.turns_table import TurnsTable
+
+__all__ = ["TurnsScreen"]
+
+
+class TurnsScreen(Screen[int | None]):
+    NAMESPACE = "turns"
+    BINDINGS = [
+        Binding("enter", "open_turn", "Go to turn"),
+        Binding("escape,v", "back", "Back"),
+    ]
+    DEFAULT_CSS = """
+    TurnsScreen > #turns-title { height: 1; padding: 0 1; background: $primary-background; }
+    TurnsScreen > #turns-legend { height: 1; padding: 0 1; color: $text-muted; }
+    """
+
+    def __init__(self, session_id: int) -> None:
+        super().__init__()
+        self.session_id = session_id
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"session {self.session_id} · turns · loading…", id="turns-title", markup=False)
+        yield Static(
+            "latencies in ms from the commit or response.create: ░ → response.created  ▒ → first delta  █ → response.done",
+            id="turns-legend",
+            markup=False,
+        )
+        yield TurnsTable(id="turns-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(TurnsTable).focus()
+        self.load_turns()
+
+    @work(thread=True, exclusive=True, group="turns")
+    def load_turns(self) -> None:
+        worker = get_current_worker()
+        try:
+            with Store(self.app.db_path, create=False) as store:  # type: ignore[attr-defined]
+
+                def pairs():
+                    for ev in store.events(self.session_id):
+                        if worker.is_cancelled:
+                            return
+                        data = store.event(self.session_id, ev.seq).data() if ev.type in NEEDS_DATA else None
+                        yield ev, data
+
+                turns = build_turns(pairs())
+        except Exception as exc:
+            self.app.call_from_thread(self.notify, f"cannot build turns: {exc}", severity="error")
+            return
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._show, turns)
+
+    def _show(self, turns) -> None:
+        self.query_one(TurnsTable).show(turns)
+        slow = slow_threshold(turns)
+        n_slow = sum(1 for t in turns if (t.first_output_ms or 0) > slow)
+        self.query_one("#turns-title", Static).update(
+            f"session {self.session_id} · {len(turns)} turns · slow (> {slow:,.0f} ms to first output): {n_slow}"
+        )
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_turn()
+
+    def action_open_turn(self) -> None:
+        turn = self.query_one(TurnsTable).selected
+        if turn is not None:
+            self.dismiss(turn.start_seq)
+
+    def action_back(self) -> None:
+        self.dismiss(None)

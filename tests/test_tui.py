@@ -1,0 +1,468 @@
+"""Pilot tests of the TUI: every screen and binding, on databases imported from the real
+fixtures or written by the real recorder."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+from rich.console import Console
+
+from inspector.cli import main
+from inspector.protocol import Direction
+from inspector.store import FrameIn, Recorder, Store
+from inspector.tui.app import make_app
+from inspector.tui.screens.dialogs import ConfirmScreen, PromptScreen
+from inspector.tui.screens.help import HelpScreen, bindings_table
+from inspector.tui.screens.session import SessionScreen
+from inspector.tui.screens.sessions import SessionsScreen
+from inspector.tui.screens.turns import TurnsScreen
+from inspector.tui.widgets.event_list import EventList
+from tests.tui_helpers import build_db, import_fixture
+
+SIZE = (150, 40)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> tuple[Path, dict[str, int]]:
+    path = tmp_path / "inspector.db"
+    return path, build_db(path, ("text_in_audio_out_turn", "tool_call_round", "audio_in_server_vad_turn"))
+
+
+async def settle(app, pilot) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def wait_until(pilot, predicate, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)
+
+
+# --- sessions screen ---------------------------------------------------------------------------
+
+
+async def test_sessions_screen_lists_sessions_newest_first(db):
+    path, ids = db
+    app = make_app(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        assert screen.table.row_count == 3
+        assert screen.table.selected_id == ids["audio_in_server_vad_turn"]  # newest first
+        await pilot.press("j")
+        assert screen.table.selected_id == ids["tool_call_round"]
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, SessionScreen) and app.screen.session_id == ids["tool_call_round"]
+        await pilot.press("escape")
+        assert app.screen is screen
+
+
+async def test_sessions_sort_search_and_mark(db):
+    path, ids = db
+    app = make_app(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        await pilot.press("s")  # started → duration
+        assert screen.sort == "duration"
+        assert screen.table.selected_id is not None
+        await pilot.press("slash", *"tool")
+        assert screen.table.row_count == 0  # the model and source do not say "tool"…
+        screen.query_one("#sessions-search").value = str(ids["tool_call_round"])
+        await pilot.pause()
+        assert screen.table.row_count == 1
+        await pilot.press("escape")
+        assert screen.table.row_count == 3 and not screen.search
+        await pilot.press("m", "j", "m")
+        assert len(screen.marked) == 2 and app.diff_pair == tuple(screen.marked)
+        await pilot.press("m")  # unmark the second one
+        assert len(screen.marked) == 1
+
+
+async def test_sessions_label_and_delete_with_confirmation(db):
+    path, ids = db
+    app = make_app(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        target = screen.table.selected_id
+        await pilot.press("l")
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press(*"slow one", "enter")
+        await pilot.pause()
+        assert app.store.session(target).label == "slow one"
+        await pilot.press("d")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # no: nothing deleted
+        assert len(app.store.sessions()) == 3
+        await pilot.press("d", "y")
+        await pilot.pause()
+        assert target not in [s.id for s in app.store.sessions()]
+        assert screen.table.row_count == 2
+
+
+async def test_sessions_screen_is_live(db):
+    path, ids = db
+    app = make_app(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        with Recorder(path, flush_interval=0.005) as recorder:
+            session = recorder.open_session(source="tap", model="gpt-live")
+            session.record(Direction.CLIENT, '{"type":"session.update","session":{"type":"realtime"}}')
+            await asyncio.to_thread(session.id.result, 5)
+            await wait_until(pilot, lambda: screen.table.row_count == 4)
+            new_id = session.id.result()
+            session.record(Direction.SERVER, '{"type":"session.updated"}')
+        await wait_until(pilot, lambda: next(s for s in screen.sessions if s.id == new_id).events == 2)
+
+
+# --- session screen ----------------------------------------------------------------------------
+
+
+async def open_session(path: Path, session_id: int, size=SIZE, **kwargs):
+    app = make_app(path, session_id, **kwargs)
+    return app
+
+
+async def test_session_screen_navigation_keys(db):
+    path, ids = db
+    app = make_app(path, ids["tool_call_round"])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, SessionScreen)
+        el = screen.event_list
+        assert el.total == 50 and el.cursor == 0 and app.focused is el
+        await pilot.press("j", "j", "down")
+        assert el.cursor_seq == 4
+        await pilot.press("k", "up")
+        assert el.cursor_seq == 2
+        await pilot.press("G")
+        assert el.cursor_seq == 50
+        await pilot.press("g")
+        assert el.cursor_seq == 1
+        await pilot.press("pagedown")
+        assert el.cursor_seq > 10
+        await pilot.press("home")
+        await settle(app, pilot)
+        assert screen.detail.event is not None and screen.detail.event.seq == 1
+
+
+async def test_event_list_rows_and_mouse(db):
+    path, ids = db
+    app = make_app(path, ids["tool_call_round"])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        el = app.screen.event_list
+        text = el.render_line(3).text
+        assert "conversation.item.create" in text and "→" in text and "What is the weather" in text
+        await pilot.click(EventList, offset=(5, 7))
+        assert el.cursor_seq == 8
+        await settle(app, pilot)
+        assert app.screen.detail.event.seq == 8
+
+
+async def test_detail_shows_pretty_json_with_audio_summarised_and_raw_toggle(db):
+    path, ids = db
+    app = make_app(path, ids["audio_in_server_vad_turn"])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        screen.event_list.go_to_seq(4)  # an input_audio_buffer.append
+        await settle(app, pilot)
+        body = str(screen.detail.query_one("#detail-body").render())
+        assert "<audio" in body and "ms," in body
+        frame = app.store.frame(ids["audio_in_server_vad_turn"], 4)
+        audio = orjson.loads(frame)["audio"]
+        assert audio[:40] not in body
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert audio[:40] in str(screen.detail.query_one("#detail-body").render())
+        await pilot.press("enter")  # focus the detail pane, escape returns to the list
+        assert app.focused is screen.detail
+        await pilot.press("escape")
+        assert app.focused is screen.event_list
+
+
+async def test_filter_bar_applies_filters_and_shows_errors(db):
+    path, ids = db
+    app = make_app(path, ids["tool_call_round"])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        await pilot.press("slash")
+        assert app.focused is screen.filter_bar.input
+        screen.filter_bar.input.value = "type:response.done"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert list(screen.event_list.seqs) == [27, 50]
+        assert "2 of 50 events match" in str(screen.query_one("#filter-status").render())
+        assert app.focused is screen.event_list
+        await pilot.press("slash")
+        screen.filter_bar.input.value = "type:response.done foo:bar"
+        await pilot.press("enter")
+        await pilot.pause()
+        error = str(screen.query_one("#filter-error").render())
+        assert "unknown field 'foo'" in error and screen.filter_bar.has_class("-error")
+        assert list(screen.event_list.seqs) == [27, 50]  # the last good filter stays
+        screen.filter_bar.input.value = ""
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert screen.event_list.seqs is None and not screen.filter_bar.has_class("-error")
+
+
+async def test_initial_filter_from_make_app(db):
+    path, ids = db
+    app = make_app(path, ids["tool_call_round"], filter_text="dir:client")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.event_list.seqs is not None)
+        assert len(app.screen.event_list.seqs) == 5
+
+
+async def test_next_previous_error(tmp_path):
+    path = tmp_path / "inspector.db"
+    with Store(path) as store:
+        frames = [FrameIn(Direction.SERVER, i * 1000, '{"type":"x"}') for i in range(10)]
+        frames[3] = FrameIn(Direction.SERVER, 3000, '{"type":"error","error":{"code":"c","message":"m"}}')
+        frames[7] = FrameIn(Direction.SERVER, 7000, "not json")
+        sid = store.import_session(frames)
+    app = make_app(path, sid)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        el = app.screen.event_list
+        await pilot.press("e")
+        assert el.cursor_seq == 4
+        await pilot.press("e")
+        assert el.cursor_seq == 8
+        await pilot.press("e")  # no more: stays
+        assert el.cursor_seq == 8
+        await pilot.press("E")
+        assert el.cursor_seq == 4
+
+
+async def test_next_previous_turn_and_reference_jump(db):
+    path, ids = db
+    app = make_app(path, ids["tool_call_round"])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        el = app.screen.event_list
+        await pilot.press("t")
+        assert el.cursor_seq == 4  # conversation.item.create
+        await pilot.press("t")
+        assert el.cursor_seq == 5  # response.create
+        await pilot.press("t")
+        assert el.cursor_seq == 24  # the function call output
+        await pilot.press("T")
+        assert el.cursor_seq == 5
+        el.go_to_seq(15)  # a function_call_arguments.delta
+        await pilot.press("o")
+        assert el.cursor_seq == 8  # its response.created
+
+
+async def test_reference_jump_clears_a_filter_that_hides_the_target(db):
+    path, ids = db
+    app = make_app(path, ids["tool_call_round"], filter_text="type:*.delta")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.event_list.seqs is not None)
+        el = app.screen.event_list
+        await pilot.press("o")
+        assert el.seqs is None and el.cursor_seq == 8
+
+
+async def test_copy_save_and_export(db, tmp_path, monkeypatch):
+    path, ids = db
+    monkeypatch.chdir(tmp_path)
+    app = make_app(path, ids["tool_call_round"])
+    copied = []
+    app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("c")
+        assert copied == [app.store.frame(ids["tool_call_round"], 1)]
+        await pilot.press("s")
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press("enter")
+        saved = tmp_path / f"session-{ids['tool_call_round']}-event-1.json"
+        assert saved.read_text() == copied[0]
+        # export everything, then only a filter's events
+        await pilot.press("x")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        lines = (tmp_path / f"session-{ids['tool_call_round']}.jsonl").read_bytes().splitlines()
+        assert len(lines) == 50
+        first = orjson.loads(lines[0])
+        assert set(first) == {"seq", "t", "direction", "type", "opcode", "frame"}
+        assert first["frame"] == copied[0]
+        app.screen.set_filter_text("type:response.done")
+        await settle(app, pilot)
+        await pilot.press("x", "enter")
+        await settle(app, pilot)
+        filtered = (tmp_path / f"session-{ids['tool_call_round']}-filtered.jsonl").read_bytes().splitlines()
+        assert [orjson.loads(line)["seq"] for line in filtered] == [27, 50]
+
+
+async def test_export_matches_cli_events_json(db, tmp_path, monkeypatch):
+    path, ids = db
+    monkeypatch.chdir(tmp_path)
+    sid = ids["audio_in_server_vad_turn"]
+    cli = CliRunner().invoke(main, ["events", str(sid), "--db", str(path), "--json"])
+    app = make_app(path, sid)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("x", "enter")
+        await settle(app, pilot)
+    exported = (tmp_path / f"session-{sid}.jsonl").read_text().splitlines()
+    assert [orjson.loads(x) for x in exported] == [orjson.loads(x) for x in cli.output.splitlines()]
+
+
+# --- turns and help ---------------------------------------------------------------------------
+
+
+async def test_turns_view_and_jump_to_a_turn(db):
+    path, ids = db
+    app = make_app(path, ids["tool_call_round"])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("v")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, TurnsScreen)
+        table = screen.query_one("#turns-table")
+        assert table.row_count == 2
+        first, second = table.turns
+        assert first.user == ["What is the weather in London?"] and first.tool_calls
+        assert second.tool_outputs and "foggy" in second.text and second.status == "completed"
+        await pilot.press("j", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, SessionScreen) and app.screen.event_list.cursor_seq == second.start_seq
+        await pilot.press("v")
+        await settle(app, pilot)
+        await pilot.press("escape")
+        assert isinstance(app.screen, SessionScreen)
+
+
+async def test_help_screen_lists_every_binding(db):
+    path, ids = db
+    app = make_app(path, ids["tool_call_round"])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        console = Console(width=100, record=True, file=io.StringIO())
+        console.print(bindings_table(app.screen.sections))
+        text = console.export_text()
+        for screen_class in (SessionsScreen, SessionScreen, EventList, TurnsScreen, type(app)):
+            for binding in screen_class.BINDINGS:
+                assert binding.description in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, SessionScreen)
+
+
+async def test_command_palette_has_namespaced_entries_for_every_action(db):
+    path, ids = db
+    app = make_app(path, ids["tool_call_round"])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "session: Export…" in titles and "session: Next error" in titles and "app: Help" in titles
+        for binding in SessionScreen.BINDINGS:
+            assert any(t.startswith(f"session: {binding.description}") for t in titles)
+        command = next(c for c in app.get_system_commands(app.screen) if c.title == "session: Next turn")
+        await command.callback()
+        assert app.screen.event_list.cursor_seq == 4
+
+
+async def test_quit(db):
+    path, ids = db
+    app = make_app(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+async def test_missing_database_is_shown_not_raised(tmp_path):
+    app = make_app(tmp_path / "nope.db")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        text = str(app.screen.query_one("#error-box").render())
+        assert "no database at" in text
+        await pilot.press("q")
+
+
+def test_cli_tui_reports_a_missing_database_and_session(tmp_path, db):
+    result = CliRunner().invoke(main, ["tui", "--db", str(tmp_path / "nope.db")])
+    assert result.exit_code == 1 and result.output.startswith("error: no database at")
+    path, _ = db
+    result = CliRunner().invoke(main, ["tui", "--db", str(path), "999"])
+    assert result.exit_code == 1 and "no session 999" in result.output
+    result = CliRunner().invoke(main, ["tui", "--db", str(path), "1", "--filter", "foo:bar"])
+    assert result.exit_code == 1 and "bad filter" in result.output
+
+
+def test_bare_inspector_runs_the_tui(tmp_path, monkeypatch):
+    monkeypatch.setenv("INSPECTOR_DB", str(tmp_path / "none.db"))
+    result = CliRunner().invoke(main, [])
+    assert result.exit_code == 1 and "no database at" in result.output
+
+
+# --- live tail --------------------------------------------------------------------------------
+
+
+async def test_live_tail_follows_new_events_and_badges_when_scrolled_away(tmp_path):
+    path = tmp_path / "inspector.db"
+    recorder = Recorder(path, flush_interval=0.005).start()
+    try:
+        session = recorder.open_session(source="tap", model="gpt-live")
+        for i in range(5):
+            session.record(Direction.CLIENT, orjson.dumps({"type": "input_audio_buffer.append", "audio": "AAAA" * 8}).decode())
+        sid = session.id.result(5)
+        deadline = time.monotonic() + 5
+        while Store(path).count(sid) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        app = make_app(path, sid)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            screen = app.screen
+            el = screen.event_list
+            assert screen.follow and el.cursor_seq == 5
+
+            def record(n: int) -> None:  # another thread, like the tap's event loop
+                for _ in range(n):
+                    session.record(Direction.SERVER, '{"type":"response.output_audio.delta","delta":"AAAA"}')
+
+            await asyncio.to_thread(record, 3)
+            await wait_until(pilot, lambda: el.total == 8)
+            assert el.cursor_seq == 8  # following
+            await pilot.press("k")  # scrolling away stops following
+            assert not screen.follow
+            await asyncio.to_thread(record, 4)
+            await wait_until(pilot, lambda: el.total == 12)
+            assert el.cursor_seq == 7 and screen.has_class("-new")
+            assert "+4 new" in str(screen.query_one("#new-badge").render())
+            await pilot.press("F")
+            assert screen.follow and el.cursor_seq == 12 and not screen.has_class("-new")
+            # with a filter, new matching events are appended too
+            screen.set_filter_text("type:response.output_audio.delta")
+            await settle(app, pilot)
+            assert len(el.seqs) == 7
+            await asyncio.to_thread(record, 2)
+            await wait_until(pilot, lambda: el.seqs is not None and len(el.seqs) == 9)
+            assert el.cursor_seq == 14
+    finally:
+        recorder.close()

@@ -1,0 +1,50 @@
+"""Helpers for the TUI and filter tests: databases built from the real fixtures, with pinned
+times so that snapshots are deterministic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from inspector.protocol import Direction
+from inspector.store import FrameIn, Store
+
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "openai-realtime"
+FIXTURE_NAMES = (
+    "text_in_audio_out_turn",
+    "tool_call_round",
+    "message_history_seeding",
+    "audio_in_server_vad_turn",
+    "input_audio_retention_segments_three_server_vad_turns",
+)
+# 2025-01-02 03:04:05 UTC, one hour apart per session
+PINNED_START = 1735787045.0
+STEP_NS = 40_000_000  # 40 ms between frames when the fixture has no times
+
+
+def fixture_frames(name: str, step_ns: int = STEP_NS) -> list[FrameIn]:
+    frames = []
+    for i, line in enumerate((FIXTURES / f"{name}.jsonl").read_text().splitlines()):
+        record = orjson.loads(line)
+        if record.get("kind") != "message":
+            continue
+        at = record.get("at")
+        t_ns = int(at * 1e9) if at is not None else i * step_ns
+        frames.append(FrameIn(Direction(record["direction"]), t_ns, orjson.dumps(record["data"]).decode()))
+    return frames
+
+
+def import_fixture(store: Store, name: str, *, index: int = 0, **fields) -> int:
+    fields.setdefault("model", "gpt-realtime")
+    fields.setdefault("started_at", PINNED_START + 3600 * index)
+    return store.import_session(fixture_frames(name), source="import", **fields)
+
+
+def build_db(path: Path, names=FIXTURE_NAMES) -> dict[str, int]:
+    """A database holding the named fixtures, oldest first; returns name → session id."""
+    ids = {}
+    with Store(path) as store:
+        for index, name in enumerate(names):
+            ids[name] = import_fixture(store, name, index=index)
+    return ids
