@@ -246,3 +246,13 @@ def events(
 
 from inspector.tui.cli import tui_command  # noqa: E402
 main.add_command(tui_command)
+
+from inspector.formats.cli import export_command, import_command  # noqa: E402
+main.add_command(export_command)
+main.add_command(import_command)
+
+from inspector.mock.cli import mock_command  # noqa: E402
+main.add_command(mock_command)
+
+from inspector.demo import demo_command  # noqa: E402
+main.add_command(demo_command)
