@@ -167,7 +167,7 @@ async def test_event_list_rows_and_mouse(db):
         await settle(app, pilot)
         el = app.screen.event_list
         text = el.render_line(3).text
-        assert "conversation.item.create" in text and "→" in text and "What is the weather" in text
+        assert "conversation.item.create" in text and "→" in text and "user: What is the" in text
         await pilot.click(EventList, offset=(5, 7))
         assert el.cursor_seq == 8
         await settle(app, pilot)

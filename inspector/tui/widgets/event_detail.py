@@ -55,7 +55,7 @@ class EventDetail(VerticalScroll, can_focus=True):
 
     DEFAULT_CSS = """
     EventDetail {
-        width: 45%;
+        width: 40%;
         border-left: vkey $primary-background;
         padding: 0 1;
         background: $surface;

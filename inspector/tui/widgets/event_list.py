@@ -224,15 +224,14 @@ class EventList(ScrollView, can_focus=True):
     def _render_row(self, row: int, width: int, is_cursor: bool) -> Strip:
         ev = self.event_at(row)
         base = self.rich_style
+        if is_cursor:  # the cursor's background under the columns' own colours
+            base = base + self.get_component_rich_style("event-list--cursor")
         if ev is None:
             text = f"{self.seq_at(row) or '':>{self._seq_width}}  …"
             segments = [Segment(text, base + self.get_component_rich_style("event-list--dim"))]
         else:
             segments = self._segments(row_cells(ev), base, width)
-        strip = Strip(segments).crop_extend(0, width, base)
-        if is_cursor:
-            strip = strip.apply_style(self.get_component_rich_style("event-list--cursor"))
-        return strip
+        return Strip(segments).crop_extend(0, width, base)
 
     def _segments(self, cells: RowCells, base: Style, width: int) -> list[Segment]:
         dim = base + self.get_component_rich_style("event-list--dim")
@@ -242,7 +241,7 @@ class EventList(ScrollView, can_focus=True):
         strong = base + self.get_component_rich_style("event-list--error") if cells.error else side
         mark = "!" if cells.error else " "
         fixed = self._seq_width + 1 + 11 + 2 + 1 + 8
-        type_width = max(16, min(TYPE_WIDTH, (width - fixed) // 2))
+        type_width = max(16, min(TYPE_WIDTH, width - fixed - 24))  # keep room for a summary
         segments = [
             Segment(f"{cells.seq:>{self._seq_width}} ", dim),
             Segment(f"{cells.offset:>10} ", dim),
