@@ -131,11 +131,6 @@ async def test_sessions_screen_is_live(db):
 # --- session screen ----------------------------------------------------------------------------
 
 
-async def open_session(path: Path, session_id: int, size=SIZE, **kwargs):
-    app = make_app(path, session_id, **kwargs)
-    return app
-
-
 async def test_session_screen_navigation_keys(db):
     path, ids = db
     app = make_app(path, ids["tool_call_round"])

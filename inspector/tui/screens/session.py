@@ -16,7 +16,7 @@ from textual.worker import get_current_worker
 
 from inspector.display import format_bytes, format_duration
 from inspector.store import Event, SessionInfo, Store
-from inspector.store.filter import CompiledFilter, FilterError, compile_filter
+from inspector.store.filter import CompiledFilter, compile_filter
 from inspector.store.store import event_key
 from inspector.tui.export import export_jsonl
 from inspector.tui.model import references
@@ -445,7 +445,7 @@ class SessionScreen(Screen[None]):
             try:
                 compiled = compile_filter(text)
                 seqs = self.store.seqs_where(self.session_id, compiled.where, compiled.params)
-            except (FilterError, Exception) as exc:  # noqa: BLE001 - shown, never raised
+            except Exception as exc:  # noqa: BLE001 - shown, never raised
                 self.notify(f"cannot search: {exc}", severity="error")
                 return
             target = next((s for s in seqs if s != ev.seq), None)
