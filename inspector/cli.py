@@ -253,3 +253,6 @@ main.add_command(import_command)
 
 from inspector.mock.cli import mock_command  # noqa: E402
 main.add_command(mock_command)
+
+from inspector.demo import demo_command  # noqa: E402
+main.add_command(demo_command)
