@@ -233,12 +233,14 @@ class Tap:
         done, _ = await asyncio.wait({to_upstream, to_client}, return_when=asyncio.FIRST_COMPLETED)
         first = done.pop()
         side, code, reason = first.result()
-        other, other_conn = (to_client, client) if first is to_upstream else (to_upstream, upstream)
+        other, other_conn = (to_client, upstream) if first is to_upstream else (to_upstream, client)
         # Pass the close on to the other leg, then let its pump drain what was still in flight.
         await other_conn.close(_UNSENDABLE.get(code, code), reason)
         await other
         session.update(
-            status="interrupted" if self._stopping else "closed",
+            # A close that the shutdown started interrupts the session; one already under way
+            # when Ctrl-C came is an ordinary close.
+            status="interrupted" if self._stopping and side == "tap" else "closed",
             close_code=code,
             close_reason=reason,
             close_side=side,

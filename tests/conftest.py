@@ -1,0 +1,114 @@
+"""Shared fixtures: a scriptable upstream WebSocket server and a recording tap, both real, on
+127.0.0.1 with free ports."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from inspector.store import Recorder, Store
+from inspector.tap import MAX_FRAME, Tap, TapOptions
+
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "openai-realtime"
+
+
+@dataclass
+class Upstream:
+    """A test upstream: remembers what each connection sent and how it was opened."""
+
+    url: str = ""
+    received: list[str | bytes] = field(default_factory=list)
+    request_headers: list = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    closes: list[tuple[int | None, str | None]] = field(default_factory=list)
+    connections: int = 0
+
+
+Handler = Callable[[ServerConnection, Upstream], Awaitable[None]]
+
+
+async def echo_handler(ws: ServerConnection, up: Upstream) -> None:
+    """Sends every message back unchanged."""
+    with contextlib.suppress(ConnectionClosed):
+        async for message in ws:
+            up.received.append(message)
+            await ws.send(message)
+
+
+@contextlib.asynccontextmanager
+async def run_upstream(
+    handler: Handler = echo_handler,
+    *,
+    subprotocols: list[str] | None = None,
+    process_request=None,
+) -> AsyncIterator[Upstream]:
+    up = Upstream()
+
+    async def serve_one(ws: ServerConnection) -> None:
+        up.connections += 1
+        up.request_headers.append(ws.request.headers)
+        up.paths.append(ws.request.path)
+        try:
+            await handler(ws, up)
+        finally:
+            await ws.wait_closed()
+            up.closes.append((ws.close_code, ws.close_reason))
+
+    async with serve(
+        serve_one,
+        "127.0.0.1",
+        0,
+        max_size=MAX_FRAME,
+        compression=None,
+        subprotocols=subprotocols,
+        process_request=process_request,
+    ) as server:
+        up.url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        yield up
+
+
+@contextlib.asynccontextmanager
+async def run_tap(upstream_url: str, db_path: Path, **options) -> AsyncIterator[Tap]:
+    recorder = Recorder(db_path, flush_interval=0.005).start()
+    tap = Tap(recorder, TapOptions(upstream=upstream_url, **options))
+    await tap.start("127.0.0.1", 0)
+    try:
+        yield tap
+    finally:
+        await tap.stop()
+        await asyncio.to_thread(recorder.close)
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll until predicate() holds; fail the test after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "inspector.db"
+
+
+@pytest.fixture
+def open_store(db_path: Path):
+    stores: list[Store] = []
+
+    def opener() -> Store:
+        stores.append(Store(db_path, create=False))
+        return stores[-1]
+
+    yield opener
+    for store in stores:
+        store.close()

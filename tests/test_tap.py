@@ -1,0 +1,184 @@
+"""The tap over real sockets: a client, the tap and a test upstream on 127.0.0.1, a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.http11 import Response
+from websockets.datastructures import Headers
+
+from conftest import echo_handler, run_tap, run_upstream, wait_for
+from inspector.protocol import Direction, Opcode
+
+
+
+async def _session_done(open_store, count: int = 1):
+    store = open_store()
+    await wait_for(lambda: len(store.sessions()) >= count and all(s.status != "open" for s in store.sessions()))
+    return store
+
+
+async def test_tap_records_every_frame_in_both_directions_byte_exact(db_path, open_store):
+    async def answer_twice(ws, up):
+        async for message in ws:
+            up.received.append(message)
+            await ws.send(json.dumps({"type": "ack", "of": json.loads(message)["type"]}))
+            await ws.send('{"type":"note","text":"héllo ✓ 日本"}')
+
+    sent = [
+        '{"type":"session.update","session":{"type":"realtime"}}',
+        '{ "type" : "response.create" ,"x":[1,2,3]}',  # odd spacing must survive byte for byte
+        '{"type":"conversation.item.create","item":{"id":"item_ABC","type":"message"}}',
+    ]
+    async with run_upstream(answer_twice) as up, run_tap(up.url, db_path) as tap:
+        async with connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=gpt-realtime") as ws:
+            got = []
+            for frame in sent:
+                await ws.send(frame)
+                got += [await ws.recv(), await ws.recv()]
+        assert up.received == sent
+        assert up.paths == ["/v1/realtime?model=gpt-realtime"]
+    store = await _session_done(open_store)
+    events = list(store.events(store.sessions()[0].id, with_frames=True))
+    expected = []
+    for i, frame in enumerate(sent):
+        expected += [(Direction.CLIENT, frame), (Direction.SERVER, got[2 * i]), (Direction.SERVER, got[2 * i + 1])]
+    assert [(e.direction, e.frame) for e in events] == expected
+    assert [e.seq for e in events] == list(range(1, 10))
+    assert [e.type for e in events[:3]] == ["session.update", "ack", "note"]
+    assert events[6].item_id == "item_ABC"
+    assert all(b.t_ns >= a.t_ns for a, b in zip(events, events[1:]))
+    info = store.sessions()[0]
+    assert (info.client_events, info.server_events, info.model) == (3, 6, "gpt-realtime")
+    assert (info.status, info.close_side, info.close_code) == ("closed", "client", 1000)
+
+
+async def test_tap_forwards_binary_and_malformed_frames_and_flags_them(db_path, open_store):
+    async with run_upstream() as up, run_tap(up.url, db_path) as tap:
+        async with connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m") as ws:
+            await ws.send(b"\x00\xffraw")
+            assert await ws.recv() == b"\x00\xffraw"  # binary stays binary
+            await ws.send("{not json")
+            assert await ws.recv() == "{not json"
+            await ws.send("[1, 2]")
+            await ws.recv()
+            await ws.send('{"no":"type"}')
+            await ws.recv()
+    store = await _session_done(open_store)
+    events = list(store.events(store.sessions()[0].id, with_frames=True))
+    assert [e.problem for e in events] == ["binary"] * 2 + ["not_json"] * 2 + ["not_object"] * 2 + ["no_type"] * 2
+    assert events[0].opcode == Opcode.BINARY and events[0].frame == b"\x00\xffraw"
+    assert all(e.is_error for e in events)
+    assert store.sessions()[0].error_events == 8
+
+
+async def test_tap_passes_a_15_mib_frame_and_refuses_a_larger_one_with_1009(db_path, open_store):
+    big = '{"type":"input_audio_buffer.append","audio":"' + "A" * (15 * 1024 * 1024) + '"}'
+    async with run_upstream() as up, run_tap(up.url, db_path) as tap:
+        async with connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m", max_size=None) as ws:
+            await ws.send(big)
+            assert await ws.recv() == big
+        # No `async with`: the tap may reset the socket while the client is still writing, and
+        # websockets' client then fails in its own close.
+        ws = await connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m", max_size=None)
+        with pytest.raises(ConnectionClosed):
+            await ws.send("x" * (16 * 1024 * 1024 + 1))
+            await ws.recv()
+        # 1009 when the close frame was read before the reset, 1006 when not.
+        assert ws.close_code in (1009, 1006)
+        await wait_for(lambda: len(up.closes) == 2)
+        assert up.closes[1][0] == 1009  # the upstream is told why too
+    store = await _session_done(open_store, 2)
+    ok, refused = sorted(store.sessions(), key=lambda s: s.id)
+    assert store.frame(ok.id, 1) == big and store.frame(ok.id, 2) == big
+    assert (refused.close_code, refused.close_side, refused.client_events) == (1009, "tap", 0)
+
+
+async def test_tap_passes_close_codes_and_reasons_both_ways(db_path, open_store):
+    async def close_on_request(ws, up):
+        async for message in ws:
+            if message == "close please":
+                await ws.close(4000, "beta_api_shape_disabled")
+
+    async with run_upstream(close_on_request) as up, run_tap(up.url, db_path) as tap:
+        async with connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m") as ws:
+            await ws.close(4001, "client says bye")
+        await wait_for(lambda: len(up.closes) == 1)
+        assert up.closes[0] == (4001, "client says bye")
+
+        async with connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m") as ws:
+            await ws.send("close please")
+            with pytest.raises(ConnectionClosed):
+                await ws.recv()
+            assert (ws.close_code, ws.close_reason) == (4000, "beta_api_shape_disabled")
+    store = await _session_done(open_store, 2)
+    first, second = sorted(store.sessions(), key=lambda s: s.id)
+    assert (first.close_side, first.close_code, first.close_reason) == ("client", 4001, "client says bye")
+    assert (second.close_side, second.close_code, second.close_reason) == ("server", 4000, "beta_api_shape_disabled")
+
+
+async def test_client_sees_the_upstreams_401_and_the_session_is_failed(db_path, open_store):
+    def refuse(connection, request):
+        body = b'{"error":{"code":"invalid_api_key"}}'
+        return Response(401, "Unauthorized", Headers({"Content-Type": "application/json", "Content-Length": str(len(body))}), body)
+
+    async with run_upstream(process_request=refuse) as up, run_tap(up.url, db_path) as tap:
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m"):
+                pass
+        assert refused.value.response.status_code == 401
+        assert b"invalid_api_key" in refused.value.response.body
+    store = await _session_done(open_store)
+    info = store.sessions()[0]
+    assert info.status == "failed" and "HTTP 401" in info.error
+
+
+async def test_unreachable_upstream_closes_the_client_with_1014(db_path, open_store):
+    async with run_upstream() as up:
+        dead_url = up.url  # the port is free again once this server has stopped
+    async with run_tap(dead_url, db_path) as tap:
+        async with connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m") as ws:
+            with pytest.raises(ConnectionClosed):
+                await ws.recv()
+            assert ws.close_code == 1014
+            assert "unreachable" in ws.close_reason
+    store = await _session_done(open_store)
+    info = store.sessions()[0]
+    assert (info.status, info.close_code) == ("failed", 1014)
+    assert "unreachable" in info.error
+
+
+async def test_fifty_concurrent_sessions_are_recorded_separately(db_path, open_store):
+    async def one_client(port: int, n: int) -> None:
+        async with connect(f"ws://127.0.0.1:{port}/v1/realtime?model=m{n}") as ws:
+            for i in range(20):
+                await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": "AAAA", "n": n, "i": i}))
+                await ws.recv()
+
+    async with run_upstream(echo_handler) as up, run_tap(up.url, db_path) as tap:
+        await asyncio.gather(*(one_client(tap.port, n) for n in range(50)))
+    store = await _session_done(open_store, 50)
+    sessions = store.sessions()
+    assert len(sessions) == 50
+    for info in sessions:
+        n = int(info.model[1:])
+        frames = [json.loads(e.frame) for e in store.events(info.id, with_frames=True)]
+        assert len(frames) == 40
+        assert {f["n"] for f in frames} == {n}  # no frame leaked into another session
+        assert [f["i"] for f in frames[::2]] == list(range(20))
+
+
+async def test_subprotocol_chosen_by_upstream_reaches_the_client(db_path, open_store):
+    async with run_upstream(echo_handler, subprotocols=["realtime"]) as up, run_tap(up.url, db_path) as tap:
+        async with connect(
+            f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m", subprotocols=["realtime", "openai-beta.realtime-v1"]
+        ) as ws:
+            assert ws.subprotocol == "realtime"
+        offered = up.request_headers[0].get_all("Sec-WebSocket-Protocol")
+        assert "realtime, openai-beta.realtime-v1" in offered[0]
+    store = await _session_done(open_store)
+    assert store.sessions()[0].subprotocol == "realtime"
