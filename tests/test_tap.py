@@ -182,3 +182,131 @@ async def test_subprotocol_chosen_by_upstream_reaches_the_client(db_path, open_s
         assert "realtime, openai-beta.realtime-v1" in offered[0]
     store = await _session_done(open_store)
     assert store.sessions()[0].subprotocol == "realtime"
+
+
+async def test_openai_sdk_talks_through_the_tap_and_its_frames_are_recorded(db_path, open_store):
+    from openai import AsyncOpenAI
+
+    async def realtime_like(ws, up):
+        await ws.send(json.dumps({"type": "session.created", "event_id": "event_1", "session": {"type": "realtime"}}))
+        async for message in ws:
+            up.received.append(message)
+            event = json.loads(message)
+            if event["type"] == "session.update":
+                await ws.send(json.dumps({"type": "session.updated", "event_id": "event_2", "session": event["session"]}))
+            elif event["type"] == "response.create":
+                await ws.send(json.dumps({"type": "response.done", "event_id": "event_3", "response": {"id": "resp_1", "status": "completed"}}))
+
+    async with run_upstream(realtime_like) as up, run_tap(up.url, db_path) as tap:
+        client = AsyncOpenAI(api_key="sk-test-not-a-real-key-0123456789", websocket_base_url=f"ws://127.0.0.1:{tap.port}/v1")
+        async with client.realtime.connect(model="gpt-realtime") as conn:
+            assert (await conn.recv()).type == "session.created"
+            await conn.session.update(session={"type": "realtime", "instructions": "Be brief."})
+            assert (await conn.recv()).type == "session.updated"
+            await conn.conversation.item.create(
+                item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
+            )
+            await conn.response.create()
+            done = await conn.recv()
+            assert done.type == "response.done" and done.response.id == "resp_1"
+        # The upstream got the SDK's credentials through the tap.
+        assert up.request_headers[0]["Authorization"] == "Bearer sk-test-not-a-real-key-0123456789"
+    store = await _session_done(open_store)
+    info = store.sessions()[0]
+    client_frames = [e.frame for e in store.events(info.id, with_frames=True, direction=Direction.CLIENT)]
+    assert client_frames == up.received  # exactly what the SDK sent, in order
+    assert [json.loads(f)["type"] for f in client_frames] == ["session.update", "conversation.item.create", "response.create"]
+    assert info.path == "/v1/realtime" and info.model == "gpt-realtime"
+    assert dict(info.request_headers)["Authorization"] == "[REDACTED]"
+    assert info.user_agent  # the SDK's own User-Agent, kept for the session list
+
+
+async def test_secrets_in_headers_subprotocols_query_and_frames_never_reach_the_database(db_path, tmp_path):
+    secrets = {
+        "header": "sk-proj-HEADERsecret0123456789abcdef",
+        "azure": "azureKEY0123456789abcdefSECRET",
+        "subprotocol": "sk-SUBPROTOsecret0123456789abcdef",
+        "query": "queryKEYsecret0123456789",
+        "frame": "ek_FRAMEephemeral0123456789abcdef",
+        "frame2": "sk-FRAMEsecret0123456789abcdefgh",
+    }
+    async with run_upstream(echo_handler, subprotocols=["realtime"]) as up, run_tap(up.url, db_path) as tap:
+        async with connect(
+            f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m&api-key={secrets['query']}",
+            additional_headers={"Authorization": f"Bearer {secrets['header']}", "api-key": secrets["azure"]},
+            subprotocols=["realtime", f"openai-insecure-api-key.{secrets['subprotocol']}"],
+        ) as ws:
+            await ws.send(json.dumps({"type": "session.update", "session": {"client_secret": {"value": secrets["frame"]}}}))
+            await ws.recv()
+            await ws.send(f'{{"type":"note","text":"my key is {secrets["frame2"]}"}}')
+            await ws.recv()
+        # The upstream still got every credential unchanged.
+        headers = up.request_headers[0]
+        assert headers["Authorization"] == f"Bearer {secrets['header']}" and headers["api-key"] == secrets["azure"]
+        assert secrets["query"] in up.paths[0]
+    on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith(db_path.name))
+    assert b"session.update" in on_disk  # the recording is there...
+    for where, secret in secrets.items():
+        assert secret.encode() not in on_disk, f"the {where} secret reached the database file"
+
+
+def test_tap_drains_every_forwarded_frame_on_sigterm(db_path, tmp_path):
+    """`inspector tap` in its own process: frames forwarded before SIGTERM are all on disk, and
+    the session is marked interrupted."""
+    import contextlib
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from inspector.store import Store
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        tap_port = sock.getsockname()[1]
+
+    async def scenario() -> int:
+        async with run_upstream(echo_handler) as up:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "inspector", "tap", "--listen", f"127.0.0.1:{tap_port}",
+                 "--upstream", up.url, "--db", str(db_path)],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            )
+            try:
+                for _ in range(200):  # wait until it listens
+                    try:
+                        with socket.create_connection(("127.0.0.1", tap_port), timeout=0.1):
+                            break
+                    except OSError:
+                        await asyncio.sleep(0.05)
+                ws = await connect(f"ws://127.0.0.1:{tap_port}/v1/realtime?model=m")
+                echoes: list[str] = []
+
+                async def read_echoes() -> None:
+                    with contextlib.suppress(ConnectionClosed):
+                        async for message in ws:
+                            echoes.append(message)
+
+                reader = asyncio.create_task(read_echoes())
+                n = 3000
+                for i in range(n):
+                    await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": "QUJD" * 300, "i": i}))
+                await wait_for(lambda: len(up.received) == n, timeout=30)
+                proc.send_signal(signal.SIGTERM)  # at once: most frames are still queued
+                output = await asyncio.to_thread(proc.communicate, timeout=30)
+                assert proc.returncode == 0, output[0].decode()
+                await reader
+                assert ws.close_code == 1001  # the client was told the tap is going away
+                return n
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+
+    n = asyncio.run(scenario())
+    store = Store(db_path, create=False)
+    info = store.sessions()[0]
+    assert info.status == "interrupted" and info.close_side == "tap"
+    client = [json.loads(e.frame)["i"] for e in store.events(info.id, with_frames=True, direction=Direction.CLIENT)]
+    assert client == list(range(n))
+    assert info.server_events >= 1
+    store.close()

@@ -1,0 +1,84 @@
+"""The command line: recordings listed, errors as messages, README documents every command."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from inspector.cli import main
+from inspector.protocol import Direction
+from inspector.store import FrameIn, Store
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _db_with_a_session(path: Path) -> int:
+    store = Store(path)
+    sid = store.import_session(
+        [
+            FrameIn(Direction.CLIENT, 1_000_000, '{"type":"response.create"}'),
+            FrameIn(Direction.SERVER, 281_000_000, '{"type":"response.created","response":{"id":"resp_1"}}'),
+            FrameIn(Direction.SERVER, 300_000_000, '{"type":"error","error":{"code":"x","message":"boom"}}'),
+        ],
+        model="gpt-realtime",
+    )
+    store.close()
+    return sid
+
+
+def test_sessions_lists_counts_and_json(tmp_path):
+    db = tmp_path / "x.db"
+    sid = _db_with_a_session(db)
+    result = CliRunner().invoke(main, ["sessions", "--db", str(db)])
+    assert result.exit_code == 0
+    line = result.output.splitlines()[1]
+    assert re.search(rf"^\s*{sid}\s.*import\s+gpt-realtime\s+1\s+2\s+1\s+closed", line), line
+    rows = [json.loads(x) for x in CliRunner().invoke(main, ["sessions", "--db", str(db), "--json"]).output.splitlines()]
+    assert rows[0]["id"] == sid and rows[0]["error_events"] == 1
+
+
+def test_events_filters_by_type_and_direction_and_prints_exact_frames(tmp_path):
+    db = tmp_path / "x.db"
+    sid = _db_with_a_session(db)
+    out = CliRunner().invoke(main, ["events", str(sid), "--db", str(db), "--type", "response.*"]).output
+    assert [line.split()[3] for line in out.splitlines()] == ["response.create", "response.created"]
+    assert "+281.0ms" in out
+    lines = CliRunner().invoke(main, ["events", str(sid), "--db", str(db), "--dir", "server", "--json"]).output.splitlines()
+    assert [json.loads(x)["frame"] for x in lines] == [
+        '{"type":"response.created","response":{"id":"resp_1"}}',
+        '{"type":"error","error":{"code":"x","message":"boom"}}',
+    ]
+
+
+def test_errors_are_one_line_messages_not_tracebacks(tmp_path):
+    runner = CliRunner()
+    missing = runner.invoke(main, ["sessions", "--db", str(tmp_path / "none.db")])
+    assert missing.exit_code == 1 and "no database at" in missing.output and "Traceback" not in missing.output
+    db = tmp_path / "x.db"
+    _db_with_a_session(db)
+    unknown = runner.invoke(main, ["events", "999", "--db", str(db)])
+    assert unknown.exit_code == 1 and "no session 999" in unknown.output
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"garbage" * 1000)
+    bad = runner.invoke(main, ["sessions", "--db", str(corrupt)])
+    assert bad.exit_code == 1 and "not a usable database" in bad.output
+
+
+def test_tap_on_a_busy_port_says_so(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(main, ["tap", "--listen", f"127.0.0.1:{port}", "--db", str(tmp_path / "x.db")])
+    assert result.exit_code == 1
+    assert "already in use" in result.output and "Traceback" not in result.output
+
+
+def test_readme_documents_every_command():
+    readme = README.read_text()
+    for name in main.commands:
+        assert f"inspector {name}" in readme, f"README does not mention `inspector {name}`"

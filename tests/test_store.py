@@ -1,0 +1,83 @@
+"""The store on real SQLite files: permissions, schema checks, atomic imports, exact frames."""
+
+from __future__ import annotations
+
+import base64
+import os
+import sqlite3
+
+import pytest
+
+from inspector.protocol import Direction
+from inspector.store import FrameIn, Store, StoreError
+from inspector.store.store import PAGE_ROWS
+
+
+def test_database_is_created_private(tmp_path):
+    Store(tmp_path / "sub" / "x.db").close()
+    assert os.stat(tmp_path / "sub" / "x.db").st_mode & 0o777 == 0o600
+
+
+def test_missing_corrupt_foreign_and_newer_databases_give_clear_errors(tmp_path):
+    with pytest.raises(StoreError, match="no database"):
+        Store(tmp_path / "missing.db", create=False)
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(StoreError, match="not a usable database"):
+        Store(corrupt)
+    foreign = tmp_path / "foreign.db"
+    sqlite3.connect(foreign).execute("CREATE TABLE t (x)").connection.commit()
+    with pytest.raises(StoreError, match="not one the inspector wrote"):
+        Store(foreign)
+    newer = tmp_path / "newer.db"
+    Store(newer).close()
+    conn = sqlite3.connect(newer)
+    conn.execute("PRAGMA user_version=99")
+    conn.close()
+    with pytest.raises(StoreError, match="newer"):
+        Store(newer)
+
+
+def test_an_import_that_fails_half_way_leaves_nothing(tmp_path):
+    store = Store(tmp_path / "x.db")
+
+    def frames():
+        yield FrameIn(Direction.CLIENT, 1, '{"type":"a"}')
+        raise ValueError("bad line 2")
+
+    with pytest.raises(ValueError):
+        store.import_session(frames())
+    assert store.sessions() == []
+
+
+def test_frames_come_back_byte_for_byte_across_pages_and_audio_storage(tmp_path):
+    store = Store(tmp_path / "x.db")
+    audio = base64.b64encode(bytes(range(256)) * 4).decode()
+    frames = [
+        '{"type":"input_audio_buffer.append","audio":"' + audio + '"}',
+        '{"type":"input_audio_buffer.append","audio":"' + audio.replace("/", "\\/") + '"}',  # escaped
+        '{"type":"response.output_audio.delta","delta":"QUJD"}',
+        '{"type":"response.output_audio.delta","delta":"QUJ"}',  # not canonical base64
+        '{"type":"input_audio_buffer.append","audio":"QUJD","x":"QUJD"}',  # value twice
+        "ünïcödé 日本",
+        b"\x00\x01binary",
+    ] * (PAGE_ROWS // 3)
+    sid = store.import_session(FrameIn(Direction(("client", "server")[i % 2]), i, f) for i, f in enumerate(frames))
+    got = list(store.events(sid, with_frames=True))
+    assert [e.frame for e in got] == frames
+    assert [e.seq for e in got] == list(range(1, len(frames) + 1))
+    assert store.frame(sid, 2) == frames[1]
+    info = store.session(sid)
+    assert info.client_events + info.server_events == len(frames)
+    assert store.count(sid) == len(frames)
+
+
+def test_deleting_a_session_removes_its_events_only(tmp_path):
+    store = Store(tmp_path / "x.db")
+    a = store.import_session([FrameIn(Direction.CLIENT, 0, '{"type":"a"}')])
+    b = store.import_session([FrameIn(Direction.CLIENT, 0, '{"type":"b"}')])
+    store.delete_session(a)
+    assert [s.id for s in store.sessions()] == [b]
+    assert store.frame(b, 1) == '{"type":"b"}'
+    with pytest.raises(StoreError):
+        store.frame(a, 1)
