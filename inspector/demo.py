@@ -137,10 +137,11 @@ async def _converse(conn: Any, say: Say, *, pace: float) -> None:
     events = await _until(conn, "response.done")
     heard = [e.transcript for e in events if e.type == "conversation.item.input_audio_transcription.completed"]
     audio_ms = sum(len(e.delta) * 3 // 4 for e in events if e.type == "response.output_audio.delta") / (RATE * 2 / 1000)
+    sent_ms = len(audio) // (RATE * 2 // 1000)
     say(
-        f"2 audio turn     → {len(audio) // (RATE * 2 // 1000)} ms of speech-like audio in {len(_chunks(audio))} appends, "
-        f"server VAD committed it{f' (heard {heard[0]!r})' if heard else ''}  ← {audio_ms:.0f} ms of audio, "
-        f"'{_answer_text(events)}' ({_ms(start)})"
+        f"2 audio turn     → {sent_ms} ms of speech-like audio in {len(_chunks(audio))} appends, "
+        f"server VAD committed it{f' (heard {heard[0]!r})' if heard else ''}  "
+        f"← {audio_ms:.0f} ms of audio, '{_answer_text(events)}' ({_ms(start)})"
     )
 
     start = time.perf_counter()
@@ -151,7 +152,9 @@ async def _converse(conn: Any, say: Say, *, pace: float) -> None:
     if call is None:
         raise RuntimeError("the mock did not call get_weather")
     output = json.dumps({"city": json.loads(call.arguments).get("city"), "conditions": "sunny", "temperature_c": 21})
-    await conn.conversation.item.create(item={"type": "function_call_output", "call_id": call.call_id, "output": output})
+    await conn.conversation.item.create(
+        item={"type": "function_call_output", "call_id": call.call_id, "output": output}
+    )
     await conn.response.create(response=TEXT_ONLY)
     events = await _until(conn, "response.done")
     say(f"3 function call  → get_weather({call.arguments}) → {output}  ← '{_answer_text(events)}' ({_ms(start)})")
@@ -163,7 +166,10 @@ async def _converse(conn: Any, say: Say, *, pace: float) -> None:
     await conn.response.cancel()
     events = await _until(conn, "response.done")
     status = events[-1].response.status
-    say(f"4 cancelled      → response.cancel right after response.created  ← response.done status={status} ({_ms(start)})")
+    say(
+        "4 cancelled      → response.cancel right after response.created  "
+        f"← response.done status={status} ({_ms(start)})"
+    )
 
     start = time.perf_counter()
     await conn.input_audio_buffer.clear()
@@ -288,7 +294,10 @@ def demo_command(db_path: Path, no_tui: bool, speed: float) -> None:
         fail("the demo drives the mock with the official openai SDK: pip install openai")
 
     def say(line: str) -> None:
-        click.echo(line)
+        try:
+            click.echo(line)
+        except OSError:  # stdout went away (`inspector demo | head`): keep recording
+            pass
 
     try:
         session_id = asyncio.run(record_demo(db_path, say=say, speed=speed))
@@ -296,16 +305,16 @@ def demo_command(db_path: Path, no_tui: bool, speed: float) -> None:
         fail(str(exc))
     except (RuntimeError, TimeoutError, OSError) as exc:
         fail(f"the demo failed: {exc or type(exc).__name__}")
-    click.echo(f"recorded session {session_id} into {db_path}")
+    say(f"recorded session {session_id} into {db_path}")
     if not no_tui and _interactive():
         try:
             from inspector.tui.cli import run_tui
         except ImportError:
-            click.echo("(the terminal UI is not available in this build: printing a summary)")
+            say("(the terminal UI is not available in this build: printing a summary)")
         else:
             run_tui(Path(db_path), session_id)
             return
     elif not no_tui:
-        click.echo("(not a terminal: printing a summary instead of opening the TUI)")
+        say("(not a terminal: printing a summary instead of opening the TUI)")
     with Store(db_path) as store:
-        click.echo(summarize_session(store, session_id, db_path))
+        say(summarize_session(store, session_id, db_path))

@@ -140,8 +140,12 @@ def test_one_turn_exports_only_that_turns_audio(store: Store, tmp_path: Path):
     assert files["input"].seconds == pytest.approx(0.6)
     assert read_wav(files["input"].path)[3] == b"".join(second_user)
     assert read_wav(files["output"].path)[3] == b"\x02\x00" * 9600
+    by_response = {f.role: f for f in export_wav(store, session_id, tmp_path / "r2", response_id="resp_2")}
+    assert read_wav(by_response["input"].path)[3] == read_wav(files["input"].path)[3]
     with pytest.raises(IndexError, match="2 turn"):
         export_wav(store, session_id, tmp_path / "t3", turn=3)
+    with pytest.raises(IndexError, match="no response resp_9"):
+        export_wav(store, session_id, tmp_path / "t3", response_id="resp_9")
 
 
 def test_a_session_without_audio_is_refused(store: Store, tmp_path: Path):

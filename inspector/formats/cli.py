@@ -35,7 +35,11 @@ PROGRESS_MIN_BYTES = 4 * 1024 * 1024  # smaller files import too fast to need a 
     "session-N[-turn-T]-input.wav and -output.wav are written, or a path prefix P, giving "
     "P-input.wav and P-output.wav.",
 )
-@click.option("--turn", type=click.IntRange(min=1), help="wav: only turn N (one response and the input committed before it).")
+@click.option(
+    "--turn",
+    type=click.IntRange(min=1),
+    help="wav: only turn N (one response and the input committed before it).",
+)
 @db_option
 def export_command(session_id: int, fmt: str, output: Path | None, turn: int | None, db_path: Path) -> None:
     """Write a session as JSON Lines, as a HAR file, or its audio as WAV files.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 import orjson
 
@@ -19,6 +20,7 @@ __all__ = ["Imported", "detect_format", "import_files", "read_sessions"]
 Progress = Callable[[str, int, int], None]
 _PROGRESS_EVERY = 2000  # lines
 _SNIFF = 64 * 1024
+_BATCH = 2000  # frames per insert batch
 
 
 @dataclass
@@ -141,7 +143,11 @@ def import_files(
     with store.transaction():
         for path in paths:
             for imp in read_sessions(path, progress):
-                session_id = store.import_session(imp.frames, source="import", **imp.fields)
+                # In batches, all inside the one transaction: memory stays flat on large files.
+                frames = iter(imp.frames)
+                session_id = store.import_session(islice(frames, _BATCH), source="import", **imp.fields)
+                while batch := list(islice(frames, _BATCH)):
+                    store.append_events(session_id, batch)
                 if imp.trailer:
                     store.update_session(session_id, **imp.trailer)
                 done.append(Imported(imp.path, imp.kind, session_id, imp.frame_count))

@@ -222,17 +222,30 @@ def wav_paths(prefix: Path) -> dict[str, Path]:
     return {role: base.with_name(f"{base.name}-{role}.wav") for role in ("input", "output")}
 
 
-def export_wav(store: Store, session_id: int, prefix: Path, *, turn: int | None = None) -> list[WavFile]:
-    """Write the session's (or one turn's) input and output audio; returns the files written
-    (a side with no audio writes no file). Raises `NoAudio` when there is nothing to write and
-    `IndexError` for a turn that does not exist."""
+def export_wav(
+    store: Store,
+    session_id: int,
+    prefix: Path,
+    *,
+    turn: int | None = None,
+    response_id: str | None = None,
+) -> list[WavFile]:
+    """Write the session's input and output audio, or one turn's (by number, or by the id of its
+    response: what a turns view has at hand); returns the files written (a side with no audio
+    writes no file). Raises `NoAudio` when there is nothing to write and `IndexError` for a
+    turn that does not exist."""
     store.session(session_id)  # SessionNotFound before any file is created
     wanted: set[int] | None = None
-    if turn is not None:
+    if turn is not None or response_id is not None:
         turns = find_turns(store.events(session_id))
-        if not 1 <= turn <= len(turns):
+        if response_id is not None:
+            chosen = next((t for t in turns if t.response_id == response_id), None)
+            if chosen is None:
+                raise IndexError(f"session {session_id} has no response {response_id}")
+        elif turn is not None and 1 <= turn <= len(turns):
+            chosen = turns[turn - 1]
+        else:
             raise IndexError(f"session {session_id} has {len(turns)} turn(s); there is no turn {turn}")
-        chosen = turns[turn - 1]
         wanted = set(chosen.input_seqs) | set(chosen.output_seqs)
     formats = AudioFormats()
     tracks = {role: _Track(role, path) for role, path in wav_paths(prefix).items()}
@@ -257,7 +270,7 @@ def export_wav(store: Store, session_id: int, prefix: Path, *, turn: int | None 
         written = [track.close() for track in tracks.values()]
     written = [w for w in written if w.frames]
     if not written:
-        scope = f"turn {turn} of session {session_id}" if turn is not None else f"session {session_id}"
+        scope = f"session {session_id}" if wanted is None else f"that turn of session {session_id}"
         raise NoAudio(f"{scope} has no audio (no input_audio_buffer.append or output audio deltas)")
     return written
 
