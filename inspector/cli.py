@@ -87,6 +87,8 @@ def setup_logging(verbose: bool = False) -> None:
         format="%(asctime)s %(message)s",
         datefmt="%H:%M:%S",
     )
+    # websockets logs every connection at INFO; the tap logs sessions itself.
+    logging.getLogger("websockets").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 @main.command()

@@ -225,11 +225,13 @@ class Tap:
         upstream = link.upstream
         if upstream.subprotocol:
             session.update(subprotocol=upstream.subprotocol)
-        session_id = await asyncio.wrap_future(session.id)
-        log.info("session %d opened: %s from %s", session_id, client.request.path.split("?")[0],
-                 client.remote_address[0])
         to_upstream = asyncio.create_task(self._pump(client, upstream, session, Direction.CLIENT))
         to_client = asyncio.create_task(self._pump(upstream, client, session, Direction.SERVER))
+        # The row id comes from the writer thread; wait for it only after forwarding has begun.
+        session_id = await asyncio.wrap_future(session.id)
+        # The path only: the query may hold a key.
+        log.info("session %d opened: %s from %s", session_id, client.request.path.split("?")[0],
+                 client.remote_address[0])
         done, _ = await asyncio.wait({to_upstream, to_client}, return_when=asyncio.FIRST_COMPLETED)
         first = done.pop()
         side, code, reason = first.result()
