@@ -29,7 +29,7 @@ from typing import Any
 
 import click
 
-from inspector.cli import db_option, fail
+from inspector.cli_common import db_option, fail
 
 __all__ = ["DEMO_LABEL", "demo_command", "record_demo", "speech_like_pcm", "summarize_session"]
 

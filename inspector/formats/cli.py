@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from inspector.cli import db_option, fail, json_option, open_store
+from inspector.cli_common import db_option, fail, json_option, open_store
 
 __all__ = ["export_command", "import_command"]
 

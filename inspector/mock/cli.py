@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import sys
 from pathlib import Path
 
 import click
 
+from inspector.cli_common import db_option, fail, parse_listen
 from inspector.mock.script import DEFAULT_SCRIPT, Script, ScriptError
 from inspector.mock.server import run_mock
 
@@ -42,18 +42,6 @@ The built-in script:{DEFAULT_SCRIPT.rstrip()}
 server events that followed it in the recording (with the recorded gaps when --latency is
 realistic).
 """
-
-
-def _parse_listen(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit():
-        raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:9000", param_hint="--listen")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
 
 
 @click.command("mock", help=_HELP)
@@ -90,15 +78,7 @@ def _fail(message: str) -> None:
     metavar="ID",
     help="Play back recorded session ID instead.",
 )
-@click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="INSPECTOR_DB",
-    default=Path("recordings") / "inspector.db",
-    show_default="$INSPECTOR_DB or recordings/inspector.db",
-    help="Database holding the recordings (for --from-session).",
-)
+@db_option
 def mock_command(
     listen: str,
     script_path: Path | None,
@@ -108,13 +88,13 @@ def mock_command(
     from_session: int | None,
     db_path: Path,
 ) -> None:
-    host, port = _parse_listen(listen)
+    host, port = parse_listen(listen, 9000)
     script = None
     if script_path is not None:
         try:
             script = Script.load(script_path)
         except ScriptError as exc:
-            _fail(f"script {script_path}: {exc}")
+            fail(f"script {script_path}: {exc}")
     factory = None
     if from_session is not None:
         from inspector.mock.playback import PlaybackSession, load_recording
@@ -123,7 +103,7 @@ def mock_command(
         try:
             recording, close = load_recording(db_path, from_session)
         except StoreError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         gaps = latency == "realistic"
 
         def factory(model: str) -> PlaybackSession:
@@ -160,4 +140,4 @@ def mock_command(
             if exc.errno == errno.EADDRINUSE
             else (exc.strerror or str(exc))
         )
-        _fail(f"cannot listen on {host}:{port}: {reason}")
+        fail(f"cannot listen on {host}:{port}: {reason}")

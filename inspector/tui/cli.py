@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from inspector.cli import db_option, fail
+from inspector.cli_common import db_option, fail
 
 __all__ = ["run_tui", "tui_command"]
 
