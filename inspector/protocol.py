@@ -12,7 +12,7 @@ import enum
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
@@ -26,6 +26,7 @@ __all__ = [
     "audio_summary",
     "describe_frame",
     "is_secret_header",
+    "model_from_query",
     "redact_headers",
     "redact_query",
     "redact_subprotocols",
@@ -230,11 +231,18 @@ def is_secret_header(name: str) -> bool:
 
 
 def redact_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Headers with credential values replaced; other values still scanned for key shapes."""
-    return [
-        (name, REDACTED if is_secret_header(name) else redact_text(value))
-        for name, value in headers
-    ]
+    """Headers with credential values replaced; other values still scanned for key shapes.
+    The subprotocol header carries browser keys of any shape (Azure keys are not `sk-`)."""
+    out = []
+    for name, value in headers:
+        if is_secret_header(name):
+            value = REDACTED
+        elif name.lower() == "sec-websocket-protocol":
+            value = ", ".join(redact_subprotocols([p.strip() for p in value.split(",")]))
+        else:
+            value = redact_text(value)
+        out.append((name, value))
+    return out
 
 
 def redact_subprotocols(subprotocols: list[str]) -> list[str]:
@@ -243,6 +251,15 @@ def redact_subprotocols(subprotocols: list[str]) -> list[str]:
         prefix = next((p for p in _SECRET_SUBPROTOCOL_PREFIXES if proto.startswith(p)), None)
         out.append(prefix + REDACTED if prefix else redact_text(proto))
     return out
+
+
+def model_from_query(query: str) -> str | None:
+    """The model a Realtime URL asks for: `model=` (OpenAI) or `deployment=` (Azure)."""
+    params = parse_qs(query)
+    for key in ("model", "deployment"):
+        if params.get(key):
+            return params[key][0]
+    return None
 
 
 def redact_query(query: str) -> str:

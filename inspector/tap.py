@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -24,7 +24,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.http11 import Request, Response
 
-from inspector.protocol import Direction, redact_url
+from inspector.protocol import Direction, model_from_query, redact_url
 from inspector.store.recorder import Recorder, SessionRecorder
 
 __all__ = ["MAX_FRAME", "Tap", "TapOptions", "websocket_url"]
@@ -79,14 +79,6 @@ def _offered_subprotocols(headers: Headers) -> list[str]:
         for proto in value.split(",")
         if proto.strip()
     ]
-
-
-def _model_from_query(query: str) -> str | None:
-    params = parse_qs(query)
-    for key in ("model", "deployment"):
-        if params.get(key):
-            return params[key][0]
-    return None
 
 
 def _close_info(exc: ConnectionClosed) -> tuple[int, str, bool]:
@@ -148,7 +140,7 @@ class Tap:
             target_url=url,
             path=parts.path,
             query=parts.query,
-            model=_model_from_query(parts.query),
+            model=model_from_query(parts.query),
             client_addr=f"{host}:{port}",
             user_agent=request.headers.get("User-Agent"),
             offered_subprotocols=offered,

@@ -71,3 +71,8 @@ def test_credential_headers_subprotocols_and_query_parameters_are_redacted():
         "realtime", f"openai-insecure-api-key.{REDACTED}", "openai-project.p"]
     assert redact_query("model=m&api-key=secret&key=k2") == f"model=m&api-key={REDACTED}&key={REDACTED}"
     assert redact_url("wss://u:p@host/v1/realtime?api-key=s") == f"wss://host/v1/realtime?api-key={REDACTED}"
+
+
+def test_a_browser_key_of_any_shape_is_redacted_inside_the_subprotocol_header():
+    headers = redact_headers([("Sec-WebSocket-Protocol", "realtime, openai-insecure-api-key.AzureKey0123456789abcdef")])
+    assert headers == [("Sec-WebSocket-Protocol", f"realtime, openai-insecure-api-key.{REDACTED}")]

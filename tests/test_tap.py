@@ -225,7 +225,7 @@ async def test_secrets_in_headers_subprotocols_query_and_frames_never_reach_the_
     secrets = {
         "header": "sk-proj-HEADERsecret0123456789abcdef",
         "azure": "azureKEY0123456789abcdefSECRET",
-        "subprotocol": "sk-SUBPROTOsecret0123456789abcdef",
+        "subprotocol": "AzureSUBPROTOsecret0123456789",  # not key-shaped: found by position
         "query": "queryKEYsecret0123456789",
         "frame": "ek_FRAMEephemeral0123456789abcdef",
         "frame2": "sk-FRAMEsecret0123456789abcdefgh",

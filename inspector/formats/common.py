@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inspector.store import FrameIn
-from inspector.tap import _model_from_query as model_from_query  # one rule for tap and import
 
 __all__ = [
     "EXPORTED_FIELDS",
@@ -16,7 +15,6 @@ __all__ = [
     "FormatError",
     "SessionImport",
     "check_session_fields",
-    "model_from_query",
 ]
 
 FORMAT_NAME = "realtime-inspector/1"

@@ -3,8 +3,8 @@
 Chrome keeps a WebSocket connection as one `log.entries[]` item whose `_webSocketMessages` list
 holds `{"type": "send"|"receive", "time": <unix seconds>, "opcode": 1|2, "data": <text or
 base64>}`. Each such entry imports as one session; the URL, request headers and offered
-subprotocols come from the entry's request (the store redacts them, and the browser's
-`openai-insecure-api-key.<key>` subprotocol is redacted here even inside the raw header value).
+subprotocols come from the entry's request (the store redacts them, including the browser's
+`openai-insecure-api-key.<key>` subprotocol inside the raw header value).
 
 An export is a HAR 1.2 log with one entry per session that browser tools open. Two private
 fields (HAR allows `_`-prefixed extensions) make a re-import exact: `_t_ns` on each message
@@ -32,10 +32,9 @@ from inspector.formats.common import (
     FormatError,
     SessionImport,
     check_session_fields,
-    model_from_query,
 )
 from inspector.formats.jsonl import close_record, session_header
-from inspector.protocol import Direction, Opcode, redact_subprotocols
+from inspector.protocol import Direction, Opcode, model_from_query
 from inspector.store import FrameIn, Store
 
 __all__ = ["export_har", "is_websocket_entry", "read_har"]
@@ -94,17 +93,6 @@ def _subprotocols(headers: list[tuple[str, str]]) -> list[str]:
     ]
 
 
-def redact_subprotocol_headers(headers: list[tuple[str, str]]) -> list[list[str]]:
-    """Headers with each Sec-WebSocket-Protocol value's secret entries redacted (the store's
-    header redaction looks at header names and key shapes, and a browser's key may have neither)."""
-    out = []
-    for name, value in headers:
-        if name.lower() == _SUBPROTOCOL_HEADER:
-            value = ", ".join(redact_subprotocols([p.strip() for p in value.split(",")]))
-        out.append([name, value])
-    return out
-
-
 def _started_at(path: str, where: str, entry: dict[str, Any]) -> float | None:
     text = entry.get("startedDateTime")
     if text is None:
@@ -121,7 +109,7 @@ def _fields_from_request(path: str, where: str, entry: dict[str, Any]) -> dict[s
     headers = _pairs(path, f"{where}.request.headers", request.get("headers"))
     answer = _subprotocols(_pairs(path, f"{where}.response.headers", response.get("headers")))
     fields: dict[str, Any] = {
-        "request_headers": redact_subprotocol_headers(headers),
+        "request_headers": headers,
         "offered_subprotocols": _subprotocols(headers),
     }
     url = request.get("url")
@@ -145,8 +133,6 @@ def _read_entry(path: str, where: str, entry: dict[str, Any]) -> SessionImport:
     if isinstance(ours, dict):
         # Our own export: its metadata is exact (the visible request is for other tools).
         fields = check_session_fields(ours, path, f"{where}._inspector", {**EXPORTED_FIELDS, **CLOSE_FIELDS})
-        if "request_headers" in fields:
-            fields["request_headers"] = redact_subprotocol_headers([tuple(p) for p in fields["request_headers"]])
     else:
         fields = _fields_from_request(path, where, entry)
     frames = [_read_message(path, f"{where}._webSocketMessages[{i}]", m) for i, m in enumerate(messages)]

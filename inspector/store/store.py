@@ -399,12 +399,21 @@ class Store:
             return self._append(session_id, self.last_seq(session_id), frames)
 
     def _append(self, session_id: int, last_seq: int, frames: Iterable[FrameIn]) -> int:
-        events, bodies = [], []
-        for seq, frame in enumerate(frames, start=last_seq + 1):
-            event, body = event_rows(session_id, seq, frame)
-            events.append(event)
-            bodies.append(body)
-        self.insert_rows(events, bodies)
+        """Write frames in batches of PAGE_ROWS, so that memory stays flat on huge imports;
+        the caller's transaction makes them one atomic write."""
+        count = 0
+        batch: list[FrameIn] = []
+        for frame in frames:
+            batch.append(frame)
+            if len(batch) == PAGE_ROWS:
+                count += self._append_batch(session_id, last_seq + count, batch)
+                batch = []
+        return count + self._append_batch(session_id, last_seq + count, batch)
+
+    def _append_batch(self, session_id: int, last_seq: int, frames: list[FrameIn]) -> int:
+        rows = [event_rows(session_id, seq, f) for seq, f in enumerate(frames, start=last_seq + 1)]
+        events = [event for event, _ in rows]
+        self.insert_rows(events, [body for _, body in rows])
         self.add_counts(session_id, events)
         return len(events)
 
