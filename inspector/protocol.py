@@ -16,6 +16,8 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
+from inspector.audio import bytes_per_ms
+
 __all__ = [
     "AUDIO_FIELDS",
     "REDACTED",
@@ -69,8 +71,6 @@ AUDIO_FIELDS: dict[str, str] = {
     "response.audio.delta": "delta",
 }
 
-# Bytes per millisecond of audio per format (PCM16 24 kHz mono, G.711 8 kHz).
-_BYTES_PER_MS = {"audio/pcm": 48.0, "audio/pcmu": 8.0, "audio/pcma": 8.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +204,7 @@ def decode_audio(b64: str) -> bytes:
 def audio_summary(b64: str, fmt: str = "audio/pcm") -> str:
     """`<audio 20 ms, 960 B>`: what to show instead of kilobytes of base64."""
     size = audio_bytes(b64)
-    ms = size / _BYTES_PER_MS.get(fmt, 48.0)
+    ms = size / bytes_per_ms(fmt)
     return f"<audio {ms:.0f} ms, {size} B>"
 
 

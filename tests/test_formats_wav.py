@@ -15,7 +15,16 @@ import orjson
 import pytest
 
 from inspector.formats.turns import find_turns
-from inspector.formats.wav import NoAudio, alaw_to_pcm16, export_wav, ulaw_to_pcm16, upsample3
+from inspector.audio import decode_to_pcm16
+from inspector.formats.wav import NoAudio, export_wav, upsample3
+
+
+def ulaw_to_pcm16(data: bytes):
+    return decode_to_pcm16(data, "audio/pcmu")
+
+
+def alaw_to_pcm16(data: bytes):
+    return decode_to_pcm16(data, "audio/pcma")
 from inspector.protocol import Direction
 from inspector.store import FrameIn, Store
 

@@ -18,12 +18,12 @@ import sys
 import wave
 from array import array
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from inspector.audio import decode_to_pcm16
 from inspector.formats.turns import INPUT_AUDIO_TYPES, OUTPUT_AUDIO_TYPES, find_turns
 from inspector.protocol import AUDIO_FIELDS, Direction
 from inspector.store import Store
@@ -32,9 +32,7 @@ __all__ = [
     "AudioFormats",
     "NoAudio",
     "WavFile",
-    "alaw_to_pcm16",
     "export_wav",
-    "ulaw_to_pcm16",
     "upsample3",
 ]
 
@@ -45,42 +43,6 @@ _SESSION_TYPES = {"session.created", "session.updated", "session.update"}
 
 class NoAudio(ValueError):
     """The session (or the turn) holds no audio to export."""
-
-
-# -- G.711 (ITU-T G.711, as the old audioop module decoded it) ---------------------------------
-
-
-def _ulaw_sample(code: int) -> int:
-    code = ~code & 0xFF
-    exponent, mantissa = (code >> 4) & 0x07, code & 0x0F
-    magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84
-    return -magnitude if code & 0x80 else magnitude
-
-
-def _alaw_sample(code: int) -> int:
-    code ^= 0x55
-    exponent, mantissa = (code >> 4) & 0x07, code & 0x0F
-    if exponent == 0:
-        magnitude = (mantissa << 4) + 8
-    else:
-        magnitude = ((mantissa << 4) + 0x108) << (exponent - 1)
-    return magnitude if code & 0x80 else -magnitude
-
-
-@lru_cache(maxsize=2)
-def _table(law: str) -> tuple[int, ...]:
-    sample = _ulaw_sample if law == "audio/pcmu" else _alaw_sample
-    return tuple(sample(code) for code in range(256))
-
-
-def ulaw_to_pcm16(data: bytes) -> array:
-    """μ-law bytes → signed 16-bit samples (same rate)."""
-    return array("h", map(_table("audio/pcmu").__getitem__, data))
-
-
-def alaw_to_pcm16(data: bytes) -> array:
-    """A-law bytes → signed 16-bit samples (same rate)."""
-    return array("h", map(_table("audio/pcma").__getitem__, data))
 
 
 class Upsampler:
@@ -188,8 +150,7 @@ class _Track:
         if fmt in ("audio/pcmu", "audio/pcma"):
             if self._up is None:
                 self._up = Upsampler()
-            decode = ulaw_to_pcm16 if fmt == "audio/pcmu" else alaw_to_pcm16
-            self._write(self._up.feed(decode(audio)))
+            self._write(self._up.feed(decode_to_pcm16(audio, fmt)))
             return
         self._flush_g711()
         data = self._odd + audio

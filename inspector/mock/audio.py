@@ -12,6 +12,8 @@ import struct
 from array import array
 from functools import lru_cache
 
+from inspector.audio import G711_RATE, PCM_RATE, bytes_per_ms, decode_to_pcm16, g711_table
+
 __all__ = [
     "bytes_per_ms",
     "decode_to_pcm16",
@@ -19,45 +21,14 @@ __all__ = [
     "tone",
 ]
 
-PCM_RATE = 24000
-G711_RATE = 8000
-
-
-def bytes_per_ms(fmt: str) -> float:
-    """48 bytes per ms for PCM16 24 kHz, 8 for G.711 at 8 kHz."""
-    return PCM_RATE * 2 / 1000 if fmt == "audio/pcm" else G711_RATE / 1000
-
-
-# --- G.711 ---------------------------------------------------------------------------------
-
-
-def _ulaw_to_linear(code: int) -> int:
-    code = ~code & 0xFF
-    sign, exponent, mantissa = code & 0x80, (code >> 4) & 0x07, code & 0x0F
-    magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84
-    return -magnitude if sign else magnitude
-
-
-def _alaw_to_linear(code: int) -> int:
-    code ^= 0x55
-    sign, exponent, mantissa = code & 0x80, (code >> 4) & 0x07, code & 0x0F
-    magnitude = (
-        (mantissa << 4) + 8 if exponent == 0 else ((mantissa << 4) + 0x108) << (exponent - 1)
-    )
-    return magnitude if sign else -magnitude
-
-
-@lru_cache(maxsize=2)
-def _decode_table(fmt: str) -> tuple[int, ...]:
-    convert = _ulaw_to_linear if fmt == "audio/pcmu" else _alaw_to_linear
-    return tuple(convert(code) for code in range(256))
+# --- G.711 encoding (decoding lives in inspector.audio) --------------------------------------
 
 
 @lru_cache(maxsize=2)
 def _encode_table(fmt: str) -> tuple[list[int], list[int]]:
     # Encoding by nearest decoded value: 20 lines shorter than the G.711 bit twiddling and
     # exact enough for a tone.
-    pairs = sorted((value, code) for code, value in enumerate(_decode_table(fmt)))
+    pairs = sorted((value, code) for code, value in enumerate(g711_table(fmt)))
     return [v for v, _ in pairs], [c for _, c in pairs]
 
 
@@ -67,16 +38,6 @@ def _encode_sample(fmt: str, sample: int) -> int:
     if i == len(values) or (i > 0 and sample - values[i - 1] <= values[i] - sample):
         i -= 1
     return codes[i]
-
-
-def decode_to_pcm16(data: bytes, fmt: str) -> array:
-    """Samples as signed 16-bit ints, whatever the input format."""
-    if fmt == "audio/pcm":
-        samples = array("h")
-        samples.frombytes(data[: len(data) // 2 * 2])
-        return samples
-    table = _decode_table(fmt)
-    return array("h", (table[b] for b in data))
 
 
 # --- levels ----------------------------------------------------------------------------------

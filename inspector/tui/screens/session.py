@@ -377,7 +377,8 @@ class SessionScreen(Screen[None]):
         el.total = max(el.total, total)
         self._checked_seq = total
         el.set_filter(seqs, keep)
-        self.update_filter_status(f"{elapsed * 1000:.0f} ms")
+        # Only a slow filter is worth a timing (and instant ones keep snapshots deterministic).
+        self.update_filter_status(f"{elapsed * 1000:.0f} ms" if elapsed >= 0.1 else "")
 
     def _filter_failed(self, compiled: CompiledFilter, error: str) -> None:
         if compiled is self.filter:
