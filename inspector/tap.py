@@ -251,14 +251,14 @@ class Tap:
     ) -> tuple[str, int, str]:
         """Forward src → dst until src closes; returns (who closed, code, reason)."""
         recorder = self.recorder
+        record, now_ns = session.record, session.now_ns
         while True:
             try:
                 message = await src.recv()
             except ConnectionClosed as exc:
                 code, reason, from_peer = _close_info(exc)
                 return (direction.value if from_peer else "tap"), code, reason
-            t_ns = session.now_ns()
-            session.record(direction, message, t_ns)
+            record(direction, message, now_ns())
             try:
                 await dst.send(message)
             except ConnectionClosed:

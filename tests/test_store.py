@@ -81,3 +81,23 @@ def test_deleting_a_session_removes_its_events_only(tmp_path):
     assert store.frame(b, 1) == '{"type":"b"}'
     with pytest.raises(StoreError):
         store.frame(a, 1)
+
+
+def test_recorder_writes_from_its_own_process_and_reports_a_bad_database(tmp_path):
+    from inspector.store import Recorder
+
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"garbage" * 1000)
+    with pytest.raises(StoreError, match="not a usable database"):
+        Recorder(bad).start()
+    good = tmp_path / "good.db"
+    with Recorder(good, flush_interval=0.001) as recorder:
+        session = recorder.open_session(source="tap", model="m")
+        for i in range(5000):
+            session.record(Direction.CLIENT if i % 2 else Direction.SERVER, f'{{"type":"x","i":{i}}}')
+        session.update(status="closed", close_code=1000)
+    assert session.id.result() == 1 and recorder.stats.frames == 5000
+    store = Store(good, create=False)
+    assert [e.seq for e in store.events(1)] == list(range(1, 5001))
+    assert store.frame(1, 5000) == '{"type":"x","i":4999}'
+    assert (store.session(1).status, store.session(1).client_events) == ("closed", 2500)

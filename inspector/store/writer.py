@@ -1,0 +1,106 @@
+"""The recorder's writer process: `python -m inspector.store.writer DB_PATH`.
+
+Reads pickled batches from stdin, written by `Recorder`'s feeder thread, and commits each in one
+transaction; answers on stdout with the row ids of new sessions and what it committed. It runs
+at a lower CPU priority than the relay and ignores SIGINT, so that Ctrl-C in a terminal stops
+the tap, which then lets the writer drain: at end of input it commits and exits.
+
+Batch items: `(OPEN, key, fields)`, `(FRAME, key, is_server, t_ns, data)`, `(UPDATE, key, fields)`,
+where `key` is the recorder's name for a session until its row id is known.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sys
+from typing import Any, BinaryIO
+
+from inspector.protocol import Direction
+from inspector.store.store import FrameIn, Store, StoreError, event_rows
+
+OPEN, FRAME, UPDATE = 0, 1, 2
+NICENESS = 19  # under CPU contention the relay wins; the writer catches up when it is idle
+
+
+class _Sessions:
+    """What the writer knows of each session it records: row id and last seq, by key."""
+
+    def __init__(self) -> None:
+        self.ids: dict[int, int] = {}
+        self.seqs: dict[int, int] = {}
+
+
+def write_batch(store: Store, sessions: _Sessions, batch: list[tuple[Any, ...]]) -> tuple[dict[int, int], int, int]:
+    """Commit one batch; returns (sessions opened: key → row id, frames written, bytes)."""
+    opened: dict[int, int] = {}
+    events: list[tuple[Any, ...]] = []
+    bodies: list[tuple[Any, ...]] = []
+    per_session: dict[int, list[tuple[Any, ...]]] = {}
+    updates: list[tuple[int, dict[str, Any]]] = []
+    size = 0
+    with store.transaction():
+        for item in batch:
+            kind, key = item[0], item[1]
+            if kind == FRAME:
+                _, _, is_server, t_ns, data = item
+                session_id = sessions.ids[key]
+                seq = sessions.seqs[key] = sessions.seqs[key] + 1
+                direction = Direction.SERVER if is_server else Direction.CLIENT
+                event, body = event_rows(session_id, seq, FrameIn(direction, t_ns, data))
+                events.append(event)
+                bodies.append(body)
+                per_session.setdefault(session_id, []).append(event)
+                size += len(data)
+            elif kind == OPEN:
+                sessions.ids[key] = opened[key] = store.create_session(**item[2])
+                sessions.seqs[key] = 0
+            else:
+                updates.append((sessions.ids[key], item[2]))
+        store.insert_rows(events, bodies)
+        for session_id, rows in per_session.items():
+            store.add_counts(session_id, rows)
+        for session_id, fields in updates:
+            store.update_session(session_id, **fields)
+    return opened, len(events), size
+
+
+def serve(db_path: str, source: BinaryIO, sink: BinaryIO) -> int:
+    try:
+        store = Store(db_path)
+    except StoreError as exc:
+        pickle.dump(("error", str(exc)), sink)
+        sink.flush()
+        return 1
+    pickle.dump(("ready",), sink)
+    sink.flush()
+    sessions = _Sessions()
+    try:
+        while True:
+            try:
+                batch = pickle.load(source)
+            except EOFError:
+                return 0
+            answer = ("batch", *write_batch(store, sessions, batch))
+            pickle.dump(answer, sink)
+            sink.flush()
+    except Exception as exc:  # report, so the tap can say why recording stopped
+        pickle.dump(("error", f"{type(exc).__name__}: {exc}"), sink)
+        sink.flush()
+        return 1
+    finally:
+        store.close()
+
+
+def main() -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        os.nice(NICENESS)
+    except OSError:
+        pass
+    return serve(sys.argv[1], sys.stdin.buffer, sys.stdout.buffer)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
