@@ -1,7 +1,7 @@
 """Recording off the forwarding path: the event loop appends, a writer process commits.
 
 The hot path (`SessionRecorder.record`) is one deque append and two integer updates: no parsing,
-no SQLite, no locks. A feeder thread wakes every `flush_interval`, takes everything queued and
+no SQLite, no locks. A feeder thread wakes every `flush_interval` (100 ms), takes everything queued and
 pickles it down a pipe to a writer process (`python -m inspector.store.writer`), which parses,
 redacts, extracts ids and commits each batch in one transaction.
 
@@ -80,7 +80,7 @@ class Recorder:
         self,
         db_path: str | Path,
         *,
-        flush_interval: float = 0.02,
+        flush_interval: float = 0.1,
         warn_bytes: int = 64 * 1024 * 1024,
         pause_bytes: int = 256 * 1024 * 1024,
     ) -> None:
