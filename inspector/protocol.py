@@ -29,6 +29,7 @@ __all__ = [
     "describe_frame",
     "is_secret_header",
     "model_from_query",
+    "redact_bytes",
     "redact_headers",
     "redact_query",
     "redact_subprotocols",
@@ -211,8 +212,12 @@ def audio_summary(b64: str, fmt: str = "audio/pcm") -> str:
 # --- secrets -------------------------------------------------------------------------------
 
 # API keys (sk-..., sk-proj-...) and ephemeral client secrets (ek_...). Base64 audio never
-# contains '-' or '_', so these cannot match inside audio payloads.
-_SECRET_RE = re.compile(r"(?<![A-Za-z0-9_-])(?:sk-[A-Za-z0-9_-]{16,}|ek_[A-Za-z0-9_-]{16,})")
+# contains '-' or '_', so these cannot match inside audio payloads. A key may start right after
+# a JSON escape in the raw text ("\nsk-..."), whose last character is a letter or digit.
+_SECRET = r"(?:sk-[A-Za-z0-9_-]{16,}|ek_[A-Za-z0-9_-]{16,})"
+_BEFORE_SECRET = r"(?:(?<![A-Za-z0-9_-])|(?<=\\[bfnrt])|(?<=\\u[0-9a-fA-F]{4}))"
+_SECRET_RE = re.compile(_BEFORE_SECRET + _SECRET)
+_SECRET_BYTES_RE = re.compile((_BEFORE_SECRET + _SECRET).encode())
 _SECRET_HEADERS = {"authorization", "api-key", "proxy-authorization", "cookie", "x-api-key"}
 _SECRET_QUERY_KEYS = {"api-key", "api_key", "key", "token", "access_token", "client_secret"}
 # Browser clients put credentials into the subprotocol list as `<prefix>.<secret>`.
@@ -224,6 +229,13 @@ def redact_text(text: str) -> str:
     if "sk-" not in text and "ek_" not in text:
         return text
     return _SECRET_RE.sub(REDACTED, text)
+
+
+def redact_bytes(data: bytes) -> bytes:
+    """`redact_text` for binary frames."""
+    if b"sk-" not in data and b"ek_" not in data:
+        return data
+    return _SECRET_BYTES_RE.sub(REDACTED.encode(), data)
 
 
 def is_secret_header(name: str) -> bool:

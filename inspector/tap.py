@@ -81,6 +81,18 @@ def _offered_subprotocols(headers: Headers) -> list[str]:
     ]
 
 
+def _is_websocket_upgrade(request: Request) -> bool:
+    """The checks websockets makes before accepting, so that the tap can make them first."""
+    headers = request.headers
+    connection = {t.strip().lower() for v in headers.get_all("Connection") for t in v.split(",")}
+    return (
+        headers.get("Upgrade", "").lower() == "websocket"
+        and "upgrade" in connection
+        and headers.get("Sec-WebSocket-Version") == "13"
+        and bool(headers.get("Sec-WebSocket-Key"))
+    )
+
+
 def _close_info(exc: ConnectionClosed) -> tuple[int, str, bool]:
     """(code, reason, whether the peer started the close) for a closed connection."""
     if exc.rcvd is not None and (exc.sent is None or exc.rcvd_then_sent):
@@ -107,6 +119,7 @@ class Tap:
             host,
             port,
             process_request=self._connect_upstream,
+            process_response=self._after_handshake,
             select_subprotocol=self._select_subprotocol,
             max_size=self.options.max_size,
             compression=self.options.compression,
@@ -126,10 +139,16 @@ class Tap:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
+        for connection in list(self._links):  # handshakes that never reached a handler
+            await self._abandon(self._links.pop(connection), "the tap stopped during the handshake")
 
     # -- handshake ----------------------------------------------------------------------------
 
     async def _connect_upstream(self, connection: ServerConnection, request: Request) -> Response | None:
+        if not _is_websocket_upgrade(request):
+            # websockets refuses it next (400/426); opening an upstream (a billed session on the
+            # caller's key) for a request that never becomes a WebSocket would leak it.
+            return None
         url = self.upstream + request.path
         parts = urlsplit(request.path)
         headers = list(request.headers.raw_items())
@@ -189,6 +208,18 @@ class Tap:
             # client shows a close reason more readily than an HTTP error body.
             link.error = f"upstream {redact_url(url)} unreachable: {exc or type(exc).__name__}"
         return None
+
+    async def _after_handshake(self, connection: ServerConnection, request: Request, response: Response) -> None:
+        """Whatever refused the client after the upstream was opened, close the upstream."""
+        link = self._links.get(connection)
+        if response.status_code != 101 and link is not None:
+            del self._links[connection]
+            await self._abandon(link, f"handshake refused to the client: HTTP {response.status_code}")
+
+    async def _abandon(self, link: _Link, error: str) -> None:
+        if link.upstream is not None:
+            await link.upstream.close(1001, "client handshake did not complete")
+        link.session.update(status="failed", error=error, ended_at=time.time())
 
     def _select_subprotocol(self, connection: ServerConnection, offered: Sequence[str]) -> str | None:
         link = self._links.get(connection)

@@ -250,9 +250,12 @@ async def test_secrets_in_headers_subprotocols_query_and_frames_never_reach_the_
         assert secret.encode() not in on_disk, f"the {where} secret reached the database file"
 
 
-def test_tap_drains_every_forwarded_frame_on_sigterm(db_path, tmp_path):
+@pytest.mark.parametrize("to_group", [False, True], ids=["tap-pid", "process-group"])
+def test_tap_drains_every_forwarded_frame_on_sigterm(db_path, tmp_path, to_group):
     """`inspector tap` in its own process: frames forwarded before SIGTERM are all on disk, and
-    the session is marked interrupted."""
+    the session is marked interrupted, also when the signal goes to the whole process group
+    (Ctrl-C, `timeout`, systemd), writer process included."""
+    import os
     import contextlib
     import signal
     import socket
@@ -270,7 +273,7 @@ def test_tap_drains_every_forwarded_frame_on_sigterm(db_path, tmp_path):
             proc = subprocess.Popen(
                 [sys.executable, "-m", "inspector", "tap", "--listen", f"127.0.0.1:{tap_port}",
                  "--upstream", up.url, "--db", str(db_path)],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
             )
             try:
                 for _ in range(200):  # wait until it listens
@@ -292,7 +295,11 @@ def test_tap_drains_every_forwarded_frame_on_sigterm(db_path, tmp_path):
                 for i in range(n):
                     await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": "QUJD" * 300, "i": i}))
                 await wait_for(lambda: len(up.received) == n, timeout=30)
-                proc.send_signal(signal.SIGTERM)  # at once: most frames are still queued
+                # At once: many frames are still queued.
+                if to_group:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                else:
+                    proc.send_signal(signal.SIGTERM)
                 output = await asyncio.to_thread(proc.communicate, timeout=30)
                 assert proc.returncode == 0, output[0].decode()
                 await reader
@@ -310,3 +317,30 @@ def test_tap_drains_every_forwarded_frame_on_sigterm(db_path, tmp_path):
     assert client == list(range(n))
     assert info.server_events >= 1
     store.close()
+
+
+async def test_a_request_that_is_not_a_websocket_upgrade_opens_no_upstream(db_path, open_store):
+    async with run_upstream() as up, run_tap(up.url, db_path) as tap:
+        reader, writer = await asyncio.open_connection("127.0.0.1", tap.port)
+        writer.write(b"GET /v1/realtime?model=m HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test-not-a-real-key-xyz\r\n\r\n")
+        status = await reader.readline()
+        writer.close()
+        assert b" 426 " in status or b" 400 " in status
+        await asyncio.sleep(0.2)
+        assert up.connections == 0  # no upstream session was opened on the caller's key
+    store = open_store()
+    assert store.sessions() == []
+
+
+async def test_keys_after_json_escapes_and_in_binary_frames_are_redacted(db_path, tmp_path):
+    key1, key2, key3 = "sk-proj-ESCAPEDkey0123456789abcd", "ek_TABBEDephemeral0123456789", "sk-BINARYkey0123456789abcdefgh"
+    async with run_upstream() as up, run_tap(up.url, db_path) as tap:
+        async with connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m") as ws:
+            await ws.send(json.dumps({"type": "session.update", "session": {"instructions": f"key:\n{key1}\t{key2}"}}))
+            await ws.recv()
+            await ws.send(b"\x00binary " + key3.encode())
+            await ws.recv()
+    on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith(db_path.name))
+    assert b"session.update" in on_disk
+    for key in (key1, key2, key3):
+        assert key.encode() not in on_disk

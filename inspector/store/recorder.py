@@ -2,7 +2,7 @@
 
 The hot path (`SessionRecorder.record`) is one deque append and two integer updates: no parsing,
 no SQLite, no locks. A feeder thread wakes every `flush_interval` (100 ms), takes everything queued and
-pickles it down a pipe to a writer process (`python -m inspector.store.writer`), which parses,
+pickles it down a pipe to a writer process (`inspector.store.writer`), which parses,
 redacts, extracts ids and commits each batch in one transaction.
 
 Why a process and not a thread: on a busy machine the writer's ~15 µs of CPU per frame competed
@@ -108,9 +108,14 @@ class Recorder:
     def start(self) -> Recorder:
         """Start the writer; raises `StoreError` here if the database cannot be opened."""
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "inspector.store.writer", str(self.db_path)],
+            # `-c`, not `-m`: this package has already imported the writer module.
+            [sys.executable, "-c", "import sys; from inspector.store.writer import main; sys.exit(main())",
+             str(self.db_path)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            # Its own session: a signal to the tap's process group (Ctrl-C, `timeout`, systemd)
+            # must not kill the writer before the tap has handed it everything.
+            start_new_session=True,
         )
         try:
             ready = pickle.load(self._process.stdout)

@@ -29,6 +29,7 @@ from inspector.protocol import (
     Direction,
     Opcode,
     describe_frame,
+    redact_bytes,
     redact_headers,
     redact_subprotocols,
     redact_text,
@@ -200,9 +201,7 @@ def frame_size(data: str | bytes) -> int:
 def event_rows(session_id: int, seq: int, frame: FrameIn) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """The `events` and `frames` rows for one frame. Secrets are redacted here, the one place
     every writer (tap, import, replay) passes through before anything reaches disk."""
-    data = frame.data
-    if isinstance(data, str):
-        data = redact_text(data)
+    data = redact_text(frame.data) if isinstance(frame.data, str) else redact_bytes(frame.data)
     info = describe_frame(data, frame.opcode)
     key = event_key(session_id, seq)
     body = (key, data, None, None)
@@ -347,7 +346,8 @@ class Store:
         if "request_headers" in out:
             pairs = [(str(k), str(v)) for k, v in out["request_headers"] or []]
             out["request_headers"] = orjson.dumps(redact_headers(pairs)).decode()
-        for key in ("user_agent", "error", "close_reason", "label", "path"):
+        for key in ("user_agent", "error", "close_reason", "label", "path", "model", "status",
+                    "client_addr", "close_side", "source"):
             if isinstance(out.get(key), str):
                 out[key] = redact_text(out[key])
         return out
@@ -543,8 +543,19 @@ class _Transaction:
     def __enter__(self) -> None:
         self._outer = not self._conn.in_transaction
         if self._outer:
-            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:  # locked by another writer past busy_timeout
+                raise StoreError(f"cannot write to the database: {exc}") from exc
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        if self._outer:
-            self._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        if not self._outer:
+            return
+        if exc_type:
+            self._conn.execute("ROLLBACK")
+            return
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._conn.execute("ROLLBACK")
+            raise StoreError(f"cannot write to the database: {exc}") from exc

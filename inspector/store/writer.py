@@ -1,9 +1,9 @@
-"""The recorder's writer process: `python -m inspector.store.writer DB_PATH`.
+"""The recorder's writer process (started by `Recorder.start`, database path in argv[1]).
 
 Reads pickled batches from stdin, written by `Recorder`'s feeder thread, and commits each in one
 transaction; answers on stdout with the row ids of new sessions and what it committed. It runs
-at a lower CPU priority than the relay and ignores SIGINT, so that Ctrl-C in a terminal stops
-the tap, which then lets the writer drain: at end of input it commits and exits.
+at a lower CPU priority than the relay and ignores the signals that stop the tap, which then
+lets the writer drain: at end of input it commits and exits.
 
 Batch items: `(OPEN, key, fields)`, `(FRAME, key, is_server, t_ns, data)`, `(UPDATE, key, fields)`,
 where `key` is the recorder's name for a session until its row id is known.
@@ -94,13 +94,11 @@ def serve(db_path: str, source: BinaryIO, sink: BinaryIO) -> int:
 
 
 def main() -> int:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     try:
         os.nice(NICENESS)
     except OSError:
         pass
     return serve(sys.argv[1], sys.stdin.buffer, sys.stdout.buffer)
 
-
-if __name__ == "__main__":
-    sys.exit(main())
