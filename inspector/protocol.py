@@ -160,7 +160,7 @@ def summarize(data: dict[str, Any], event_type: str | None) -> str | None:
         return _clip(f"{err.get('code') or err.get('type')}: {err.get('message')}")
     if event_type.endswith(".delta") and isinstance(data.get("delta"), str):
         return _clip(data["delta"])
-    if event_type.endswith(".done"):
+    if event_type.endswith((".done", ".completed", ".segment")):  # incl. input transcription
         for key in ("text", "transcript", "arguments"):
             if isinstance(data.get(key), str):
                 return _clip(data[key])

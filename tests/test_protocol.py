@@ -76,3 +76,8 @@ def test_credential_headers_subprotocols_and_query_parameters_are_redacted():
 def test_a_browser_key_of_any_shape_is_redacted_inside_the_subprotocol_header():
     headers = redact_headers([("Sec-WebSocket-Protocol", "realtime, openai-insecure-api-key.AzureKey0123456789abcdef")])
     assert headers == [("Sec-WebSocket-Protocol", f"realtime, openai-insecure-api-key.{REDACTED}")]
+
+
+def test_input_transcription_is_summarised_by_its_transcript():
+    info = describe_frame('{"type":"conversation.item.input_audio_transcription.completed","item_id":"item_1","transcript":"Hello there"}')
+    assert info.summary == "Hello there" and info.item_id == "item_1"
