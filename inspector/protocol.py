@@ -10,6 +10,7 @@ import base64
 import binascii
 import enum
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
@@ -35,6 +36,7 @@ __all__ = [
     "redact_subprotocols",
     "redact_text",
     "redact_url",
+    "subprotocols_in",
 ]
 
 REDACTED = "[REDACTED]"
@@ -255,6 +257,17 @@ def redact_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
             value = redact_text(value)
         out.append((name, value))
     return out
+
+
+def subprotocols_in(headers: Iterable[tuple[str, str]]) -> list[str]:
+    """The subprotocols a handshake's `Sec-WebSocket-Protocol` headers list, in order."""
+    return [
+        proto.strip()
+        for name, value in headers
+        if name.lower() == "sec-websocket-protocol"
+        for proto in value.split(",")
+        if proto.strip()
+    ]
 
 
 def redact_subprotocols(subprotocols: list[str]) -> list[str]:

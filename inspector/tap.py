@@ -24,7 +24,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.http11 import Request, Response
 
-from inspector.protocol import Direction, model_from_query, redact_url
+from inspector.protocol import Direction, model_from_query, redact_url, subprotocols_in
 from inspector.store.recorder import Recorder, SessionRecorder
 
 __all__ = ["MAX_FRAME", "Tap", "TapOptions", "websocket_url"]
@@ -70,15 +70,6 @@ def websocket_url(base: str) -> str:
     if scheme not in ("ws", "wss") or not parts.netloc:
         raise ValueError(f"not a WebSocket URL: {base!r} (expected wss://host or ws://host:port)")
     return f"{scheme}://{parts.netloc}{parts.path}".rstrip("/")
-
-
-def _offered_subprotocols(headers: Headers) -> list[str]:
-    return [
-        proto.strip()
-        for value in headers.get_all("Sec-WebSocket-Protocol")
-        for proto in value.split(",")
-        if proto.strip()
-    ]
 
 
 def _is_websocket_upgrade(request: Request) -> bool:
@@ -152,7 +143,7 @@ class Tap:
         url = self.upstream + request.path
         parts = urlsplit(request.path)
         headers = list(request.headers.raw_items())
-        offered = _offered_subprotocols(request.headers)
+        offered = subprotocols_in(request.headers.raw_items())
         host, port = connection.remote_address[:2]
         session = self.recorder.open_session(
             source="tap",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import bisect
 import math
 import struct
-from array import array
 from functools import lru_cache
 
 from inspector.audio import G711_RATE, PCM_RATE, bytes_per_ms, decode_to_pcm16, g711_table

@@ -19,7 +19,6 @@ from typing import Literal, Protocol
 
 import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
@@ -29,6 +28,7 @@ from inspector.mock.outbox import Close, Outgoing
 from inspector.mock.responses import NO_LATENCY, REALISTIC, Timing
 from inspector.mock.script import Script
 from inspector.mock.state import MockSession, error_event
+from inspector.protocol import subprotocols_in
 
 __all__ = ["LATENCIES", "MAX_FRAME_BYTES", "MockServer", "SessionLike", "run_mock"]
 
@@ -45,15 +45,6 @@ class SessionLike(Protocol):
     def receive(self, frame: str | bytes, now: float) -> None: ...
     def next_due(self) -> float | None: ...
     def pop_due(self, now: float) -> list[Outgoing]: ...
-
-
-def _offered_subprotocols(headers: Headers) -> list[str]:
-    return [
-        p.strip()
-        for value in headers.get_all("Sec-WebSocket-Protocol")
-        for p in value.split(",")
-        if p.strip()
-    ]
 
 
 @dataclass
@@ -162,7 +153,7 @@ async def run_mock(
         admission = admit(
             request.path,
             request.headers,
-            _offered_subprotocols(request.headers),
+            subprotocols_in(request.headers.raw_items()),
             require_key=require_key,
         )
         if admission.error is not None and admission.close is not None:
