@@ -101,3 +101,11 @@ def test_recorder_writes_from_its_own_process_and_reports_a_bad_database(tmp_pat
     assert [e.seq for e in store.events(1)] == list(range(1, 5001))
     assert store.frame(1, 5000) == '{"type":"x","i":4999}'
     assert (store.session(1).status, store.session(1).client_events) == ("closed", 2500)
+
+
+def test_a_closed_sessions_duration_runs_to_its_close(tmp_path):
+    store = Store(tmp_path / "x.db")
+    sid = store.import_session([FrameIn(Direction.CLIENT, 12_000_000, '{"type":"a"}')], started_at=100.0, ended_at=102.5)
+    assert store.session(sid).duration == 2.5
+    open_sid = store.import_session([FrameIn(Direction.CLIENT, 12_000_000, '{"type":"a"}')], status="open")
+    assert store.session(open_sid).duration == 0.012

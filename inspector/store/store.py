@@ -96,7 +96,11 @@ class SessionInfo:
 
     @property
     def duration(self) -> float:
-        return self.duration_ns / 1e9
+        """Seconds from the start to the close when known, else to the last event."""
+        last_event = self.duration_ns / 1e9
+        if self.ended_at is None:
+            return last_event
+        return max(self.ended_at - self.started_at, last_event)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
