@@ -21,7 +21,6 @@ import json
 import math
 import random
 import struct
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -263,11 +262,6 @@ def summarize_session(store: Any, session_id: int, db_path: str | Path) -> str:
     return "\n".join(lines)
 
 
-def _interactive() -> bool:
-    """Whether a full-screen TUI can run here: both ends of the terminal are a TTY."""
-    return sys.stdout.isatty() and sys.stdin.isatty()
-
-
 @click.command("demo")
 @db_option
 @click.option("--no-tui", is_flag=True, help="Print a summary of the session instead of opening the TUI.")
@@ -306,14 +300,11 @@ def demo_command(db_path: Path, no_tui: bool, speed: float) -> None:
     except (RuntimeError, TimeoutError, OSError) as exc:
         fail(f"the demo failed: {exc or type(exc).__name__}")
     say(f"recorded session {session_id} into {db_path}")
-    if not no_tui and _interactive():
-        try:
-            from inspector.tui.cli import run_tui
-        except ImportError:
-            say("(the terminal UI is not available in this build: printing a summary)")
-        else:
-            run_tui(Path(db_path), session_id)
-            return
+    from inspector.tui.cli import has_terminal, run_tui
+
+    if not no_tui and has_terminal():
+        run_tui(Path(db_path), session_id)
+        return
     elif not no_tui:
         say("(not a terminal: printing a summary instead of opening the TUI)")
     with Store(db_path) as store:

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 __all__ = ["format_bytes", "format_duration", "format_offset", "format_started", "short_id"]
 
 
 def format_started(ts: float) -> str:
-    """Local date and time, to the second."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+    """Local date and time, to the second. Never raises: a time no clock can show (NaN, infinite,
+    beyond what the platform's `localtime` accepts) is shown as the raw number, or `?`."""
+    try:
+        if not math.isfinite(ts):
+            return "?"
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+    except (OverflowError, OSError, ValueError, TypeError):
+        try:
+            return f"{ts:g}"
+        except Exception:  # noqa: BLE001 - an int too large for a float, not a number at all
+            return "?"
 
 
 def format_duration(seconds: float) -> str:

@@ -107,7 +107,7 @@ def test_demo_opens_the_tui_on_the_recorded_session_in_a_terminal(tmp_path: Path
 
     opened = []
     monkeypatch.setattr(inspector.tui.cli, "run_tui", lambda db, session_id, *a: opened.append((db, session_id)))
-    monkeypatch.setattr(inspector.demo, "_interactive", lambda: True)
+    monkeypatch.setattr(inspector.tui.cli, "has_terminal", lambda: True)
     result = run_demo(tmp_path / "t.db")
     assert opened == [(tmp_path / "t.db", 1)]
     assert "event types:" not in result.stdout

@@ -80,6 +80,48 @@ def test_export_wav_into_a_directory_or_with_a_prefix(db: Path, tmp_path: Path):
     assert code == 1 and err.startswith("error: no session 99")
 
 
+def test_export_wav_into_a_directory_not_made_yet(db: Path, tmp_path: Path, monkeypatch):
+    # `-o exports/` in a fresh directory: the trailing / means a directory, created as needed
+    # (pathlib would drop it and write ./exports-input.wav).
+    run("import", FIXTURE_FILES[0], "--db", db)  # audio_in_server_vad_turn: session 2
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run("export", "2", "--format", "wav", "-o", "exports/", "--db", db)
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["session-2-input.wav", "session-2-output.wav"]
+    assert not list(tmp_path.glob("exports-*.wav"))
+    assert "exports/session-2-input.wav" in out
+    code, _, err = run("export", "2", "--format", "wav", "--turn", "1", "-o", "deep/er/", "--db", db)
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "deep" / "er").iterdir()) == [
+        "session-2-turn-1-input.wav",
+        "session-2-turn-1-output.wav",
+    ]
+    (tmp_path / "taken").write_text("a file")
+    code, _, err = run("export", "2", "--format", "wav", "-o", "taken/sub/", "--db", db)
+    assert code == 1 and err.startswith("error: cannot create directory taken/sub/"), err
+
+
+def test_sessions_listing_survives_an_impossible_start_time_already_in_a_database(tmp_path: Path):
+    # Written by an older version that did not check started_at: listing it must not crash.
+    db = tmp_path / "old.db"
+    with Store(db) as s:
+        s.import_session([], started_at=1e20)
+        s.import_session([], started_at=1_700_000_000.0)
+    code, out, err = run("sessions", "--db", db)
+    assert code == 0, err
+    assert "1e+20" in out and "Traceback" not in out
+
+
+def test_format_started_never_raises():
+    from inspector.display import format_started
+
+    assert format_started(0) != "?" and len(format_started(1_700_000_000.5)) == 19
+    assert format_started(1e20) == "1e+20"
+    assert format_started(-1e20) == "-1e+20"
+    assert format_started(float("nan")) == format_started(float("inf")) == "?"
+    assert format_started(10**400) == "?"
+
+
 def _truncated_mid_line(tmp_path: Path, db: Path) -> Path:
     run("export", "1", "-o", tmp_path / "full.jsonl", "--db", db)
     data = (tmp_path / "full.jsonl").read_bytes()
@@ -122,6 +164,44 @@ def _bad_binary_base64(tmp_path: Path, db: Path) -> Path:
     return path
 
 
+def _impossible_started_at(tmp_path: Path, db: Path) -> Path:
+    path = tmp_path / "future.jsonl"
+    header = {"format": "realtime-inspector/1", "frames": 1, "session": {"started_at": 1e20}}
+    frame = {"direction": "client", "t_ns": 0, "text": "{}"}
+    path.write_bytes(orjson.dumps(header) + b"\n" + orjson.dumps(frame) + b"\n")
+    return path
+
+
+def _negative_ended_at(tmp_path: Path, db: Path) -> Path:
+    path = tmp_path / "past.jsonl"
+    header = {"format": "realtime-inspector/1", "frames": 0, "session": {"started_at": 1.0, "ended_at": -5}}
+    path.write_bytes(orjson.dumps(header) + b"\n")
+    return path
+
+
+def _write_lines(path: Path, *lines: bytes) -> Path:
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def _fixture_at_beyond_sqlite(tmp_path: Path, db: Path) -> Path:
+    # round(9223372036.854775807 * 1e9) == 2**63: one more than SQLite's INTEGER holds
+    return _write_lines(
+        tmp_path / "late.jsonl",
+        b'{"direction":"server","kind":"message","at":0,"data":{"type":"session.created"}}',
+        b'{"direction":"client","kind":"message","at":9223372036.854775807,"data":{"type":"x"}}',
+    )
+
+
+def _fixture_at_negative(tmp_path: Path, db: Path) -> Path:
+    return _write_lines(
+        tmp_path / "early.jsonl",
+        b'{"direction":"server","kind":"message","data":{"type":"session.created"}}',
+        b'{"direction":"client","kind":"message","at":1.5,"data":{"type":"x"}}',
+        b'{"direction":"client","kind":"message","at":-0.001,"data":{"type":"y"}}',
+    )
+
+
 @pytest.mark.parametrize(
     ("make", "where", "reason"),
     [
@@ -131,8 +211,23 @@ def _bad_binary_base64(tmp_path: Path, db: Path) -> Path:
         (_binary_file, ": ", "binary data"),
         (_a_database, ": ", "SQLite database"),
         (_bad_binary_base64, ":2: ", "valid base64"),
+        (_impossible_started_at, ":1: ", "session field 'started_at' must be unix seconds"),
+        (_negative_ended_at, ":1: ", "session field 'ended_at' must be unix seconds"),
+        (_fixture_at_beyond_sqlite, ":2: ", "'at' must be a non-negative number of seconds"),
+        (_fixture_at_negative, ":3: ", "'at' must be a non-negative number of seconds"),
     ],
-    ids=["truncated-jsonl", "jsonl-cut-at-a-line", "har-without-websockets", "binary-file", "a-db-file", "bad-base64"],
+    ids=[
+        "truncated-jsonl",
+        "jsonl-cut-at-a-line",
+        "har-without-websockets",
+        "binary-file",
+        "a-db-file",
+        "bad-base64",
+        "started-at-1e20",
+        "negative-ended-at",
+        "fixture-at-2**63-ns",
+        "fixture-at-negative",
+    ],
 )
 def test_bad_input_is_refused_with_file_line_and_reason_and_the_database_is_unchanged(make, where, reason, db: Path, tmp_path: Path):
     import re

@@ -23,7 +23,7 @@ from inspector.tui.screens.session import SessionScreen
 from inspector.tui.screens.sessions import SessionsScreen
 from inspector.tui.screens.turns import TurnsScreen
 from inspector.tui.widgets.event_list import EventList
-from tests.tui_helpers import build_db, import_fixture
+from tests.tui_helpers import build_db
 
 SIZE = (150, 40)
 
@@ -293,33 +293,69 @@ async def test_copy_save_and_export(db, tmp_path, monkeypatch):
         assert saved.read_text() == copied[0]
         # export everything, then only a filter's events
         await pilot.press("x")
+        assert isinstance(app.screen, PromptScreen) and "re-importable" in app.screen.question
         await pilot.press("enter")
         await settle(app, pilot)
         lines = (tmp_path / f"session-{ids['tool_call_round']}.jsonl").read_bytes().splitlines()
-        assert len(lines) == 50
-        first = orjson.loads(lines[0])
-        assert set(first) == {"seq", "t", "direction", "type", "opcode", "frame"}
-        assert first["frame"] == copied[0]
+        header, first = orjson.loads(lines[0]), orjson.loads(lines[1])
+        assert header["format"] == "realtime-inspector/1" and header["frames"] == 50 and len(lines) >= 51
+        assert set(first) == {"direction", "t_ns", "opcode", "text"}
+        assert first["text"] == copied[0]
         app.screen.set_filter_text("type:response.done")
         await settle(app, pilot)
         await pilot.press("x", "enter")
         await settle(app, pilot)
         filtered = (tmp_path / f"session-{ids['tool_call_round']}-filtered.jsonl").read_bytes().splitlines()
-        assert [orjson.loads(line)["seq"] for line in filtered] == [27, 50]
+        assert orjson.loads(filtered[0])["frames"] == 2
+        assert [orjson.loads(line)["text"] for line in filtered[1:3]] == [
+            app.store.frame(ids["tool_call_round"], 27),
+            app.store.frame(ids["tool_call_round"], 50),
+        ]
 
 
-async def test_export_matches_cli_events_json(db, tmp_path, monkeypatch):
+def _frames(store: Store, session_id: int, seqs=None) -> list:
+    events = store.events(session_id, with_frames=True)
+    return [(e.direction, e.t_ns, e.opcode, e.frame) for e in events if seqs is None or e.seq in seqs]
+
+
+async def test_tui_export_imports_back_with_the_same_frames(db, tmp_path, monkeypatch):
     path, ids = db
     monkeypatch.chdir(tmp_path)
     sid = ids["audio_in_server_vad_turn"]
-    cli = CliRunner().invoke(main, ["events", str(sid), "--db", str(path), "--json"])
     app = make_app(path, sid)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("x", "enter")
         await settle(app, pilot)
-    exported = (tmp_path / f"session-{sid}.jsonl").read_text().splitlines()
-    assert [orjson.loads(x) for x in exported] == [orjson.loads(x) for x in cli.output.splitlines()]
+        app.screen.set_filter_text("dir:client")
+        await settle(app, pilot)
+        client_seqs = set(app.screen.event_list.seqs)
+        await pilot.press("x", "enter")
+        await settle(app, pilot)
+    assert 0 < len(client_seqs) < Store(path).count(sid)
+    assert not list(tmp_path.glob("*.partial"))
+    target = tmp_path / "reimported.db"
+    full, filtered = tmp_path / f"session-{sid}.jsonl", tmp_path / f"session-{sid}-filtered.jsonl"
+    result = CliRunner().invoke(main, ["import", str(full), str(filtered), "--db", str(target), "--json"])
+    assert result.exit_code == 0, result.output
+    new_full, new_filtered = (orjson.loads(line)["session_id"] for line in result.stdout.splitlines())
+    with Store(path) as source, Store(target) as copy:
+        assert _frames(copy, new_full) == _frames(source, sid)
+        assert _frames(copy, new_filtered) == _frames(source, sid, client_seqs)
+        original, back = source.session(sid), copy.session(new_full)
+        assert (back.started_at, back.model, back.close_code) == (original.started_at, original.model, original.close_code)
+
+
+def test_a_cancelled_tui_export_leaves_no_file(db, tmp_path, monkeypatch):
+    import inspector.tui.export
+    from inspector.tui.export import ExportCancelled, export_jsonl
+
+    monkeypatch.setattr(inspector.tui.export, "_CHUNK", 10)
+    path, ids = db
+    out = tmp_path / "cancelled.jsonl"
+    with Store(path) as store, pytest.raises(ExportCancelled):
+        export_jsonl(store, ids["audio_in_server_vad_turn"], out, cancelled=lambda: True)
+    assert not out.exists() and not list(tmp_path.glob("*.partial"))
 
 
 # --- turns and help ---------------------------------------------------------------------------
@@ -416,6 +452,45 @@ def test_bare_inspector_runs_the_tui(tmp_path, monkeypatch):
     assert result.exit_code == 1 and "no database at" in result.output
 
 
+NO_TERMINAL = "error: the UI needs a terminal; use inspector sessions / inspector events"
+
+
+def test_the_tui_refuses_to_start_without_a_terminal(db, monkeypatch):
+    # `inspector tui > out.txt < /dev/null`: no escape codes into the file, no wait for keys.
+    path, _ = db
+    started = []
+    import inspector.tui.app
+
+    monkeypatch.setattr(inspector.tui.app, "make_app", lambda *a: started.append(a))
+    for args in (["tui", "--db", str(path)], ["tui", "--db", str(path), "1", "--filter", "type:*"]):
+        result = CliRunner().invoke(main, args)  # CliRunner's stdout and stdin are not a TTY
+        assert result.exit_code == 1 and result.stdout == ""
+        assert result.stderr.startswith(NO_TERMINAL) and result.stderr.count("\n") == 1
+    monkeypatch.setenv("INSPECTOR_DB", str(path))
+    result = CliRunner().invoke(main, [])  # bare `inspector`
+    assert result.exit_code == 1 and result.stderr.startswith(NO_TERMINAL)
+    assert started == []
+
+
+def test_the_tui_starts_in_a_terminal(db, monkeypatch):
+    path, _ = db
+    started = []
+    import inspector.tui.app
+    import inspector.tui.cli
+
+    class FakeApp:
+        def __init__(self, *args):
+            started.append(args)
+
+        def run(self):
+            pass
+
+    monkeypatch.setattr(inspector.tui.app, "make_app", FakeApp)
+    monkeypatch.setattr(inspector.tui.cli, "has_terminal", lambda: True)
+    result = CliRunner().invoke(main, ["tui", "--db", str(path), "2"])
+    assert result.exit_code == 0 and started == [(path, 2, None)]
+
+
 # --- live tail --------------------------------------------------------------------------------
 
 
@@ -461,3 +536,15 @@ async def test_live_tail_follows_new_events_and_badges_when_scrolled_away(tmp_pa
             assert el.cursor_seq == 14
     finally:
         recorder.close()
+
+
+def test_duration_sort_follows_the_duration_shown():
+    # A session closed long after its last event lasts until its close: the column shows that,
+    # and the sort must agree with the column.
+    from inspector.store import SessionInfo
+    from inspector.tui.sessions_model import sort_sessions
+
+    idle = SessionInfo(id=1, started_at=100.0, ended_at=700.0, source="tap", status="closed", duration_ns=2_000_000_000)
+    busy = SessionInfo(id=2, started_at=100.0, ended_at=160.0, source="tap", status="closed", duration_ns=59_000_000_000)
+    running = SessionInfo(id=3, started_at=100.0, source="tap", status="open", duration_ns=30_000_000_000)
+    assert [s.id for s in sort_sessions([busy, running, idle], "duration")] == [1, 2, 3]

@@ -30,8 +30,10 @@ PROGRESS_MIN_BYTES = 4 * 1024 * 1024  # smaller files import too fast to need a 
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path),
-    help="jsonl/har: the file to write (default: stdout). wav (required): a directory, where "
+    # A string, not a Path: pathlib drops the trailing "/" that marks a directory not made yet.
+    type=click.Path(),
+    help="jsonl/har: the file to write (default: stdout). wav (required): a directory (an "
+    "existing one, or any path ending in /, created if needed), where "
     "session-N[-turn-T]-input.wav and -output.wav are written, or a path prefix P, giving "
     "P-input.wav and P-output.wav.",
 )
@@ -41,7 +43,7 @@ PROGRESS_MIN_BYTES = 4 * 1024 * 1024  # smaller files import too fast to need a 
     help="wav: only turn N (one response and the input committed before it).",
 )
 @db_option
-def export_command(session_id: int, fmt: str, output: Path | None, turn: int | None, db_path: Path) -> None:
+def export_command(session_id: int, fmt: str, output: str | None, turn: int | None, db_path: Path) -> None:
     """Write a session as JSON Lines, as a HAR file, or its audio as WAV files.
 
     \b
@@ -65,7 +67,7 @@ def export_command(session_id: int, fmt: str, output: Path | None, turn: int | N
         _export_document(store, session_id, fmt, output)
 
 
-def _export_document(store, session_id: int, fmt: str, output: Path | None) -> None:
+def _export_document(store, session_id: int, fmt: str, output_arg: str | None) -> None:
     from inspector.formats.har import export_har
     from inspector.formats.jsonl import export_jsonl
 
@@ -74,11 +76,12 @@ def _export_document(store, session_id: int, fmt: str, output: Path | None) -> N
             return export_har(store, [session_id], stream)
         return export_jsonl(store, session_id, stream)
 
-    if output is None or str(output) == "-":
+    if output_arg is None or output_arg == "-":
         sys.stdout.flush()
         write(sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return
+    output = Path(output_arg)
     # Write beside the target and rename, so that a failure never leaves half a file behind.
     partial = output.with_name(output.name + ".partial")
     try:
@@ -91,15 +94,20 @@ def _export_document(store, session_id: int, fmt: str, output: Path | None) -> N
     click.echo(f"wrote session {session_id} ({count} frames) to {output}", err=True)
 
 
-def _export_wav(store, session_id: int, output: Path | None, turn: int | None) -> None:
+def _export_wav(store, session_id: int, output: str | None, turn: int | None) -> None:
     from inspector.formats.wav import NoAudio, export_wav
 
     if output is None:
         raise click.UsageError("--format wav needs -o DIRECTORY/ or -o PATH_PREFIX")
-    if output.is_dir() or str(output).endswith(("/", os.sep)):
-        prefix = output / (f"session-{session_id}" + (f"-turn-{turn}" if turn else ""))
+    if output.endswith(("/", os.sep)) or Path(output).is_dir():
+        directory = Path(output)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            fail(f"cannot create directory {output}: {exc.strerror or exc}")
+        prefix = directory / (f"session-{session_id}" + (f"-turn-{turn}" if turn else ""))
     else:
-        prefix = output
+        prefix = Path(output)
     try:
         files = export_wav(store, session_id, prefix, turn=turn)
     except (NoAudio, IndexError) as exc:

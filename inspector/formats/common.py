@@ -12,6 +12,7 @@ __all__ = [
     "EXPORTED_FIELDS",
     "FORMAT_NAME",
     "MAX_T_NS",
+    "MAX_TIMESTAMP",
     "FormatError",
     "SessionImport",
     "check_session_fields",
@@ -19,6 +20,8 @@ __all__ = [
 
 FORMAT_NAME = "realtime-inspector/1"
 MAX_T_NS = 2**63 - 1  # SQLite's INTEGER; about 292 years
+MAX_TIMESTAMP = 253402300800.0  # 10000-01-01T00:00:00Z in unix seconds: times must be before it
+TIMESTAMP_FIELDS = ("started_at", "ended_at")
 
 # Session metadata an export carries and an import restores. Ids and counters are the database's
 # own (recomputed on import); `replay_of` names a session of another database, so it is dropped;
@@ -86,6 +89,13 @@ def check_session_fields(
         if isinstance(value, bool) or not isinstance(value, types):
             raise FormatError(path, where, f"session field {name!r} must be {types[0].__name__}")
         out[name] = value
+    for name in TIMESTAMP_FIELDS:
+        # Unix seconds between 1970 and year 9999: anything else (NaN, inf, 1e20) is no date and
+        # would break every place that shows it.
+        if name in out and not 0 <= out[name] < MAX_TIMESTAMP:
+            raise FormatError(
+                path, where, f"session field {name!r} must be unix seconds from 0 to before year 10000, not {out[name]!r}"
+            )
     for name in ("offered_subprotocols",):
         if name in out and not all(isinstance(v, str) for v in out[name]):
             raise FormatError(path, where, f"session field {name!r} must be a list of strings")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,21 +39,23 @@ from inspector.formats.common import (
     check_session_fields,
 )
 from inspector.protocol import Direction, Opcode
-from inspector.store import FrameIn, Store
+from inspector.store import Event, FrameIn, Store
 
-__all__ = ["export_jsonl", "read_fixture", "read_interchange", "session_header"]
+__all__ = ["export_jsonl", "frame_record", "read_fixture", "read_interchange", "session_header"]
 
 Lines = Iterator[tuple[int, bytes]]
 
 
-def session_header(store: Store, session_id: int) -> dict[str, Any]:
-    """The header object: format name, frame count and the exported metadata."""
+def session_header(store: Store, session_id: int, frames: int | None = None) -> dict[str, Any]:
+    """The header object: format name, frame count (the session's, or `frames` for an export of
+    some of its frames) and the exported metadata."""
     info = store.session(session_id)
     session = {name: getattr(info, name) for name in EXPORTED_FIELDS}
     session = {k: v for k, v in session.items() if v not in (None, [])}
     # Where it came from, for the reader's information; an import records source "import".
     session["source"] = info.source
-    return {"format": FORMAT_NAME, "frames": store.count(session_id), "session": session}
+    count = store.count(session_id) if frames is None else frames
+    return {"format": FORMAT_NAME, "frames": count, "session": session}
 
 
 def close_record(store: Store, session_id: int) -> dict[str, Any] | None:
@@ -63,18 +65,33 @@ def close_record(store: Store, session_id: int) -> dict[str, Any] | None:
     return close or None
 
 
-def export_jsonl(store: Store, session_id: int, out: IO[bytes]) -> int:
-    """Write one session as interchange JSON Lines; returns the number of frames written."""
-    out.write(orjson.dumps(session_header(store, session_id)) + b"\n")
+def frame_record(ev: Event) -> dict[str, Any]:
+    """One frame line: direction, time since the start, and the exact frame (base64 if binary)."""
+    line: dict[str, Any] = {"direction": ev.direction.value, "t_ns": ev.t_ns}
+    if ev.opcode == Opcode.BINARY:
+        frame = ev.frame if isinstance(ev.frame, bytes) else str(ev.frame).encode()
+        line.update(opcode="binary", base64=base64.b64encode(frame).decode())
+    else:
+        line.update(opcode="text", text=ev.frame)
+    return line
+
+
+def export_jsonl(store: Store, session_id: int, out: IO[bytes], seqs: Sequence[int] | None = None) -> int:
+    """Write one session as interchange JSON Lines; returns the number of frames written.
+
+    With `seqs` (ascending event numbers, e.g. a filter's matches), only those frames are written,
+    under the same header with `frames` set to their number: the file imports as a session
+    holding just them, at their original times."""
+    header = session_header(store, session_id, None if seqs is None else len(seqs))
+    out.write(orjson.dumps(header) + b"\n")
+    if seqs is None:
+        # Up to the count in the header: a session still being recorded keeps growing meanwhile.
+        events: Iterable[Event] = store.events(session_id, last_seq=header["frames"], with_frames=True)
+    else:
+        events = (store.event(session_id, seq, with_frame=True) for seq in seqs)
     count = 0
-    for ev in store.events(session_id, with_frames=True):
-        line: dict[str, Any] = {"direction": ev.direction.value, "t_ns": ev.t_ns}
-        if ev.opcode == Opcode.BINARY:
-            frame = ev.frame if isinstance(ev.frame, bytes) else str(ev.frame).encode()
-            line.update(opcode="binary", base64=base64.b64encode(frame).decode())
-        else:
-            line.update(opcode="text", text=ev.frame)
-        out.write(orjson.dumps(line) + b"\n")
+    for ev in events:
+        out.write(orjson.dumps(frame_record(ev)) + b"\n")
         count += 1
     close = close_record(store, session_id)
     if close:
@@ -167,6 +184,21 @@ def _interchange_frames(imp: SessionImport, expected: int | None, lines: Lines) 
         )
 
 
+def _fixture_t_ns(path: str, lineno: int, at: Any) -> int:
+    """`at` (seconds) as nanoseconds, checked after rounding: 9223372036.854775807 s rounds to
+    2**63 ns, one more than SQLite's INTEGER holds."""
+    reason = "'at' must be a non-negative number of seconds, at most 9223372036.854775 (292 years)"
+    if isinstance(at, bool) or not isinstance(at, (int, float)):
+        raise FormatError(path, lineno, reason)
+    try:
+        t_ns = round(at * 1e9)
+    except (OverflowError, ValueError):  # inf, NaN, an integer too large for a float
+        raise FormatError(path, lineno, reason) from None
+    if not 0 <= t_ns <= MAX_T_NS:
+        raise FormatError(path, lineno, reason)
+    return t_ns
+
+
 def read_fixture(path: str, first: dict[str, Any], lines: Lines) -> SessionImport:
     """A session from the fixture format; `first` is line 1, already parsed."""
     fields: dict[str, Any] = {"started_at": time.time(), "label": Path(path).stem}
@@ -198,9 +230,7 @@ def _fixture_frames(imp: SessionImport, first: dict[str, Any], lines: Lines) -> 
         direction = _direction(path, lineno, obj.get("direction"))
         at = obj.get("at")
         if at is not None:
-            if isinstance(at, bool) or not isinstance(at, (int, float)) or not 0 <= at <= MAX_T_NS / 1e9:
-                raise FormatError(path, lineno, "'at' must be a non-negative number of seconds")
-            t_ns = round(at * 1e9)
+            t_ns = _fixture_t_ns(path, lineno, at)
         kind = obj.get("kind", "message")
         if kind == "close":
             data = obj.get("data") if isinstance(obj.get("data"), dict) else obj

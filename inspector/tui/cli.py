@@ -3,17 +3,33 @@ imported only when the app starts, so `inspector --help` stays fast."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from inspector.cli_common import db_option, fail
 
-__all__ = ["run_tui", "tui_command"]
+__all__ = ["has_terminal", "run_tui", "tui_command"]
+
+NO_TERMINAL = (
+    "the UI needs a terminal; use inspector sessions / inspector events SESSION "
+    "(or --json) to print recordings instead"
+)
+
+
+def has_terminal() -> bool:
+    """Whether a full-screen app can run: stdout and stdin are a TTY. Otherwise (`> out.txt`,
+    `< /dev/null`, a pipe) it would write escape codes into a file and wait for keys forever."""
+    try:
+        return sys.stdout.isatty() and sys.stdin.isatty()
+    except (AttributeError, ValueError):  # replaced or closed streams
+        return False
 
 
 def run_tui(db_path: Path, session_id: int | None, filter_text: str | None = None) -> None:
-    """Check the database and the session first, so that problems print as one `error:` line."""
+    """Check the database, the session, the filter and the terminal first, so that problems
+    print as one `error:` line (those about the arguments first: they are the more useful)."""
     from inspector.store import Store, StoreError
 
     try:
@@ -29,6 +45,8 @@ def run_tui(db_path: Path, session_id: int | None, filter_text: str | None = Non
             compile_filter(filter_text)
         except FilterError as exc:
             fail(f"bad filter: {exc.message} at column {exc.position + 1}")
+    if not has_terminal():
+        fail(NO_TERMINAL)
 
     from inspector.tui.app import make_app
 

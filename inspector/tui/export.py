@@ -1,64 +1,58 @@
-"""JSON Lines export of events: the same records as `inspector events --json`. No Textual."""
+"""The TUI's export (`x`): a session, or a filter's events, in the interchange JSON Lines of
+`inspector.formats.jsonl` (header + frames + close line), so the file imports back with
+`inspector import`. No Textual."""
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
-import orjson
+from inspector.formats import jsonl
+from inspector.store import Store
 
-from inspector.protocol import Opcode
-from inspector.store import Event, Store
+__all__ = ["ExportCancelled", "export_jsonl"]
 
-__all__ = ["event_record", "export_jsonl"]
-
-_CHUNK = 512
+_CHUNK = 512  # lines written between two looks at `cancelled()`
 
 
-def event_record(ev: Event) -> dict[str, Any]:
-    """`{"seq", "t", "direction", "type", "opcode", "frame"}`; binary frames as base64."""
-    frame = ev.frame
-    return {
-        "seq": ev.seq,
-        "t": ev.t,
-        "direction": ev.direction.value,
-        "type": ev.type,
-        "opcode": "binary" if ev.opcode == Opcode.BINARY else "text",
-        "frame": base64.b64encode(frame).decode() if isinstance(frame, bytes) else frame,
-    }
+class ExportCancelled(Exception):
+    """The export was cancelled; no file was left behind."""
 
 
-def _events(store: Store, session_id: int, seqs: Iterable[int] | None) -> Iterable[Event]:
-    if seqs is None:
-        yield from store.events(session_id, with_frames=True)
-        return
-    for seq in seqs:
-        yield store.event(session_id, seq, with_frame=True)
+class _Output:
+    """A binary stream that polls `cancelled()` every `_CHUNK` lines and stops the export."""
+
+    def __init__(self, stream, cancelled: Callable[[], bool] | None) -> None:
+        self._stream = stream
+        self._cancelled = cancelled
+        self._lines = 0
+
+    def write(self, data: bytes) -> int:
+        self._lines += 1
+        if self._cancelled is not None and self._lines % _CHUNK == 0 and self._cancelled():
+            raise ExportCancelled
+        return self._stream.write(data)
 
 
 def export_jsonl(
     store: Store,
     session_id: int,
     path: Path,
-    seqs: Iterable[int] | None = None,
+    seqs: Sequence[int] | None = None,
     *,
-    cancelled: Any = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> int:
-    """Write a session's events (or only `seqs`) to `path`; returns how many were written.
-    `cancelled()` is polled between chunks; a cancelled export leaves a partial file."""
-    count = 0
-    with open(path, "wb") as out:
-        lines: list[bytes] = []
-        for ev in _events(store, session_id, seqs):
-            lines.append(orjson.dumps(event_record(ev)))
-            count += 1
-            if len(lines) >= _CHUNK:
-                out.write(b"\n".join(lines) + b"\n")
-                lines.clear()
-                if cancelled is not None and cancelled():
-                    break
-        if lines:
-            out.write(b"\n".join(lines) + b"\n")
+    """Write a session (or only the events `seqs`, ascending) to `path` as interchange JSON Lines;
+    returns how many frames were written. The file is written beside `path` and renamed at the
+    end, so a failed or cancelled export (`cancelled()` is polled as it goes; `ExportCancelled`
+    is raised) leaves no half file that an import would refuse."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with open(partial, "wb") as stream:
+            count = jsonl.export_jsonl(store, session_id, _Output(stream, cancelled), seqs)  # type: ignore[arg-type]
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return count

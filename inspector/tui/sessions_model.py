@@ -15,7 +15,7 @@ COLUMNS = ("", "ID", "Started", "Duration", "Model", "Source", "Client", "Server
 # name → (key, newest/largest first)
 SORTS: dict[str, tuple[Callable[[SessionInfo], Any], bool]] = {
     "started": (lambda s: (s.started_at, s.id), True),
-    "duration": (lambda s: s.duration_ns, True),
+    "duration": (lambda s: s.duration, True),
     "events": (lambda s: s.events, True),
     "errors": (lambda s: s.error_events, True),
     "model": (lambda s: (s.model or "", -s.started_at), False),

@@ -18,7 +18,7 @@ from inspector.display import format_bytes, format_duration
 from inspector.store import Event, SessionInfo, Store
 from inspector.store.filter import CompiledFilter, compile_filter
 from inspector.store.store import event_key
-from inspector.tui.export import export_jsonl
+from inspector.tui.export import ExportCancelled, export_jsonl
 from inspector.tui.model import references
 from inspector.tui.screens.dialogs import PromptScreen
 from inspector.tui.turns import TURN_START_FILTER
@@ -477,7 +477,7 @@ class SessionScreen(Screen[None]):
                 seqs = list(self.event_list.seqs) if self.event_list.seqs is not None else None
                 self.export(Path(path).expanduser(), seqs)
 
-        self.app.push_screen(PromptScreen(f"Export {what} as JSON Lines to:", default), done)
+        self.app.push_screen(PromptScreen(f"Export {what} (re-importable JSON Lines) to:", default), done)
 
     @work(thread=True, exclusive=True, group="export")
     def export(self, path: Path, seqs: list[int] | None) -> None:
@@ -485,7 +485,9 @@ class SessionScreen(Screen[None]):
         try:
             with Store(self.app.db_path, create=False) as store:  # type: ignore[attr-defined]
                 count = export_jsonl(store, self.session_id, path, seqs, cancelled=lambda: worker.is_cancelled)
+        except ExportCancelled:
+            return
         except Exception as exc:
             self.app.call_from_thread(self.notify, f"export failed: {exc}", severity="error")
             return
-        self.app.call_from_thread(self.notify, f"exported {count} events to {path}")
+        self.app.call_from_thread(self.notify, f"exported {count} events to {path}; inspector import reads it back")
