@@ -2,7 +2,6 @@
 
     .venv/bin/python benchmarks/tap_overhead.py            # full run, under a minute
     .venv/bin/python benchmarks/tap_overhead.py --quick    # smoke run, a few seconds
-    .venv/bin/python benchmarks/tap_overhead.py --tap process   # a diagnostic variant (--help)
 
 Four processes on 127.0.0.1: this one is the client; an upstream, a bare relay and the real tap
 (`inspector tap`, recording into a temporary SQLite file) each run in their own. The traffic is
@@ -27,8 +26,7 @@ is shared, and the median of the rounds reported:
   frame header, 2/4/10 bytes and 4 mask bytes client→server, both directions).
 
 Targets (issue 2): tap p50 ≤ 1.1× relay, p99 ≤ 1.5× relay, throughput ≥ 0.9× relay, zero lost,
-database ≤ 1.1× wire bytes. `--tap VARIANT` swaps the real tap for `run_tap` with one change
-monkeypatched in (diagnostics for where the overhead comes from). Exit status 0 when every target is met, 1 otherwise. Every loop is
+database ≤ 1.1× wire bytes. Exit status 0 when every target is met, 1 otherwise. Every loop is
 bounded; subprocesses and temporary files are cleaned up on any exit.
 """
 
@@ -43,7 +41,6 @@ import random
 import shutil
 import signal
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -157,140 +154,6 @@ async def _relay_main(upstream: str) -> None:
         await _wait_for_stdin_eof()
 
 
-def _tap_main(variant: str, upstream: str, db: str) -> None:
-    """`run_tap` with one diagnostic change applied (see VARIANTS); logs like `inspector tap`."""
-    import logging
-
-    from inspector import tap as tap_module
-    from inspector.store import recorder as recorder_module
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    if variant == "switch":
-        sys.setswitchinterval(0.0002)
-    elif variant == "nowrite":
-        def drop_batch(self, store) -> None:
-            n = 0
-            while self._queue:
-                item = self._queue.popleft()
-                if item[0] == recorder_module._OPEN:
-                    item[1].id.set_result(store.create_session(**item[2]))
-                elif item[0] == recorder_module._FRAME:
-                    n += 1
-                    self._written_bytes += len(item[4])
-            self.stats.frames += n
-
-        recorder_module.Recorder._write_batch = drop_batch
-    elif variant == "flush2ms":
-        init = recorder_module.Recorder.__init__
-
-        def fast_init(self, db_path, **kw) -> None:
-            init(self, db_path, **{**kw, "flush_interval": 0.002})
-
-        recorder_module.Recorder.__init__ = fast_init
-        sys.setswitchinterval(0.0002)
-    elif variant == "nosplit":
-        from inspector.store import store as store_module
-
-        store_module._split_audio = lambda *args: None
-    elif variant == "process":
-        _patch_writer_process(recorder_module)
-    else:
-        raise SystemExit(f"unknown variant {variant}")
-    asyncio.run(tap_module.run_tap(HOST, 0, db, tap_module.TapOptions(upstream=upstream)))
-
-
-_FRAME_HEAD = struct.Struct("<qIBqBI")  # session id, seq, direction, t_ns, opcode, length
-
-
-def _patch_writer_process(recorder_module) -> None:
-    """Diagnostic: the recorder's thread keeps sessions and updates, but ships frames, packed,
-    down a pipe to a child process (`--role writer`) that parses and inserts them. The tap's GIL
-    then only pays for packing (~1 µs a frame) instead of parsing and inserting (~20 µs)."""
-    from inspector.protocol import Direction
-
-    Recorder = recorder_module.Recorder
-
-    def write_batch(self, store) -> None:
-        if not hasattr(self, "_child"):
-            self._child = subprocess.Popen(
-                [sys.executable, str(Path(__file__).resolve()), "--role", "writer", str(self.db_path)],
-                stdin=subprocess.PIPE,
-                cwd=REPO,
-            )
-        parts: list[bytes] = []
-        updates = []
-        size = n = 0
-        while self._queue and size < recorder_module.MAX_BATCH_BYTES:
-            item = self._queue.popleft()
-            kind, handle = item[0], item[1]
-            if kind == recorder_module._FRAME:
-                _, _, direction, t_ns, data = item
-                handle._seq += 1
-                raw = data.encode() if isinstance(data, str) else data
-                parts.append(_FRAME_HEAD.pack(handle.id.result(), handle._seq,
-                                              direction == Direction.SERVER, t_ns,
-                                              1 if isinstance(data, str) else 2, len(raw)))
-                parts.append(raw)
-                size += len(data)
-                n += 1
-            elif kind == recorder_module._OPEN:
-                handle.id.set_result(store.create_session(**item[2]))
-            else:
-                updates.append((handle.id.result(), item[2]))
-        if parts:
-            payload = b"".join(parts)
-            self._child.stdin.write(len(payload).to_bytes(4, "little") + payload)
-            self._child.stdin.flush()
-        for session_id, fields_ in updates:
-            store.update_session(session_id, **fields_)
-        self._written_bytes += size
-        self.stats.frames += n
-        self.stats.batches += 1
-
-    close = Recorder.close
-
-    def close_and_wait(self) -> None:
-        close(self)
-        child = getattr(self, "_child", None)
-        if child is not None:
-            child.stdin.close()
-            child.wait(timeout=60)
-
-    Recorder._write_batch = write_batch
-    Recorder.close = close_and_wait
-
-
-def _writer_main(db: str) -> None:
-    """The child of the `process` variant: frames from stdin into the store, in batches."""
-    from inspector.protocol import Direction, Opcode
-    from inspector.store.store import FrameIn, Store, event_rows
-
-    head = _FRAME_HEAD
-    stdin = sys.stdin.buffer
-    with Store(db) as store:
-        while True:  # one message per parent batch; ends at EOF
-            prefix = stdin.read(4)
-            if len(prefix) < 4:
-                return
-            payload = stdin.read(int.from_bytes(prefix, "little"))
-            at, per_session, events, bodies = 0, {}, [], []
-            while at < len(payload):
-                sid, seq, server, t_ns, opcode, length = head.unpack_from(payload, at)
-                at += head.size
-                raw = payload[at : at + length]
-                at += length
-                data = raw.decode() if opcode == 1 else raw
-                direction = Direction.SERVER if server else Direction.CLIENT
-                event, body = event_rows(sid, seq, FrameIn(direction, t_ns, data, Opcode(opcode)))
-                events.append(event)
-                bodies.append(body)
-                per_session.setdefault(sid, []).append(event)
-            with store.transaction():
-                store.insert_rows(events, bodies)
-                for sid, rows in per_session.items():
-                    store.add_counts(sid, rows)
-
-
 async def _wait_for_stdin_eof() -> None:
     """Children live until the parent closes their stdin (or dies, which closes it too)."""
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
@@ -384,16 +247,11 @@ class Processes:
             raise RuntimeError(f"{args[0]} did not start (exit {proc.poll()})")
         return proc, int(line)
 
-    def tap(
-        self, upstream_port: int, db: Path, log: Path, variant: str, timeout: float = 20.0
-    ) -> tuple[subprocess.Popen, int]:
+    def tap(self, upstream_port: int, db: Path, log: Path, timeout: float = 20.0) -> tuple[subprocess.Popen, int]:
         upstream = f"ws://{HOST}:{upstream_port}"
-        if variant == "cli":
-            exe = Path(sys.executable).with_name("inspector")
-            cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from inspector.cli import main; main()"]
-            cmd += ["tap", "--listen", f"{HOST}:0", "--upstream", upstream, "--db", str(db)]
-        else:
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--role", "tap", variant, upstream, str(db)]
+        exe = Path(sys.executable).with_name("inspector")
+        cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from inspector.cli import main; main()"]
+        cmd += ["tap", "--listen", f"{HOST}:0", "--upstream", upstream, "--db", str(db)]
         log_file = open(log, "w")
         try:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, cwd=REPO)
@@ -502,13 +360,13 @@ async def run_rounds(urls: dict[str, str], args: argparse.Namespace, db: Path, t
             samples = await round_trips(urls[path], args.warmup, args.round_trips, keep)
             res.p50[path].append(percentile(samples, 0.50))
             res.p99[path].append(percentile(samples, 0.99))
-            if path == "tap" and args.tap != "nowrite":
+            if path == "tap":
                 expected += 2 * (args.warmup + args.round_trips)
                 res.catch_up.append(wait_recorded(db, expected))
         for path in order:
             keep = traffic if path == "tap" else None
             res.fps[path].append(await stream(urls[path], args.frames, keep))
-            if path == "tap" and args.tap != "nowrite":
+            if path == "tap":
                 expected += args.frames + 1
                 res.catch_up.append(wait_recorded(db, expected))
         print(
@@ -573,7 +431,7 @@ async def main_async(args: argparse.Namespace) -> int:
     try:
         upstream, up_port = procs.role("upstream")
         _, relay_port = procs.role("relay", f"ws://{HOST}:{up_port}")
-        tap, tap_port = procs.tap(up_port, db, tmp / "tap.log", args.tap)
+        tap, tap_port = procs.tap(up_port, db, tmp / "tap.log")
         urls = {
             "direct": f"ws://{HOST}:{up_port}",
             "relay": f"ws://{HOST}:{relay_port}",
@@ -619,25 +477,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, help="rounds of direct/relay/tap (default 3)")
     parser.add_argument("--round-trips", type=int, help="measured round trips per path and round")
     parser.add_argument("--frames", type=int, help="frames streamed per throughput measurement")
-    parser.add_argument(
-        "--tap",
-        default="cli",
-        choices=("cli", "nowrite", "switch", "flush2ms", "nosplit", "process"),
-        help="what runs as the tap. cli: `inspector tap` (the default). The others run `run_tap` "
-        "in a child with one diagnostic change: nowrite, the writer drops frames (zero-lost "
-        "fails by design); switch, sys.setswitchinterval(0.0002); flush2ms, that and a 2 ms "
-        "flush interval; nosplit, audio stored as base64 text; process, frames are parsed and "
-        "inserted by a separate writer process",
-    )
     parser.add_argument("--role", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role:
         if args.role[0] == "upstream":
             asyncio.run(_upstream_main())
-        elif args.role[0] == "writer":
-            _writer_main(args.role[1])
-        elif args.role[0] == "tap":
-            _tap_main(*args.role[1:])
         else:
             asyncio.run(_relay_main(args.role[1]))
         return 0

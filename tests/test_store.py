@@ -103,6 +103,21 @@ def test_recorder_writes_from_its_own_process_and_reports_a_bad_database(tmp_pat
     assert (store.session(1).status, store.session(1).client_events) == ("closed", 2500)
 
 
+def test_the_writer_yields_the_cpu_to_the_relay_and_outlives_a_signal_to_its_group(tmp_path):
+    # Own process group (Ctrl-C to the tap's group does not reach it) but the same session: a new
+    # session is a new autogroup on Linux, where the writer's low priority would count for nothing.
+    import os
+
+    from inspector.store import Recorder
+
+    with Recorder(tmp_path / "x.db") as recorder:
+        pid = recorder._process.pid
+        assert os.getsid(pid) == os.getsid(0)
+        assert os.getpgid(pid) == pid != os.getpgid(0)
+        policy = os.sched_getscheduler(pid)
+        assert policy == os.SCHED_IDLE or os.getpriority(os.PRIO_PROCESS, pid) == 19
+
+
 def test_a_closed_sessions_duration_runs_to_its_close(tmp_path):
     store = Store(tmp_path / "x.db")
     sid = store.import_session([FrameIn(Direction.CLIENT, 12_000_000, '{"type":"a"}')], started_at=100.0, ended_at=102.5)
