@@ -253,12 +253,14 @@ def summarize_session(store: Any, session_id: int, db_path: str | Path) -> str:
         other = f"{right[1]:5d}  {right[0]}" if right[1] else ""
         lines.append(f"  {count:5d}  {(name or '<not an event>'):{width}}{other}".rstrip())
     db = f" --db {db_path}" if str(db_path) != "recordings/inspector.db" else ""
-    lines += [
-        "next:",
-        f"  inspector tui{db} {session_id}                          browse it",
-        f"  inspector events {session_id}{db} --type 'response.*'     list events",
-        f"  inspector export {session_id}{db} --format wav -o ./       its audio as WAV files",
+    hints = [
+        (f"inspector tui{db} {session_id}", "browse it"),
+        (f"inspector events {session_id}{db} --type 'response.*'", "list events"),
+        (f"inspector export {session_id}{db} --format wav -o ./", "its audio as WAV files"),
     ]
+    width = max(len(command) for command, _ in hints) + 3
+    lines.append("next:")
+    lines += [f"  {command:{width}}{what}" for command, what in hints]
     return "\n".join(lines)
 
 
