@@ -209,7 +209,8 @@ async def record_demo(db_path: str | Path, *, say: Say = print, speed: float = 1
             await tap.start("127.0.0.1", 0)
             say(f"mock on {mock.url}, tap on ws://127.0.0.1:{tap.port} recording to {db_path}")
             client = AsyncOpenAI(api_key=API_KEY, websocket_base_url=f"ws://127.0.0.1:{tap.port}/v1")
-            async with client.realtime.connect(model="gpt-realtime") as conn:
+            # No proxy: the tap is on loopback, and HTTPS_PROXY must not send the demo elsewhere.
+            async with client.realtime.connect(model="gpt-realtime", websocket_connection_options={"proxy": None}) as conn:
                 await _converse(conn, say, pace=1.0 / speed)
         # The mock stops first: closing its side ends the tap's upstream leg too, so the tap
         # never waits on a connection that nobody will close.

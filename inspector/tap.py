@@ -12,6 +12,7 @@ its own thread; nothing on the forwarding path touches SQLite.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import time
 from collections.abc import Sequence
@@ -70,6 +71,18 @@ def websocket_url(base: str) -> str:
     if scheme not in ("ws", "wss") or not parts.netloc:
         raise ValueError(f"not a WebSocket URL: {base!r} (expected wss://host or ws://host:port)")
     return f"{scheme}://{parts.netloc}{parts.path}".rstrip("/")
+
+
+def upstream_proxy(url: str) -> bool | None:
+    """websockets' `proxy` argument for an upstream: none for a loopback host (a local mock or
+    test server; `HTTPS_PROXY` without `NO_PROXY=127.0.0.1` would otherwise send it to the
+    proxy, which cannot reach it), else the environment's proxy settings, as for any client."""
+    host = (urlsplit(url).hostname or "").lower()
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost" or host.endswith(".localhost")
+    return None if loopback else True
 
 
 def _is_websocket_upgrade(request: Request) -> bool:
@@ -172,6 +185,7 @@ class Tap:
                 max_size=self.options.max_size,
                 compression=self.options.compression,
                 open_timeout=self.options.open_timeout,
+                proxy=upstream_proxy(url),
             )
         except InvalidStatus as exc:
             # The client gets the upstream's own answer, as if the tap were not there.

@@ -124,3 +124,14 @@ def test_speech_like_audio_is_loud_throughout_and_exactly_as_long_as_asked():
         frame = samples[start : start + 480]
         rms = math.sqrt(sum(s * s for s in frame) / len(frame))
         assert rms > 600, start  # about -35 dBFS: the VAD threshold at 0.5
+
+
+def test_demo_ignores_a_proxy_in_the_environment(tmp_path: Path, monkeypatch):
+    # Everything is on loopback: a proxy (which could not reach it) must not be used for it.
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    run_demo(tmp_path / "p.db", "--no-tui")
+    with Store(tmp_path / "p.db", create=False) as store:
+        assert store.sessions()[0].status == "closed"

@@ -344,3 +344,12 @@ async def test_keys_after_json_escapes_and_in_binary_frames_are_redacted(db_path
     assert b"session.update" in on_disk
     for key in (key1, key2, key3):
         assert key.encode() not in on_disk
+
+
+def test_a_loopback_upstream_bypasses_the_environments_proxy():
+    from inspector.tap import upstream_proxy
+
+    for url in ("ws://127.0.0.1:9000", "ws://localhost:1/v1", "ws://[::1]:5", "ws://mock.localhost"):
+        assert upstream_proxy(url) is None, url
+    for url in ("wss://api.openai.com", "wss://example.azure.com/openai", "ws://10.0.0.2:80"):
+        assert upstream_proxy(url) is True, url
