@@ -226,7 +226,7 @@ async def record_demo(db_path: str | Path, *, say: Say = print, speed: float = 1
 
 
 def summarize_session(store: Any, session_id: int, db_path: str | Path) -> str:
-    """The --no-tui summary: counts, responses, event types, and what to run next."""
+    """The --no-tui summary: counts, turns, event types, and what to run next."""
     from inspector.display import format_duration, format_offset
     from inspector.formats.turns import find_turns
 
@@ -235,17 +235,23 @@ def summarize_session(store: Any, session_id: int, db_path: str | Path) -> str:
         f"session {session_id} ({info.label or info.source}, {info.model or '?'}): {format_duration(info.duration)}, "
         f"{info.client_events} client and {info.server_events} server events, {info.error_events} error(s), "
         f"closed by {info.close_side or '?'} ({info.close_code})",
-        "  responses:",
+        "  turns (the TUI's turns view, `inspector export --turn N`):",
     ]
     for turn in find_turns(store.events(session_id)):
-        created = store.event(session_id, turn.created_seq, with_frame=False)
-        done = store.event(session_id, turn.done_seq, with_frame=False) if turn.done_seq else None
-        status = (done.summary or "done") if done else "not finished"
-        latency = f"{(done.t_ns - created.t_ns) / 1e6:.0f} ms" if done else "-"
-        lines.append(
-            f"    {turn.number}  {format_offset(created.t_ns):>11}  {status:30} {latency:>8}  "
-            f"audio in: {len(turn.input_seqs)} appends, out: {len(turn.output_seqs)} deltas"
-        )
+        start = store.event(session_id, turn.first_seq, with_frame=False)
+        if turn.created_seq is None:
+            status, latency = "no response", "-"
+        else:
+            created = store.event(session_id, turn.created_seq, with_frame=False)
+            done = store.event(session_id, turn.done_seq, with_frame=False) if turn.done_seq else None
+            status = (done.summary or "done") if done else "not finished"
+            latency = f"{(done.t_ns - created.t_ns) / 1e6:.0f} ms" if done else "-"
+        audio = []
+        if turn.input_seqs:
+            audio.append(f"{len(turn.input_seqs)} audio appends in")
+        if turn.output_seqs:
+            audio.append(f"{len(turn.output_seqs)} audio deltas out")
+        lines.append(f"    {turn.number}  {format_offset(start.t_ns):>11}  {status:30} {latency:>8}  {', '.join(audio)}".rstrip())
     counts = sorted(store.type_counts(session_id).items())
     lines.append(f"  {len(counts)} event types:")
     half = (len(counts) + 1) // 2

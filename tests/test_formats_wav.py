@@ -170,6 +170,7 @@ class Row:
     direction: Direction
     type: str
     response_id: str | None = None
+    is_error: bool = False
 
 
 def test_find_turns_assigns_committed_audio_and_leaves_uncommitted_and_cleared_audio_out():

@@ -384,6 +384,39 @@ async def test_turns_view_and_jump_to_a_turn(db):
         assert isinstance(app.screen, SessionScreen)
 
 
+async def test_turns_view_writes_a_turns_audio_and_the_sessions_as_wav(tmp_path, monkeypatch):
+    import wave
+
+    name = "input_audio_retention_segments_three_server_vad_turns"
+    path = tmp_path / "three.db"
+    sid = build_db(path, (name,))[name]
+    monkeypatch.chdir(tmp_path)
+    app = make_app(path, sid)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("v")
+        await settle(app, pilot)
+        assert isinstance(app.screen, TurnsScreen)
+        await pilot.press("j", "w")  # the second turn
+        assert isinstance(app.screen, PromptScreen) and "turn 2" in app.screen.question
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("W")
+        await pilot.press("ctrl+u", *"all/", "enter")
+        await settle(app, pilot)
+    # the same files, frame for frame, as `inspector export --format wav [--turn 2]`
+    for name, extra in ((f"session-{sid}-turn-2", ["--turn", "2"]), (f"session-{sid}", [])):
+        cli = tmp_path / "cli" / name
+        result = CliRunner().invoke(main, ["export", str(sid), "--db", str(path), "--format", "wav", *extra, "-o", str(cli)])
+        assert result.exit_code == 0, result.output
+        where = tmp_path if extra else tmp_path / "all"
+        for role in ("input", "output"):
+            with wave.open(str(where / f"{name}-{role}.wav")) as a, wave.open(str(cli) + f"-{role}.wav") as b:
+                assert a.getnframes() == b.getnframes() > 0
+                assert a.readframes(a.getnframes()) == b.readframes(b.getnframes())
+    assert not (tmp_path / f"session-{sid}-turn-1-input.wav").exists()
+
+
 async def test_help_screen_lists_every_binding(db):
     path, ids = db
     app = make_app(path, ids["tool_call_round"])

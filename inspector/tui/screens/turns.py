@@ -1,7 +1,9 @@
 """The session as a conversation: one row per turn with latencies; enter jumps to the turn's
-first event in the event list."""
+first event in the event list; w/W write the turn's or the session's audio as WAV files."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
@@ -11,6 +13,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
 from inspector.store import Store
+from inspector.tui.screens.dialogs import PromptScreen
 from inspector.tui.turns import NEEDS_DATA, build_turns, slow_threshold
 from inspector.tui.widgets.turns_table import TurnsTable
 
@@ -21,6 +24,8 @@ class TurnsScreen(Screen[int | None]):
     NAMESPACE = "turns"
     BINDINGS = [
         Binding("enter", "open_turn", "Go to turn"),
+        Binding("w", "export_audio(True)", "Turn audio as WAV"),
+        Binding("W", "export_audio(False)", "Session audio as WAV"),
         Binding("escape,v", "back", "Back"),
     ]
     DEFAULT_CSS = """
@@ -85,3 +90,36 @@ class TurnsScreen(Screen[int | None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+    def action_export_audio(self, one_turn: bool) -> None:
+        """Ask for a directory, then write `session-N[-turn-T]-input.wav` and `-output.wav` there,
+        as `inspector export N --format wav [--turn T] -o DIR/` does (same turn numbers)."""
+        turn = self.query_one(TurnsTable).selected if one_turn else None
+        if one_turn and turn is None:
+            self.notify("no turn selected", severity="warning")
+            return
+        what = f"turn {turn.index}'s audio" if turn is not None else "the session's audio"
+
+        def done(directory: str | None) -> None:
+            if directory:
+                self.write_wav(Path(directory).expanduser(), turn.index if turn is not None else None)
+
+        self.app.push_screen(PromptScreen(f"Write {what} as WAV files into the directory:", "./"), done)
+
+    @work(thread=True, exclusive=True, group="wav")
+    def write_wav(self, directory: Path, turn: int | None) -> None:
+        from inspector.formats.wav import NoAudio, export_wav
+
+        name = f"session-{self.session_id}" + (f"-turn-{turn}" if turn else "")
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            with Store(self.app.db_path, create=False) as store:  # type: ignore[attr-defined]
+                files = export_wav(store, self.session_id, directory / name, turn=turn)
+        except (NoAudio, IndexError) as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="warning")
+            return
+        except Exception as exc:
+            self.app.call_from_thread(self.notify, f"audio export failed: {exc}", severity="error")
+            return
+        written = ", ".join(f"{f.path} ({f.seconds:.2f} s)" for f in files)
+        self.app.call_from_thread(self.notify, f"wrote {written}")
