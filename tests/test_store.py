@@ -118,6 +118,37 @@ def test_the_writer_yields_the_cpu_to_the_relay_and_outlives_a_signal_to_its_gro
         assert policy == os.SCHED_IDLE or os.getpriority(os.PRIO_PROCESS, pid) == 19
 
 
+def test_a_session_deleted_while_recorded_stops_only_its_own_recording(tmp_path):
+    import time
+
+    from inspector.store import Recorder
+
+    db = tmp_path / "x.db"
+    with Recorder(db, flush_interval=0.005) as recorder:
+        doomed = recorder.open_session(source="tap")
+        doomed.record(Direction.CLIENT, '{"type":"a"}')
+        doomed_id = doomed.id.result(timeout=10)
+        with Store(db) as store:
+            store.delete_session(doomed_id)  # as the TUI's `d` would, in another connection
+        for i in range(3):
+            doomed.record(Direction.SERVER, f'{{"type":"late","i":{i}}}')
+        doomed.update(status="closed")
+        time.sleep(0.1)  # let that batch go first: the next session reuses the freed row id
+        other = recorder.open_session(source="tap")
+        other.record(Direction.CLIENT, '{"type":"mine"}')
+        other.update(status="closed")
+    assert recorder._failed is None
+    with Store(db, create=False) as store:
+        (info,) = store.sessions()
+        assert info.id == other.id.result() and info.status == "closed"
+        assert [e.type for e in store.events(info.id)] == ["mine"]
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:  # no orphan rows of the deleted session
+        assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM frames").fetchone()[0] == 1
+
+
 def test_a_closed_sessions_duration_runs_to_its_close(tmp_path):
     store = Store(tmp_path / "x.db")
     sid = store.import_session([FrameIn(Direction.CLIENT, 12_000_000, '{"type":"a"}')], started_at=100.0, ended_at=102.5)

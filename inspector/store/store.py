@@ -373,6 +373,14 @@ class Store:
         )
         return int(cur.lastrowid)
 
+    def existing(self, session_ids: Iterable[int]) -> set[int]:
+        """Which of these sessions still exist (one may be deleted while it is recorded)."""
+        ids = list(session_ids)
+        if not ids:
+            return set()
+        marks = ", ".join("?" for _ in ids)
+        return {row[0] for row in self._conn.execute(f"SELECT id FROM sessions WHERE id IN ({marks})", ids)}
+
     def update_session(self, session_id: int, **fields_: Any) -> None:
         row = self._session_columns(fields_)
         with self.transaction():

@@ -30,10 +30,15 @@ class _Sessions:
     def __init__(self) -> None:
         self.ids: dict[int, int] = {}
         self.seqs: dict[int, int] = {}
+        self.gone: set[int] = set()  # keys whose row was deleted while recording
 
 
 def write_batch(store: Store, sessions: _Sessions, batch: list[tuple[Any, ...]]) -> tuple[dict[int, int], int, int]:
-    """Commit one batch; returns (sessions opened: key → row id, frames written, bytes)."""
+    """Commit one batch; returns (sessions opened: key → row id, frames written, bytes taken).
+
+    A session deleted while it is recorded (from the TUI, by another process) loses its later
+    frames, with one warning: its id may be reused by the next new session, which must not
+    receive them, and the other sessions go on being recorded."""
     opened: dict[int, int] = {}
     events: list[tuple[Any, ...]] = []
     bodies: list[tuple[Any, ...]] = []
@@ -41,10 +46,14 @@ def write_batch(store: Store, sessions: _Sessions, batch: list[tuple[Any, ...]])
     updates: list[tuple[int, dict[str, Any]]] = []
     size = 0
     with store.transaction():
+        _forget_deleted(store, sessions, batch)
         for item in batch:
             kind, key = item[0], item[1]
             if kind == FRAME:
                 _, _, is_server, t_ns, data = item
+                size += len(data)
+                if key in sessions.gone:
+                    continue
                 session_id = sessions.ids[key]
                 seq = sessions.seqs[key] = sessions.seqs[key] + 1
                 direction = Direction.SERVER if is_server else Direction.CLIENT
@@ -52,11 +61,10 @@ def write_batch(store: Store, sessions: _Sessions, batch: list[tuple[Any, ...]])
                 events.append(event)
                 bodies.append(body)
                 per_session.setdefault(session_id, []).append(event)
-                size += len(data)
             elif kind == OPEN:
                 sessions.ids[key] = opened[key] = store.create_session(**item[2])
                 sessions.seqs[key] = 0
-            else:
+            elif key not in sessions.gone:
                 updates.append((sessions.ids[key], item[2]))
         store.insert_rows(events, bodies)
         for session_id, rows in per_session.items():
@@ -64,6 +72,23 @@ def write_batch(store: Store, sessions: _Sessions, batch: list[tuple[Any, ...]])
         for session_id, fields in updates:
             store.update_session(session_id, **fields)
     return opened, len(events), size
+
+
+def _forget_deleted(store: Store, sessions: _Sessions, batch: list[tuple[Any, ...]]) -> None:
+    """Mark the sessions of this batch whose rows were deleted since the last one."""
+    keys = {item[1] for item in batch if item[0] != OPEN and item[1] in sessions.ids} - sessions.gone
+    if not keys:
+        return
+    alive = store.existing(sessions.ids[key] for key in keys)
+    for key in keys:
+        if sessions.ids[key] not in alive:
+            sessions.gone.add(key)
+            print(
+                f"inspector: session {sessions.ids[key]} was deleted while it was being recorded; "
+                "its later frames are not recorded",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def serve(db_path: str, source: BinaryIO, sink: BinaryIO) -> int:
