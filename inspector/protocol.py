@@ -21,6 +21,7 @@ from inspector.audio import bytes_per_ms
 
 __all__ = [
     "AUDIO_FIELDS",
+    "MAX_FRAME",
     "REDACTED",
     "Direction",
     "EventInfo",
@@ -40,6 +41,9 @@ __all__ = [
 ]
 
 REDACTED = "[REDACTED]"
+# The largest frame the tap passes and an import accepts: input_audio_buffer.append may carry
+# 15 MiB of base64 audio (websockets' default of 1 MiB would break real sessions).
+MAX_FRAME = 16 * 1024 * 1024
 
 
 class Direction(str, enum.Enum):

@@ -22,18 +22,26 @@ from urllib.parse import urlsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidStatus,
+    InvalidURI,
+)
 from websockets.http11 import Request, Response
 
-from inspector.protocol import Direction, model_from_query, redact_url, subprotocols_in
+from inspector.protocol import (
+    MAX_FRAME,
+    Direction,
+    model_from_query,
+    redact_url,
+    subprotocols_in,
+)
 from inspector.store.recorder import Recorder, SessionRecorder
 
-__all__ = ["MAX_FRAME", "Tap", "TapOptions", "websocket_url"]
+__all__ = ["Tap", "TapOptions", "upstream_proxy", "websocket_url"]
 
 log = logging.getLogger("inspector.tap")
-
-# One input_audio_buffer.append may carry 15 MiB of base64; the websockets default is 1 MiB.
-MAX_FRAME = 16 * 1024 * 1024
 
 # Headers passed to the upstream: credentials and OpenAI options. Hop-by-hop and WebSocket
 # headers are the tap's own business on each leg.

@@ -13,8 +13,9 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from inspector.protocol import MAX_FRAME
 from inspector.store import Recorder, Store
-from inspector.tap import MAX_FRAME, Tap, TapOptions
+from inspector.tap import Tap, TapOptions
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "openai-realtime"
 

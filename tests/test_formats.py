@@ -361,3 +361,170 @@ def test_format_errors_name_the_file_and_line(store: Store, tmp_path: Path):
     with pytest.raises(FormatError, match=r"dir.jsonl:\d+: direction must be"):
         import_files(store, [bad_dir])
     assert len(store.sessions()) == 1
+
+
+def _one_socket_har(messages: list, **entry: object) -> dict:
+    """A minimal Chrome-style HAR holding one WebSocket entry."""
+    return {"log": {"version": "1.2", "entries": [
+        {"_resourceType": "websocket", "request": {"url": "wss://api.openai.com/v1/realtime"},
+         "_webSocketMessages": messages, **entry},
+    ]}}
+
+
+def _text(at: float, data: str = '{"type":"x"}') -> dict:
+    return {"type": "receive", "time": at, "opcode": 1, "data": data}
+
+
+@pytest.mark.parametrize(
+    ("har", "where"),
+    [
+        (_one_socket_har([_text(-1.0), _text(0.5)]), r"log\.entries\[0\]\._webSocketMessages\[0\]\.time"),
+        (_one_socket_har([_text(-9e11)]), r"log\.entries\[0\]\._webSocketMessages\[0\]\.time"),
+        (_one_socket_har([_text(1.0), _text(9e11)]), r"log\.entries\[0\]\._webSocketMessages\[1\]\.time"),
+        (_one_socket_har([], startedDateTime="1900-01-01T00:00:00Z"), r"log\.entries\[0\]\.startedDateTime"),
+    ],
+    ids=["1969", "year-minus-26550", "year-30489", "startedDateTime-1900"],
+)
+def test_har_times_before_1970_or_impossible_are_refused_like_jsonl_headers(har: dict, where: str, store: Store, tmp_path: Path):
+    path = write(tmp_path / "old.har", json.dumps(har))
+    with pytest.raises(FormatError, match=rf"old\.har:{where}: .*must be unix seconds from 0 to before year 10000"):
+        import_files(store, [path])
+    assert store.sessions() == []
+
+
+def test_har_export_of_an_impossible_start_already_in_a_database_does_not_raise(store: Store):
+    session_id = store.import_session([FrameIn(Direction.SERVER, 0, "{}")], started_at=-9e11)
+    doc = orjson.loads(export_bytes(store, session_id, "har"))
+    (entry,) = doc["log"]["entries"]
+    assert entry["startedDateTime"] == "1970-01-01T00:00:00.000Z"
+    assert entry["_inspector"]["started_at"] == -9e11  # the number itself, as it is
+
+
+def test_har_times_are_whole_microseconds_and_time_sets_ended_at(store: Store, tmp_path: Path):
+    har = _one_socket_har(
+        [_text(1732440000.512345), _text(1732440001.0), _text(1732440000.4 + 0.6)],
+        startedDateTime="2024-11-24T09:20:00.400Z",
+        time=2500.0,  # ms the socket was open
+    )
+    (imp,) = import_files(store, [write(tmp_path / "t.har", json.dumps(har))])
+    assert [t for _, t, _, _ in frames_of(store, imp.session_id)] == [112_345_000, 600_000_000, 600_000_000]
+    info = store.session(imp.session_id)
+    assert info.started_at == pytest.approx(1732440000.4)
+    assert info.ended_at == pytest.approx(1732440002.9)
+    # A `time` that ends before the last message is not the socket's lifetime (a tool that times
+    # the handshake only): no end is made up from it.
+    har["log"]["entries"][0]["time"] = 245.3
+    (imp,) = import_files(store, [write(tmp_path / "t2.har", json.dumps(har))])
+    assert store.session(imp.session_id).ended_at is None
+
+
+def test_imports_record_a_final_status(store: Store, tmp_path: Path):
+    def header(status: str) -> bytes:
+        return orjson.dumps({"format": "realtime-inspector/1", "frames": 0,
+                             "session": {"started_at": 1.0, "status": status}}) + b"\n"
+
+    statuses = ["recording", "open", "closed", "failed", "interrupted"]
+    paths = [write(tmp_path / f"{s}.jsonl", header(s)) for s in statuses]
+    imported = import_files(store, paths)
+    assert [store.session(i.session_id).status for i in imported] == [
+        "interrupted", "interrupted", "closed", "failed", "interrupted"
+    ]
+    har = _one_socket_har([_text(1.0)], _inspector={"started_at": 1.0, "status": "open"})
+    (imp,) = import_files(store, [write(tmp_path / "open.har", json.dumps(har))])
+    assert store.session(imp.session_id).status == "interrupted"
+
+
+def _big_frames(tmp_path: Path) -> list[tuple[Path, str]]:
+    """One file per format, each holding one frame a byte larger than the tap accepts."""
+    from inspector.protocol import MAX_FRAME
+
+    big_text = "a" * (MAX_FRAME - len('{"type":"x","pad":""}') + 1)
+    frame = '{"type":"x","pad":"' + big_text + '"}'
+    header = {"format": "realtime-inspector/1", "frames": 1, "session": {"started_at": 1.0}}
+    jsonl = write(tmp_path / "big.jsonl", orjson.dumps(header) + b"\n"
+                  + orjson.dumps({"direction": "client", "t_ns": 0, "text": frame}) + b"\n")
+    binary = write(tmp_path / "big-binary.jsonl", orjson.dumps(header) + b"\n" + orjson.dumps(
+        {"direction": "client", "t_ns": 0, "opcode": "binary", "base64": base64.b64encode(b"\0" * (MAX_FRAME + 1)).decode()}
+    ) + b"\n")
+    fixture = write(tmp_path / "big-fixture.jsonl", orjson.dumps(
+        {"direction": "client", "kind": "message", "data": {"type": "x", "pad": big_text}}
+    ) + b"\n")
+    har = _one_socket_har([_text(1.0), {"type": "send", "time": 2.0, "opcode": 2,
+                                        "data": base64.b64encode(b"\0" * (MAX_FRAME + 1)).decode()}])
+    har_path = write(tmp_path / "big.har", json.dumps(har, indent=1))
+    return [(jsonl, ":2: "), (binary, ":2: "), (fixture, ":1: "),
+            (har_path, r":log\.entries\[0\]\._webSocketMessages\[1\]\.data: ")]
+
+
+def test_frames_larger_than_the_tap_accepts_are_refused(store: Store, tmp_path: Path):
+    from inspector.protocol import MAX_FRAME
+
+    for path, where in _big_frames(tmp_path):
+        pattern = rf"{path.name}{where}frame of {MAX_FRAME + 1} bytes is larger than the 16 MiB the tap accepts$"
+        with pytest.raises(FormatError, match=pattern):
+            import_files(store, [path])
+    assert store.sessions() == []
+    # A frame of exactly the limit imports.
+    frame = '{"type":"x","pad":"' + "é" * ((MAX_FRAME - 21) // 2) + "a" * ((MAX_FRAME - 21) % 2) + '"}'
+    assert len(frame.encode()) == MAX_FRAME
+    header = {"format": "realtime-inspector/1", "frames": 1, "session": {"started_at": 1.0}}
+    path = write(tmp_path / "limit.jsonl", orjson.dumps(header) + b"\n"
+                 + orjson.dumps({"direction": "server", "t_ns": 0, "text": frame}) + b"\n")
+    (imp,) = import_files(store, [path])
+    assert imp.frames == 1
+
+
+def test_a_line_too_long_for_any_frame_is_refused_without_reading_it_whole(store: Store, tmp_path: Path, monkeypatch):
+    import inspector.formats.detect as detect
+
+    monkeypatch.setattr(detect, "_MAX_LINE", 1000)
+    monkeypatch.setattr(detect, "_CHUNK", 100)
+    read_sizes: list[int] = []
+    real_readline = io.BufferedReader.readline
+
+    class Spy(io.BufferedReader):
+        def readline(self, size=-1):
+            line = real_readline(self, size)
+            read_sizes.append(len(line))
+            return line
+
+    header = {"format": "realtime-inspector/1", "session": {"started_at": 1.0}}
+    long_line = orjson.dumps({"direction": "client", "t_ns": 0, "text": "x" * 5000}) + b"\n"
+    path = write(tmp_path / "long.jsonl", orjson.dumps(header) + b"\n" + long_line)
+    monkeypatch.setattr(detect, "open", lambda p, mode: Spy(io.FileIO(p, mode)), raising=False)
+    with pytest.raises(FormatError, match=rf"long\.jsonl:2: line of {len(long_line)} bytes is longer than any frame"):
+        import_files(store, [path])
+    assert max(read_sizes) <= 1001
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["plain", "bom"])
+def test_har_opening_on_one_line_and_files_with_a_bom_are_recognised(bom: bytes, store: Store, tmp_path: Path):
+    har = json.dumps(chrome_har(), indent=2)
+    assert har.startswith('{\n  "log": {')
+    variants = {
+        "pretty.har": har,
+        "opening.har": '{ "log": {' + har.split('"log": {', 1)[1],  # first line `{ "log": {`
+        "oneline.har": json.dumps(chrome_har()),
+    }
+    for name, text in variants.items():
+        path = write(tmp_path / name, bom + text.encode())
+        assert detect_format(path) == "har", name
+        assert [i.frames for i in import_files(store, [path])] == [5, 1], name
+    (imp,) = import_files(store, [FIXTURE_FILES[3]])
+    exported = export_bytes(store, imp.session_id)
+    path = write(tmp_path / "bom.jsonl", bom + exported)
+    assert detect_format(path) == "jsonl"
+    (again,) = import_files(store, [path])
+    assert frames_of(store, again.session_id) == frames_of(store, imp.session_id)
+
+
+def test_a_pretty_printed_har_reports_progress_while_it_is_read(store: Store, tmp_path: Path, monkeypatch):
+    import inspector.formats.detect as detect
+
+    monkeypatch.setattr(detect, "_CHUNK", 1000)
+    path = write(tmp_path / "pretty.har", json.dumps(chrome_har(), indent=2))
+    calls: list[tuple[int, int]] = []
+    import_files(store, [path], lambda p, done, total: calls.append((done, total)))
+    total = path.stat().st_size
+    assert len(calls) > 3 and calls[-1] == (total, total)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)

@@ -202,6 +202,15 @@ def _fixture_at_negative(tmp_path: Path, db: Path) -> Path:
     )
 
 
+def _har_before_1970(tmp_path: Path, db: Path) -> Path:
+    har = chrome_har()
+    for message in har["log"]["entries"][1]["_webSocketMessages"]:
+        message["time"] -= 1732440001.0  # the first one at -0.2496: 1969
+    path = tmp_path / "1969.har"
+    path.write_text(json.dumps(har, indent=2))
+    return path
+
+
 @pytest.mark.parametrize(
     ("make", "where", "reason"),
     [
@@ -215,6 +224,7 @@ def _fixture_at_negative(tmp_path: Path, db: Path) -> Path:
         (_negative_ended_at, ":1: ", "session field 'ended_at' must be unix seconds"),
         (_fixture_at_beyond_sqlite, ":2: ", "'at' must be a non-negative number of seconds"),
         (_fixture_at_negative, ":3: ", "'at' must be a non-negative number of seconds"),
+        (_har_before_1970, r":log\.entries\[1\]\._webSocketMessages\[0\]\.time: ", "must be unix seconds from 0"),
     ],
     ids=[
         "truncated-jsonl",
@@ -227,6 +237,7 @@ def _fixture_at_negative(tmp_path: Path, db: Path) -> Path:
         "negative-ended-at",
         "fixture-at-2**63-ns",
         "fixture-at-negative",
+        "har-before-1970",
     ],
 )
 def test_bad_input_is_refused_with_file_line_and_reason_and_the_database_is_unchanged(make, where, reason, db: Path, tmp_path: Path):
@@ -274,7 +285,50 @@ def test_samples_import(tmp_path: Path):
         assert any(info.label and "demo" in info.label for info in s.sessions())
 
 
-def test_import_of_a_missing_file_is_a_usage_error(tmp_path: Path):
-    code, _, err = run("import", tmp_path / "nope.jsonl", "--db", tmp_path / "x.db")
-    assert code == 2 and "does not exist" in err
-    assert not os.path.exists(tmp_path / "x.db")
+def test_import_of_a_missing_file_or_a_directory_is_a_one_line_error_before_anything_is_imported(db: Path, tmp_path: Path):
+    for bad, reason in ((tmp_path / "nope.jsonl", "no such file"), (tmp_path, "is a directory")):
+        code, out, err = run("import", bad, "--db", tmp_path / "x.db")
+        assert (code, err) == (1, f"error: {bad}: {reason}\n")
+        assert not os.path.exists(tmp_path / "x.db")
+        before = snapshot(db)
+        code, out, err = run("import", FIXTURE_FILES[1], bad, "--db", db)  # the good file first
+        assert (code, out, err) == (1, "", f"error: {bad}: {reason}\n")
+        assert snapshot(db) == before
+
+
+def test_export_into_a_directory_writes_session_n_and_never_over_the_database(db: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run("export", "1", "-o", "newdir/", "--db", db)
+    assert code == 0, err
+    assert not (tmp_path / "newdir").is_file() and "newdir/session-1.jsonl" in err
+    code, _, err = run("export", "1", "--format", "har", "-o", "newdir", "--db", db)  # exists now
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "newdir").iterdir()) == ["session-1.har", "session-1.jsonl"]
+    code, out, _ = run("import", "newdir/session-1.jsonl", "newdir/session-1.har", "--db", db)
+    assert code == 0 and out.count("session ") == 2
+    (tmp_path / "taken").write_text("a file")
+    code, _, err = run("export", "1", "-o", "taken/", "--db", db)
+    assert code == 1 and err.startswith("error: cannot create directory taken/"), err
+
+    # Content, not bytes: the refused exports leave their connection to the checkpoint.
+    before = snapshot(db)[1]
+    os.symlink(db, tmp_path / "link.db")
+    for target in (db, os.path.relpath(db), f"{db}-wal", f"{db}-shm", tmp_path / "link.db"):
+        for fmt in ("jsonl", "har"):
+            code, _, err = run("export", "1", "--format", fmt, "-o", target, "--db", db)
+            assert code == 1 and "it is the database itself" in err and "Traceback" not in err, (target, err)
+    assert snapshot(db)[1] == before
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_the_build_requirement_can_read_the_spdx_license_string():
+    # (Here for want of a packaging test file.) `license = "MIT"`, a PEP 639 SPDX expression, is
+    # read by setuptools 77 and later; older ones refuse the table-less form.
+    import re
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert isinstance(pyproject["project"]["license"], str)
+    (setuptools,) = [r for r in pyproject["build-system"]["requires"] if r.startswith("setuptools")]
+    minimum = re.fullmatch(r"setuptools>=(\d+)(?:\.\d+)*", setuptools)
+    assert minimum and int(minimum[1]) >= 77, setuptools

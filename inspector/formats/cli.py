@@ -32,10 +32,10 @@ PROGRESS_MIN_BYTES = 4 * 1024 * 1024  # smaller files import too fast to need a 
     "--output",
     # A string, not a Path: pathlib drops the trailing "/" that marks a directory not made yet.
     type=click.Path(),
-    help="jsonl/har: the file to write (default: stdout). wav (required): a directory (an "
-    "existing one, or any path ending in /, created if needed), where "
-    "session-N[-turn-T]-input.wav and -output.wav are written, or a path prefix P, giving "
-    "P-input.wav and P-output.wav.",
+    help="jsonl/har: the file to write (default: stdout), or a directory (an existing one, or "
+    "any path ending in /, created if needed) to write session-N.jsonl or .har in. wav "
+    "(required): a directory, where session-N[-turn-T]-input.wav and -output.wav are written, "
+    "or a path prefix P, giving P-input.wav and P-output.wav.",
 )
 @click.option(
     "--turn",
@@ -64,10 +64,40 @@ def export_command(session_id: int, fmt: str, output: str | None, turn: int | No
     if fmt == "wav":
         _export_wav(store, session_id, output, turn)
     else:
-        _export_document(store, session_id, fmt, output)
+        _export_document(store, session_id, fmt, output, db_path)
 
 
-def _export_document(store, session_id: int, fmt: str, output_arg: str | None) -> None:
+def _is_directory_arg(output: str) -> bool:
+    """`-o DIR/` or an existing directory: pathlib would drop the trailing / of one not made yet."""
+    return output.endswith(("/", os.sep)) or Path(output).is_dir()
+
+
+def _make_directory(output: str) -> Path:
+    directory = Path(output)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"cannot create directory {output}: {exc.strerror or exc}")
+    return directory
+
+
+def _is_database(output: Path, db_path: Path) -> bool:
+    """Whether writing `output` would replace the database or one of its side files (which
+    SQLite would then read as its journal). By resolved name, as the files may not exist yet,
+    and by identity, for a hard link or a symlink."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        db_file = Path(f"{db_path}{suffix}")
+        if output.resolve() == db_file.resolve():
+            return True
+        try:
+            if os.path.samefile(output, db_file):
+                return True
+        except OSError:  # one of them does not exist: not the same file
+            pass
+    return False
+
+
+def _export_document(store, session_id: int, fmt: str, output_arg: str | None, db_path: Path) -> None:
     from inspector.formats.har import export_har
     from inspector.formats.jsonl import export_jsonl
 
@@ -81,7 +111,12 @@ def _export_document(store, session_id: int, fmt: str, output_arg: str | None) -
         write(sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return
-    output = Path(output_arg)
+    if _is_directory_arg(output_arg):
+        output = _make_directory(output_arg) / f"session-{session_id}.{fmt}"
+    else:
+        output = Path(output_arg)
+    if _is_database(output, db_path):
+        fail(f"cannot write {output}: it is the database itself (--db {db_path})")
     # Write beside the target and rename, so that a failure never leaves half a file behind.
     partial = output.with_name(output.name + ".partial")
     try:
@@ -99,13 +134,8 @@ def _export_wav(store, session_id: int, output: str | None, turn: int | None) ->
 
     if output is None:
         raise click.UsageError("--format wav needs -o DIRECTORY/ or -o PATH_PREFIX")
-    if output.endswith(("/", os.sep)) or Path(output).is_dir():
-        directory = Path(output)
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            fail(f"cannot create directory {output}: {exc.strerror or exc}")
-        prefix = directory / (f"session-{session_id}" + (f"-turn-{turn}" if turn else ""))
+    if _is_directory_arg(output):
+        prefix = _make_directory(output) / (f"session-{session_id}" + (f"-turn-{turn}" if turn else ""))
     else:
         prefix = Path(output)
     try:
@@ -145,7 +175,8 @@ class _ProgressLine:
 
 
 @click.command("import")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+# Checked by the command, not by click: click's complaint is a three-line usage error.
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @db_option
 @json_option
 def import_command(files: tuple[Path, ...], db_path: Path, as_json: bool) -> None:
@@ -164,6 +195,11 @@ def import_command(files: tuple[Path, ...], db_path: Path, as_json: bool) -> Non
     from inspector.formats import FormatError, import_files
     from inspector.store import StoreError
 
+    for path in files:  # all of them before anything is imported, or a database is created
+        if path.is_dir():
+            fail(f"{path}: is a directory")
+        if not path.exists():
+            fail(f"{path}: no such file")
     existed = db_path.exists()
     store = open_store(db_path, create=True)
     progress = _ProgressLine()

@@ -6,22 +6,30 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from inspector.protocol import MAX_FRAME
 from inspector.store import FrameIn
 
 __all__ = [
     "EXPORTED_FIELDS",
+    "FINAL_STATUSES",
     "FORMAT_NAME",
+    "MAX_FRAME",
     "MAX_T_NS",
     "MAX_TIMESTAMP",
     "FormatError",
     "SessionImport",
+    "check_frame_size",
     "check_session_fields",
+    "check_timestamp",
 ]
 
 FORMAT_NAME = "realtime-inspector/1"
 MAX_T_NS = 2**63 - 1  # SQLite's INTEGER; about 292 years
 MAX_TIMESTAMP = 253402300800.0  # 10000-01-01T00:00:00Z in unix seconds: times must be before it
 TIMESTAMP_FIELDS = ("started_at", "ended_at")
+# The store's statuses once a session is over ("open" is the only other one). An imported session
+# is never live: any other status becomes "interrupted", or it would look recording forever.
+FINAL_STATUSES = ("closed", "failed", "interrupted")
 
 # Session metadata an export carries and an import restores. Ids and counters are the database's
 # own (recomputed on import); `replay_of` names a session of another database, so it is dropped;
@@ -90,12 +98,10 @@ def check_session_fields(
             raise FormatError(path, where, f"session field {name!r} must be {types[0].__name__}")
         out[name] = value
     for name in TIMESTAMP_FIELDS:
-        # Unix seconds between 1970 and year 9999: anything else (NaN, inf, 1e20) is no date and
-        # would break every place that shows it.
-        if name in out and not 0 <= out[name] < MAX_TIMESTAMP:
-            raise FormatError(
-                path, where, f"session field {name!r} must be unix seconds from 0 to before year 10000, not {out[name]!r}"
-            )
+        if name in out:
+            check_timestamp(out[name], path, where, f"session field {name!r}")
+    if "status" in out and out["status"] not in FINAL_STATUSES:
+        out["status"] = "interrupted"
     for name in ("offered_subprotocols",):
         if name in out and not all(isinstance(v, str) for v in out[name]):
             raise FormatError(path, where, f"session field {name!r} must be a list of strings")
@@ -105,3 +111,23 @@ def check_session_fields(
     ):
         raise FormatError(path, where, "session field 'request_headers' must be [[name, value], ...]")
     return out
+
+
+def check_timestamp(value: float, path: str, where: int | str, what: str) -> None:
+    """Unix seconds between 1970 and year 9999: anything else (NaN, inf, 1e20, a 1969 date) is no
+    date and would break every place that shows it, a HAR export among them."""
+    if not 0 <= value < MAX_TIMESTAMP:
+        raise FormatError(path, where, f"{what} must be unix seconds from 0 to before year 10000, not {value!r}")
+
+
+def check_frame_size(frame: str | bytes, path: str, where: int | str) -> None:
+    """Refuse a frame the tap would not have accepted: nothing recorded live is that large, and
+    the viewer, the filters and the exports all hold a frame in memory at once."""
+    if isinstance(frame, str):
+        if len(frame) * 4 <= MAX_FRAME:  # UTF-8 takes at most 4 bytes a character: surely small
+            return
+        size = len(frame.encode("utf-8", "surrogatepass"))
+    else:
+        size = len(frame)
+    if size > MAX_FRAME:
+        raise FormatError(path, where, f"frame of {size} bytes is larger than the {MAX_FRAME // 2**20} MiB the tap accepts")

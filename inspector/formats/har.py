@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import math
 import time
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
@@ -29,9 +30,12 @@ from inspector.formats.common import (
     CLOSE_FIELDS,
     EXPORTED_FIELDS,
     MAX_T_NS,
+    MAX_TIMESTAMP,
     FormatError,
     SessionImport,
+    check_frame_size,
     check_session_fields,
+    check_timestamp,
 )
 from inspector.formats.jsonl import close_record, session_header
 from inspector.protocol import Direction, Opcode, model_from_query
@@ -98,9 +102,25 @@ def _started_at(path: str, where: str, entry: dict[str, Any]) -> float | None:
     if text is None:
         return None
     try:
-        return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+        started = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
     except ValueError:
         raise FormatError(path, f"{where}.startedDateTime", f"not an ISO 8601 date: {text!r}") from None
+    check_timestamp(started, path, f"{where}.startedDateTime", "startedDateTime")
+    return started
+
+
+def _ended_at(entry: dict[str, Any], opened: float, last_message: float) -> float | None:
+    """When the socket closed, from the entry's `time` (milliseconds it was open, as our export
+    writes it), or None when that cannot be its lifetime: missing, not a number, or ending before
+    the last message (a tool that times only the handshake). 1 ms of slack: startedDateTime is
+    rounded to milliseconds."""
+    ms = entry.get("time")
+    if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not 0 <= ms < math.inf:
+        return None
+    ended = opened + ms / 1000
+    if ended < last_message - 0.001 or not ended < MAX_TIMESTAMP:
+        return None
+    return ended
 
 
 def _fields_from_request(path: str, where: str, entry: dict[str, Any]) -> dict[str, Any]:
@@ -136,22 +156,31 @@ def _read_entry(path: str, where: str, entry: dict[str, Any]) -> SessionImport:
     else:
         fields = _fields_from_request(path, where, entry)
     frames = [_read_message(path, f"{where}._webSocketMessages[{i}]", m) for i, m in enumerate(messages)]
+    opened = _started_at(path, where, entry)
     if "started_at" not in fields:
         # The handshake's start, or the first message if the clocks disagree (times stay >= 0).
-        times = [f[1] for f in frames if f] + [_started_at(path, where, entry)]
+        times = [f[1] for f in frames if f] + [opened]
         known = [t for t in times if t is not None]
         fields["started_at"] = min(known) if known else time.time()
     start = fields["started_at"]
+    last_message = start
     out = []
     for item in frames:
         if item is None:
             continue
         direction, at, t_ns, data = item
+        last_message = max(last_message, at)
         if t_ns is None:
-            t_ns = max(0, round((at - start) * 1e9))
+            # Whole microseconds, the resolution of Chrome's times: the float difference alone
+            # turns 1732440000.512345 - 1732440000.4 into 112344980 ns, not 112345000.
+            t_ns = max(0, round((at - start) * 1e6)) * 1000
         if t_ns > MAX_T_NS:
             raise FormatError(path, where, "message times span more than SQLite can hold")
         out.append(FrameIn(direction, t_ns, data))
+    if not isinstance(ours, dict):  # our export's metadata says itself whether it ended
+        ended = _ended_at(entry, start if opened is None else opened, last_message)
+        if ended is not None:
+            fields["ended_at"] = ended
     fields.setdefault("status", "closed")
     return SessionImport(path, "har", fields, iter(out), frame_count=len(out))
 
@@ -163,8 +192,10 @@ def _read_message(path: str, where: str, message: Any) -> tuple[Direction, float
     if direction is None:
         raise FormatError(path, f"{where}.type", f"must be 'send' or 'receive', not {message.get('type')!r}")
     at = message.get("time")
-    if isinstance(at, bool) or not isinstance(at, (int, float)) or not abs(at) < 1e12:
+    if isinstance(at, bool) or not isinstance(at, (int, float)):
         raise FormatError(path, f"{where}.time", "must be a number (unix seconds)")
+    # Checked here, not only as the session's start: the start is the earliest of these times.
+    check_timestamp(at, path, f"{where}.time", "a message time")
     opcode = message.get("opcode")
     if opcode in _CONTROL_OPCODES:
         return None
@@ -180,6 +211,7 @@ def _read_message(path: str, where: str, message: Any) -> tuple[Direction, float
             raise FormatError(path, f"{where}.data", "a binary message (opcode 2) must be base64") from None
     else:
         raise FormatError(path, f"{where}.opcode", f"must be 1 (text) or 2 (binary), not {opcode!r}")
+    check_frame_size(frame, path, f"{where}.data")
     t_ns = message.get("_t_ns")
     if isinstance(t_ns, bool) or not isinstance(t_ns, int) or not 0 <= t_ns <= MAX_T_NS:
         t_ns = None
@@ -190,7 +222,12 @@ def _read_message(path: str, where: str, message: Any) -> tuple[Direction, float
 
 
 def _iso(ts: float) -> str:
-    stamp = dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="milliseconds")
+    """startedDateTime. HAR needs a date here, so a start no date can hold (written before
+    imports checked it) becomes the epoch; `_inspector` keeps the number as it is."""
+    try:
+        stamp = dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="milliseconds")
+    except (ValueError, OverflowError, OSError):
+        stamp = "1970-01-01T00:00:00.000+00:00"
     return stamp.replace("+00:00", "Z")
 
 

@@ -36,6 +36,7 @@ from inspector.formats.common import (
     MAX_T_NS,
     FormatError,
     SessionImport,
+    check_frame_size,
     check_session_fields,
 )
 from inspector.protocol import Direction, Opcode
@@ -176,6 +177,7 @@ def _interchange_frames(imp: SessionImport, expected: int | None, lines: Lines) 
             frame = FrameIn(direction, t_ns, data, Opcode.BINARY)
         else:
             raise FormatError(path, lineno, f"opcode must be 'text' or 'binary', not {opcode!r}")
+        check_frame_size(frame.data, path, lineno)
         imp.frame_count += 1
         yield frame
     if expected is not None and imp.frame_count != expected:
@@ -244,5 +246,7 @@ def _fixture_frames(imp: SessionImport, first: dict[str, Any], lines: Lines) -> 
             raise FormatError(path, lineno, f"kind must be 'message' or 'close', not {kind!r}")
         if "data" not in obj:
             raise FormatError(path, lineno, "a message line needs 'data' (the event)")
+        data = orjson.dumps(obj["data"])
+        check_frame_size(data, path, lineno)
         imp.frame_count += 1
-        yield FrameIn(direction, t_ns, orjson.dumps(obj["data"]).decode(), Opcode.TEXT)
+        yield FrameIn(direction, t_ns, data.decode(), Opcode.TEXT)
