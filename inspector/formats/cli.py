@@ -40,7 +40,7 @@ PROGRESS_MIN_BYTES = 4 * 1024 * 1024  # smaller files import too fast to need a 
 @click.option(
     "--turn",
     type=click.IntRange(min=1),
-    help="wav: only turn N (one response and the input committed before it).",
+    help="wav: only turn N, numbered as in the TUI's turns view (its committed input audio and the response to it).",
 )
 @db_option
 def export_command(session_id: int, fmt: str, output: str | None, turn: int | None, db_path: Path) -> None:
