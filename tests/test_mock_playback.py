@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -132,6 +135,36 @@ def test_cli_busy_port_is_a_one_line_error():
     assert (
         result.output.strip() == f"error: cannot listen on 127.0.0.1:{port}: address already in use"
     )
+
+
+async def test_cli_sigterm_closes_clients_with_1001_and_exits_cleanly():
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "inspector", "mock", "--listen", f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            while True:  # until it listens
+                try:
+                    ws = await connect(f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime")
+                    break
+                except OSError:
+                    await asyncio.sleep(0.05)
+            async with ws:
+                assert json.loads(await ws.recv())["type"] == "session.created"
+                proc.send_signal(signal.SIGTERM)
+                with pytest.raises(ConnectionClosed) as closed:
+                    await ws.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+            output, _ = await asyncio.to_thread(proc.communicate)
+        assert proc.returncode == 0, output.decode()
+        assert b"Traceback" not in output
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def test_cli_reports_bad_scripts_and_missing_sessions(tmp_path):

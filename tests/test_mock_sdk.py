@@ -325,6 +325,15 @@ async def close_after_error(url: str, **kwargs: Any) -> tuple[dict[str, Any], in
         return error, ws.close_code
 
 
+async def test_beta_subprotocol_gets_beta_api_shape_disabled_then_close_4000(mock):
+    # Browsers cannot set the OpenAI-Beta header; the beta put it in the subprotocol list.
+    error, code = await close_after_error(
+        mock.realtime_url,
+        subprotocols=["realtime", "openai-insecure-api-key.sk-x", "openai-beta.realtime-v1"],
+    )
+    assert (error["error"]["code"], code) == ("beta_api_shape_disabled", 4000)
+
+
 async def test_missing_model_gets_missing_model_then_close_4000(mock):
     error, code = await close_after_error(mock.url + "/v1/realtime")
     assert (error["type"], error["error"]["code"], code) == ("error", "missing_model", 4000)
@@ -345,6 +354,17 @@ async def test_require_key_refuses_a_missing_key_with_close_3000_and_accepts_any
         url = server.url + "/v1/realtime?model=gpt-realtime"
         async with connect(url, subprotocols=["realtime", "openai-insecure-api-key.sk-x"]) as ws:
             assert ws.subprotocol == "realtime"
+            assert json.loads(await ws.recv())["type"] == "session.created"
+
+
+async def test_require_key_accepts_only_bearer_keys_not_other_auth_schemes():
+    async with run_mock(require_key=True) as server:
+        for auth in ("Basic abc", "Token sk-x", "Bearer"):
+            error, code = await close_after_error(
+                server.realtime_url, additional_headers={"Authorization": auth}
+            )
+            assert (error["error"]["code"], code) == ("invalid_api_key", 3000), auth
+        async with connect(server.realtime_url, additional_headers={"api-key": "k"}) as ws:
             assert json.loads(await ws.recv())["type"] == "session.created"
 
 

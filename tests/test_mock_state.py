@@ -221,6 +221,7 @@ def test_session_update_rejects_unknown_parameters_with_the_dotted_param(update,
             "session.output_modalities",
             "array_above_max_length",
         ),
+        ({"output_modalities": []}, "session.output_modalities", "empty_array"),
         ({"audio": {"output": {"voice": "robot"}}}, "session.audio.output.voice", "invalid_value"),
         (
             {"audio": {"input": {"turn_detection": {"type": "push_to_talk"}}}},
@@ -438,6 +439,27 @@ def test_previous_item_id_root_inserts_first_and_unknown_ids_are_errors():
     assert [i["id"] for i in session.conversation.items][1] == first
     error = only_error(send(session, {**user_text("x"), "previous_item_id": "item_missing"}))
     assert error["param"] == "previous_item_id"
+
+
+def test_input_audio_item_with_bad_base64_is_invalid_value_and_the_session_goes_on():
+    session = new_session()
+    item = {"type": "message", "role": "user", "content": [{"type": "input_audio", "audio": "abc"}]}
+    error = only_error(
+        send(session, {"type": "conversation.item.create", "item": item, "event_id": "a1"})
+    )
+    assert (error["code"], error["param"], error["event_id"]) == (
+        "invalid_value",
+        "item.content[0].audio",
+        "a1",
+    )
+    assert session.conversation.items == []
+    item["content"][0] = {"type": "input_audio", "audio": "", "transcript": 5}
+    error = only_error(send(session, {"type": "conversation.item.create", "item": item}))
+    assert (error["code"], error["param"]) == ("invalid_type", "item.content[0].transcript")
+    item["content"][0] = {"type": "input_audio", "audio": base64.b64encode(bytes(4800)).decode()}
+    events = send(session, {"type": "conversation.item.create", "item": item})
+    assert types(events) == ["conversation.item.added", "conversation.item.done"]
+    assert session.conversation.audio[events[0]["item"]["id"]] == bytes(4800)
 
 
 def test_client_item_ids_are_kept():
@@ -704,6 +726,115 @@ def test_cancel_before_any_output_forgets_the_unseen_item():
     assert session.conversation.items == []
 
 
+def test_barge_in_before_the_cancelled_response_is_done_still_answers_the_new_turn():
+    # Realistic latency: speech starts and stops within one append, while the cancelled
+    # response's closing events are still queued (it is `active` until its response.done).
+    session = new_session(timing=REALISTIC)
+    session.receive(_json(append(1500, loud=False)), 0.0)  # settle the VAD
+    session.receive(_json(append(600, loud=True)), 0.0)
+    session.receive(_json(append(600, loud=False)), 0.0)
+    sent = session.pop_due(0.8)
+    assert "response.output_audio.delta" in types(sent)
+    session.receive(_json(append(600, loud=True)), 0.8)
+    session.receive(_json(append(600, loud=False)), 0.8)
+    rest = [e for _, e in session.outbox.pop_all(0.8)]
+    dones = [e["response"] for e in rest if e["type"] == "response.done"]
+    assert [d["status"] for d in dones] == ["cancelled", "completed"]
+    names = types(rest)
+    assert names.index("response.done") < names.index("response.created")
+    # The answer follows the new user turn in the conversation.
+    committed = next(e for e in rest if e["type"] == "input_audio_buffer.committed")
+    assert [i["id"] for i in session.conversation.items][-2] == committed["item_id"]
+    assert session.active is None
+
+
+def test_cancel_usage_and_stored_audio_cover_only_what_was_streamed():
+    session = new_session(timing=REALISTIC)
+    session.receive(_json(user_text("hi")), 0.0)
+    session.receive('{"type": "response.create"}', 0.0)
+    sent = session.pop_due(0.6)
+    deltas = [e for e in sent if e["type"] == "response.output_audio.delta"]
+    streamed = sum(len(base64.b64decode(e["delta"])) for e in deltas)
+    transcript = [e for e in sent if e["type"] == "response.output_audio_transcript.delta"]
+    assert deltas and transcript
+    planned = session.active.usage
+    session.receive('{"type": "response.cancel"}', 0.6)
+    rest = [e for _, e in session.outbox.pop_all(0.6)]
+    done = next(e for e in rest if e["type"] == "response.done")["response"]
+    details = done["usage"]["output_token_details"]
+    audio_tokens = -(-streamed // (50 * PCM_MS))  # one token per started 50 ms
+    assert details == {"text_tokens": len(transcript), "audio_tokens": audio_tokens}
+    assert done["usage"]["input_tokens"] == planned["input_tokens"]
+    assert done["usage"]["total_tokens"] < planned["total_tokens"]
+    assert len(session.conversation.audio[done["output"][0]["id"]]) == streamed
+    limits = rest[-1]["rate_limits"][0]
+    assert limits["limit"] - limits["remaining"] == done["usage"]["total_tokens"]
+
+
+def test_response_cancel_response_id_must_be_a_string():
+    session = new_session()
+    for bad in ([], {}, 5):
+        event = {"type": "response.cancel", "response_id": bad, "event_id": "k2"}
+        error = only_error(send(session, event))
+        assert (error["code"], error["param"], error["event_id"]) == (
+            "invalid_type",
+            "response_id",
+            "k2",
+        )
+    assert (
+        only_error(send(session, {"type": "response.cancel", "response_id": "resp_x"}))["code"]
+        == "response_cancel_not_active"
+    )
+
+
+# --- inline response input ---------------------------------------------------------------------
+
+
+def test_inline_response_input_items_need_no_id():
+    session = text_session()
+    user = user_text("hi")["item"]
+    call = {"type": "function_call", "name": "f", "arguments": "{}", "call_id": "call_1"}
+    output = {"type": "function_call_output", "call_id": "call_1", "output": "ok"}
+    for entries in ([user], [user, call, output]):
+        params = {"conversation": "none", "input": entries}
+        events = send(session, {"type": "response.create", "response": params})
+        assert events[-2]["response"]["status"] == "completed"
+    assert session.conversation.items == []
+
+
+@pytest.mark.parametrize(
+    ("entry", "code", "param"),
+    [
+        (
+            {"type": "message", "role": "user", "content": "hi"},
+            "invalid_type",
+            "response.input[0].content",
+        ),
+        (
+            {"type": "message", "role": "user", "content": [{"type": "output_text", "text": "x"}]},
+            "invalid_value",
+            "response.input[0].content[0].type",
+        ),
+        (
+            {"type": "function_call", "arguments": "{}"},
+            "missing_required_parameter",
+            "response.input[0].name",
+        ),
+        ({"type": "item_reference", "id": []}, "invalid_type", "response.input[0].id"),
+        (
+            {"type": "message", "role": "user", "content": [], "x": 1},
+            "unknown_parameter",
+            "response.input[0].x",
+        ),
+        ("hi", "invalid_type", "response.input[0]"),
+    ],
+)
+def test_inline_response_input_follows_the_item_rules(entry, code, param):
+    event = {"type": "response.create", "event_id": "o1", "response": {"input": [entry]}}
+    error = only_error(send(text_session(), event))
+    assert (error["code"], error["param"], error["event_id"]) == (code, param, "o1")
+
+
 # --- framing errors ----------------------------------------------------------------------------
 
 
@@ -714,6 +845,13 @@ def test_unknown_event_type_is_invalid_value_listing_supported_types():
     assert error["message"].startswith(
         "Invalid value: 'response.cancelled'. Supported values are: 'session.update', "
     )
+
+
+def test_output_audio_buffer_clear_is_webrtc_only_so_unknown_and_not_listed():
+    error = only_error(send(new_session(), {"type": "output_audio_buffer.clear"}))
+    assert (error["code"], error["param"]) == ("invalid_value", "type")
+    assert error["message"].startswith("Invalid value: 'output_audio_buffer.clear'.")
+    assert error["message"].count("output_audio_buffer.clear") == 1
 
 
 def test_unknown_top_level_field_is_unknown_parameter():

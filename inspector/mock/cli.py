@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
+import signal
 from pathlib import Path
 
 import click
@@ -128,7 +130,12 @@ def mock_command(
             click.echo(f"  connect to {mock.url}/v1/realtime?model=gpt-realtime")
             click.echo(f'  openai SDK: AsyncOpenAI(websocket_base_url="{mock.url}/v1")')
             click.echo("  Ctrl-C to stop")
-            await asyncio.Future()
+            # SIGTERM (kill, systemd, docker stop) stops like Ctrl-C: leaving `run_mock` closes
+            # every client with 1001 (going away) instead of dropping the TCP connections.
+            stop = asyncio.Event()
+            with contextlib.suppress(NotImplementedError):  # Windows event loops have no signals
+                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+            await stop.wait()
 
     try:
         asyncio.run(serve())

@@ -14,17 +14,20 @@ from typing import Any
 
 from inspector.mock.validation import (
     AnyValue,
+    Base64,
     Enum,
     ListOf,
     MockError,
+    Nullable,
     Obj,
+    Spec,
     Str,
     Tagged,
     invalid_value,
     missing,
 )
 
-__all__ = ["ROLE_CONTENT", "Conversation", "echo_item", "validate_item"]
+__all__ = ["INPUT_ITEM", "ITEM", "ROLE_CONTENT", "Conversation", "echo_item", "validate_item"]
 
 # Content types each role may carry when a client creates a message. Assistant audio can only come
 # from the model, so a client cannot create an `output_audio` part.
@@ -40,24 +43,23 @@ _COMMON = {
     "object": Enum("realtime.item"),
     "status": Enum("completed", "incomplete", "in_progress"),
 }
-_ITEM = Tagged(
-    {
-        "message": Obj(
-            {**_COMMON, "role": Enum("user", "assistant", "system"), "content": ListOf(AnyValue())},
-            required=["role", "content"],
-        ),
-        "function_call": Obj(
-            {**_COMMON, "name": Str(), "call_id": Str(), "arguments": Str()},
-            required=["name", "arguments"],
-        ),
-        "function_call_output": Obj(
-            {**_COMMON, "call_id": Str(), "output": Str()}, required=["call_id", "output"]
-        ),
-    }
-)
+_SHAPES = {
+    "message": Obj(
+        {**_COMMON, "role": Enum("user", "assistant", "system"), "content": ListOf(AnyValue())},
+        required=["role", "content"],
+    ),
+    "function_call": Obj(
+        {**_COMMON, "name": Str(), "call_id": Str(), "arguments": Str()},
+        required=["name", "arguments"],
+    ),
+    "function_call_output": Obj(
+        {**_COMMON, "call_id": Str(), "output": Str()}, required=["call_id", "output"]
+    ),
+}
 _PARTS = {
     "input_text": Obj({"type": Str(), "text": Str()}, required=["text"]),
-    "input_audio": Obj({"type": Str(), "audio": Str(), "transcript": AnyValue()}),
+    # The transcript is null in the service's echoes, which clients may send back as they are.
+    "input_audio": Obj({"type": Str(), "audio": Base64(), "transcript": Nullable(Str())}),
     "input_image": Obj(
         {"type": Str(), "image_url": Str(), "detail": Enum("auto", "low", "high")}, ["image_url"]
     ),
@@ -65,26 +67,44 @@ _PARTS = {
 }
 
 
-def validate_item(item: Any, path: str = "item") -> MockError | None:
-    """The role and content rules; the call_id check needs the conversation (see `Conversation`)."""
-    if item is None:
-        return missing(path)
-    if error := _ITEM.check(item, path):
-        return error
-    if item["type"] != "message":
-        return None
-    allowed = ROLE_CONTENT[item["role"]]
-    for i, part in enumerate(item["content"]):
-        where = f"{path}.content[{i}]"
-        if not isinstance(part, dict):
-            return Obj({}).check(part, where)
-        if "type" not in part:
-            return missing(f"{where}.type")
-        if part["type"] not in allowed:
-            return invalid_value(f"{where}.type", part["type"], allowed)
-        if error := _PARTS[part["type"]].check(part, where):
+class _ItemRules(Spec):
+    """An item as a client writes it: its type's fields, then each role's content rules. The
+    call_id check needs the conversation (see `Conversation.has_call`)."""
+
+    expected = "an object"
+
+    def __init__(self, shapes: dict[str, Obj]) -> None:
+        self.shapes = Tagged(shapes)
+
+    def check(self, item: Any, path: str) -> MockError | None:
+        if error := self.shapes.check(item, path):
             return error
-    return None
+        if item["type"] != "message":
+            return None
+        allowed = ROLE_CONTENT[item["role"]]
+        for i, part in enumerate(item["content"]):
+            where = f"{path}.content[{i}]"
+            if not isinstance(part, dict):
+                return Obj({}).check(part, where)
+            if "type" not in part:
+                return missing(f"{where}.type")
+            if part["type"] not in allowed:
+                return invalid_value(f"{where}.type", part["type"], allowed)
+            if error := _PARTS[part["type"]].check(part, where):
+                return error
+        return None
+
+
+# `conversation.item.create`'s item, and an entry of `response.create`'s inline `input`, which
+# follows the same rules and may also point at a conversation item.
+ITEM = _ItemRules(_SHAPES)
+INPUT_ITEM = _ItemRules(
+    {**_SHAPES, "item_reference": Obj({"type": Str(), "id": Str()}, required=["id"])}
+)
+
+
+def validate_item(item: Any, path: str = "item") -> MockError | None:
+    return missing(path) if item is None else ITEM.check(item, path)
 
 
 def _echo_part(part: dict[str, Any]) -> dict[str, Any]:

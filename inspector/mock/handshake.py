@@ -17,6 +17,7 @@ from inspector.mock.validation import MockError
 __all__ = ["Admission", "admit", "choose_subprotocol", "is_realtime_path"]
 
 KEY_SUBPROTOCOL = "openai-insecure-api-key."
+BETA_SUBPROTOCOL = "openai-beta.realtime-v1"  # browsers' way of sending `OpenAI-Beta`
 
 
 def is_realtime_path(path: str) -> bool:
@@ -38,8 +39,9 @@ class Admission:
 
 def _api_key(headers: Mapping[str, str], subprotocols: Sequence[str]) -> str:
     scheme, _, credentials = (headers.get("authorization") or "").strip().partition(" ")
-    # HTTP strips trailing spaces, so an empty key arrives as a bare "Bearer".
-    auth = credentials if scheme.lower() == "bearer" else scheme + " " + credentials
+    # Only Bearer carries an API key (`Basic ...` is no key). HTTP strips trailing spaces, so
+    # an empty key arrives as a bare "Bearer", which partition turns into "".
+    auth = credentials if scheme.lower() == "bearer" else ""
     keys = [auth.strip(), (headers.get("api-key") or "").strip()]
     keys += [p[len(KEY_SUBPROTOCOL) :] for p in subprotocols if p.startswith(KEY_SUBPROTOCOL)]
     return next((k for k in keys if k), "")
@@ -58,7 +60,7 @@ def admit(
             ),
             close=Close(3000, "invalid_api_key"),
         )
-    if headers.get("openai-beta"):
+    if headers.get("openai-beta") or BETA_SUBPROTOCOL in subprotocols:
         return Admission(
             error=MockError(
                 "beta_api_shape_disabled",

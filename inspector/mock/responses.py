@@ -115,6 +115,9 @@ class ActiveResponse:
     created_sent: bool = False
     done: bool = False
     audio_sent: bool = False
+    # What the client has received, for the usage of a cancelled response.
+    pieces_sent: int = 0  # text, transcript and argument deltas: one token each, as planned
+    audio_bytes_sent: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def mark_sent(self, event: dict[str, Any]) -> None:
@@ -134,8 +137,10 @@ class ActiveResponse:
             output.part_open = True
         elif kind.endswith(".delta") and kind != "response.output_audio.delta":
             output.sent += event["delta"]
+            self.pieces_sent += 1
         elif kind == "response.output_audio.delta":
             self.audio_sent = True
+            self.audio_bytes_sent += len(base64.b64decode(event["delta"]))
         elif kind == "response.function_call_arguments.done":
             output.args_done = True
         elif kind == "response.content_part.done":
@@ -147,7 +152,16 @@ class ActiveResponse:
         self, reason: str, ids: IdFactory
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Cancel: the events that end the opened parts and the response, and the final items
-        (those the client saw, now `incomplete`; the others never existed)."""
+        (those the client saw, now `incomplete`; the others never existed). The usage becomes
+        what was streamed: the rest was never generated, as far as the client can tell."""
+        inputs = self.usage["input_token_details"]
+        fmt = self.response["audio"]["output"]["format"]["type"]
+        self.usage = usage(
+            inputs["text_tokens"],
+            inputs["audio_tokens"],
+            self.pieces_sent,
+            _audio_tokens(self.audio_bytes_sent, fmt),
+        )
         events: list[dict[str, Any]] = []
         finals = []
         for out in self.outputs:
@@ -170,6 +184,10 @@ class ActiveResponse:
             )
         )
         return events, finals
+
+
+def _audio_tokens(size: int, fmt: str) -> int:
+    return math.ceil(size / bytes_per_ms(fmt) / 50)  # one token per 50 ms
 
 
 def _partial_item(out: OutputState) -> dict[str, Any]:
@@ -370,7 +388,7 @@ def plan_response(
         audio = tone(
             fmt["type"], ms - ms % 20, _VOICE_HZ.get(voice if isinstance(voice, str) else "", 200)
         )
-    out_audio_tokens = math.ceil(len(audio) / bytes_per_ms(fmt["type"]) / 50)
+    out_audio_tokens = _audio_tokens(len(audio), fmt["type"])
     resp = ActiveResponse(
         response_id,
         body,

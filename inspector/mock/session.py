@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from inspector.mock.conversation import INPUT_ITEM
 from inspector.mock.validation import (
     AnyValue,
     Bool,
@@ -152,7 +153,7 @@ _TOOL_CHOICE = Union(
     Tagged({"function": Obj({"type": Str(), "name": Str()}, required=["name"])}),
 )
 _MAX_TOKENS = Num(1, 4096, integer=True, also=("inf",))
-_MODALITIES = ListOf(Enum("audio", "text"), max_length=1)
+_MODALITIES = ListOf(Enum("audio", "text"), max_length=1, non_empty=True)
 _PROMPT = Nullable(Obj({"id": Str(), "version": Nullable(Str()), "variables": AnyValue()}, ["id"]))
 
 SESSION_SPEC = Obj(
@@ -213,7 +214,7 @@ SESSION_SPEC = Obj(
 RESPONSE_SPEC = Obj(
     {
         "conversation": Union(Enum("auto", "none")),
-        "input": ListOf(AnyValue()),
+        "input": ListOf(INPUT_ITEM),
         "instructions": Str(),
         "output_modalities": _MODALITIES,
         "audio": Obj({"output": Obj({"format": _FORMAT, "voice": _VOICE})}),

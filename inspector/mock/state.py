@@ -11,7 +11,6 @@ Delays follow `Timing` (none, or realistic); events leave in causal order (see `
 from __future__ import annotations
 
 import base64
-import binascii
 import copy
 import math
 import random
@@ -33,7 +32,15 @@ from inspector.mock.session import (
     normalize_tools,
 )
 from inspector.mock.vad import EnergyVad, VadEvent
-from inspector.mock.validation import MockError, invalid_value, missing, unknown
+from inspector.mock.validation import (
+    MockError,
+    Nullable,
+    Str,
+    decode_base64,
+    invalid_value,
+    missing,
+    unknown,
+)
 
 __all__ = ["CLIENT_EVENTS", "MockSession", "error_event"]
 
@@ -49,7 +56,8 @@ CLIENT_EVENTS: dict[str, tuple[str, ...]] = {
     "conversation.item.retrieve": ("item_id",),
     "response.create": ("response",),
     "response.cancel": ("response_id",),
-    "output_audio_buffer.clear": (),
+    # Not `output_audio_buffer.clear`: it exists for WebRTC/SIP only, and the mock speaks only
+    # WebSocket, so it is an unknown type here (README lists this deviation).
 }
 RATE_LIMIT_TOKENS = 15_000_000
 MIN_COMMIT_MS = 100
@@ -207,10 +215,7 @@ class MockSession:
         audio = data.get("audio")
         if audio is None:
             return missing("audio")
-        try:
-            raw = base64.b64decode(audio, validate=True) if isinstance(audio, str) else None
-        except (binascii.Error, ValueError):
-            raw = None
+        raw = decode_base64(audio)
         if raw is None:
             return MockError(
                 "invalid_value", "Invalid 'audio': expected base64-encoded audio bytes.", "audio"
@@ -262,7 +267,11 @@ class MockSession:
         del self.buffer[:end]
         self.buffer_start_ms += end / per_ms
         self._commit(audio, item_id, now)
-        if turn.get("create_response", True) and self.active is None:
+        # A response being cancelled (barge-in) stays `active` until its response.done is sent;
+        # the new turn's response is queued behind that, so it must not wait for it.
+        if turn.get("create_response", True) and (
+            self.active is None or self.active.id in self.cancelling
+        ):
             self._start_response({}, now)
 
     def _on_input_audio_buffer_commit(self, data: dict[str, Any], now: float) -> MockError | None:
@@ -407,7 +416,7 @@ class MockSession:
         )
         self.conversation.insert(copy.deepcopy(echo), previous)
         audio = b"".join(
-            base64.b64decode(p.get("audio") or "")
+            decode_base64(p.get("audio") or "") or b""  # validated by `validate_item`
             for p in item.get("content") or []
             if p.get("type") == "input_audio"
         )
@@ -500,14 +509,6 @@ class MockSession:
         )
         return None
 
-    def _on_output_audio_buffer_clear(self, data: dict[str, Any], now: float) -> MockError | None:
-        # WebRTC/SIP only; over a WebSocket the client owns playback (message unsure).
-        return MockError(
-            "invalid_value",
-            "output_audio_buffer.clear is only supported for WebRTC and SIP sessions.",
-            "type",
-        )
-
     # --- responses --------------------------------------------------------------------------
 
     def _on_response_create(self, data: dict[str, Any], now: float) -> MockError | None:
@@ -542,12 +543,12 @@ class MockSession:
         if "input" not in params:
             return self.conversation.items
         items = []
-        for entry in params["input"]:
-            if isinstance(entry, dict) and entry.get("type") == "item_reference":
-                found = self.conversation.get(entry.get("id", ""))
+        for entry in params["input"]:  # validated by RESPONSE_SPEC
+            if entry["type"] == "item_reference":
+                found = self.conversation.get(entry["id"])
                 if found:
                     items.append(found)
-            elif isinstance(entry, dict):
+            else:
                 items.append(entry)
         return items
 
@@ -595,7 +596,8 @@ class MockSession:
             for part in item.get("content") or []:
                 text += len(tokens(part.get("text") or part.get("transcript") or ""))
             text += len(tokens(item.get("arguments") or item.get("output") or ""))
-            if item.get("role") == "user" and item["id"] in self.conversation.audio:
+            # Inline `response.input` items need no id (the service accepts them without).
+            if item.get("role") == "user" and item.get("id") in self.conversation.audio:
                 audio_ms += len(self.conversation.audio[item["id"]]) / bytes_per_ms(
                     self._input_format
                 )
@@ -636,6 +638,8 @@ class MockSession:
 
     def _on_response_cancel(self, data: dict[str, Any], now: float) -> MockError | None:
         wanted = data.get("response_id")
+        if error := Nullable(Str()).check(wanted, "response_id"):
+            return error
         target = (
             self.active
             if wanted is None or (self.active and self.active.id == wanted)
@@ -652,17 +656,24 @@ class MockSession:
         """Stop a response where the client is: close what it saw, forget what it did not."""
         self.cancelling.add(resp.id)
         self.outbox.revoke(resp.id, now)
+        planned = resp.usage["total_tokens"]
         events, finals = resp.close_out(reason, self.ids)
+        self.tokens_used -= planned - resp.usage["total_tokens"]
         seen = {item["id"] for item in finals}
         for out in resp.outputs:
             if not resp.in_conversation:
                 continue
-            if out.item["id"] in seen:
+            item_id = out.item["id"]
+            if item_id in seen:
                 self.conversation.replace(
-                    copy.deepcopy(next(i for i in finals if i["id"] == out.item["id"]))
+                    copy.deepcopy(next(i for i in finals if i["id"] == item_id))
                 )
+                # Keep the audio the client got: that is what a later truncate measures.
+                if item_id in self.conversation.audio:
+                    kept = self.conversation.audio[item_id][: resp.audio_bytes_sent]
+                    self.conversation.audio[item_id] = kept
             else:
-                self.conversation.delete(out.item["id"])
+                self.conversation.delete(item_id)
         hook = self._sent_hook(resp)
         for event in events:
             self.outbox.put(event, now, self.timing.done_step, on_sent=hook)

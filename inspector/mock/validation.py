@@ -7,12 +7,15 @@ and the event is then rejected whole.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
     "AnyValue",
+    "Base64",
     "Bool",
     "Enum",
     "ListOf",
@@ -24,6 +27,8 @@ __all__ = [
     "Str",
     "Tagged",
     "Union",
+    "decode_base64",
+    "invalid_type",
     "join_values",
     "missing",
     "unknown",
@@ -103,6 +108,32 @@ class Str(Spec):
         return None if isinstance(value, str) else invalid_type(path, self.expected, value)
 
 
+def decode_base64(value: Any) -> bytes | None:
+    """The bytes of a base64 string, or None when it is not one. Strict (no stray characters,
+    padding required): audio the mock cannot decode must be refused, never crash the session."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+class Base64(Spec):
+    """Base64-encoded audio bytes, refused as the append event's `audio` is."""
+
+    expected = "a string"
+
+    def check(self, value: Any, path: str) -> MockError | None:
+        if not isinstance(value, str):
+            return invalid_type(path, self.expected, value)
+        if decode_base64(value) is None:
+            return MockError(
+                "invalid_value", f"Invalid '{path}': expected base64-encoded audio bytes.", path
+            )
+        return None
+
+
 class Bool(Spec):
     expected = "a boolean"
 
@@ -179,11 +210,20 @@ class Nullable(Spec):
 class ListOf(Spec):
     item: Spec
     max_length: int | None = None
+    non_empty: bool = False
     expected = "an array"
 
     def check(self, value: Any, path: str) -> MockError | None:
         if not isinstance(value, list):
             return invalid_type(path, self.expected, value)
+        if self.non_empty and not value:
+            # OpenAI's wording for a required-non-empty array (e.g. chat `messages: []`).
+            return MockError(
+                "empty_array",
+                f"Invalid '{path}': empty array. Expected an array with minimum length 1, but "
+                "got an empty array instead.",
+                path,
+            )
         if self.max_length is not None and len(value) > self.max_length:
             return MockError(
                 "array_above_max_length",
