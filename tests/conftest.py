@@ -17,7 +17,8 @@ from inspector.protocol import MAX_FRAME
 from inspector.store import Recorder, Store
 from inspector.tap import Tap, TapOptions
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "openai-realtime"
+# The five real sessions, copied into the repository (see tests/fixtures/openai-realtime/README.md).
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "openai-realtime"
 
 
 @dataclass

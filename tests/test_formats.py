@@ -18,7 +18,8 @@ from inspector.formats.jsonl import export_jsonl
 from inspector.protocol import Direction, Opcode
 from inspector.store import FrameIn, Store
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "openai-realtime"
+from conftest import FIXTURES
+
 FIXTURE_FILES = sorted(FIXTURES.glob("*.jsonl"))
 
 

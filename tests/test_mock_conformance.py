@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,12 +19,8 @@ from websockets.asyncio.client import connect
 from inspector.mock.audio import tone
 from inspector.mock.server import run_mock
 
-REPO = Path(__file__).resolve().parents[1]
-FIXTURE_DIRS = [
-    REPO / "tests" / "fixtures" / "openai-realtime",
-    REPO.parent / "shared" / "fixtures" / "openai-realtime",
-]
-FIXTURES = next((d for d in FIXTURE_DIRS if d.is_dir()), FIXTURE_DIRS[-1])
+from conftest import FIXTURES
+
 NAMES = [
     "text_in_audio_out_turn",
     "tool_call_round",

@@ -10,7 +10,8 @@ import orjson
 from inspector.protocol import Direction
 from inspector.store import FrameIn, Store
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "openai-realtime"
+from conftest import FIXTURES
+
 FIXTURE_NAMES = (
     "text_in_audio_out_turn",
     "tool_call_round",
