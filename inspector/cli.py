@@ -18,7 +18,19 @@ from inspector.cli_common import (
 )
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Every command: a database that breaks mid-read is an error line, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        import sqlite3
+
+        try:
+            return super().invoke(ctx)
+        except sqlite3.DatabaseError as exc:  # pages damaged past the header that opening checks
+            fail(f"cannot read the database: {exc} (is the file damaged?)")
+
+
+@click.group(cls=_Commands, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="inspector")
 @click.pass_context
 def main(ctx: click.Context) -> None:

@@ -52,9 +52,9 @@ def parse_listen(value: str, default_port: int) -> tuple[str, int]:
     try:
         port_number = int(port)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not HOST:PORT") from None
+        raise click.BadParameter(f"{value!r} is not HOST:PORT", param_hint="--listen") from None
     if not 0 <= port_number <= 65535:
-        raise click.BadParameter(f"port {port_number} is out of range")
+        raise click.BadParameter(f"port {port_number} is out of range (0-65535)", param_hint="--listen")
     return host.strip("[]") or "127.0.0.1", port_number
 
 
@@ -76,5 +76,6 @@ def setup_logging(verbose: bool = False) -> None:
         format="%(asctime)s %(message)s",
         datefmt="%H:%M:%S",
     )
-    # websockets logs every connection at INFO; the tap logs sessions itself.
-    logging.getLogger("websockets").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # websockets logs every connection at INFO; the tap logs sessions itself. Never DEBUG, even
+    # with -v: it writes the handshake's headers, API keys included, to a log that may be a file.
+    logging.getLogger("websockets").setLevel(logging.WARNING)

@@ -37,6 +37,7 @@ from inspector.protocol import (
     redact_url,
     subprotocols_in,
 )
+from inspector.store import StoreError
 from inspector.store.recorder import Recorder, SessionRecorder
 
 __all__ = ["Tap", "TapOptions", "upstream_proxy", "websocket_url"]
@@ -58,7 +59,9 @@ class TapOptions:
     upstream: str = "wss://api.openai.com"
     label: str | None = None
     max_size: int = MAX_FRAME
-    open_timeout: float = 10.0
+    # Below the 10 s that clients (websockets, the openai SDK) wait for their handshake, so that
+    # a silent upstream reaches the client as a 1014 close saying why, not as a client timeout.
+    open_timeout: float = 8.0
     # permessage-deflate costs ~220 µs per hop (measured); frames are mostly base64 audio that
     # barely compresses, so neither leg offers it.
     compression: str | None = None
@@ -78,6 +81,9 @@ def websocket_url(base: str) -> str:
     scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
     if scheme not in ("ws", "wss") or not parts.netloc:
         raise ValueError(f"not a WebSocket URL: {base!r} (expected wss://host or ws://host:port)")
+    if parts.query or parts.fragment:
+        # Each client's own path and query are what the tap appends: a base query would be lost.
+        raise ValueError(f"{base!r} has a query or fragment; give only scheme://host[:port][/path]")
     return f"{scheme}://{parts.netloc}{parts.path}".rstrip("/")
 
 
@@ -136,6 +142,8 @@ class Tap:
             max_size=self.options.max_size,
             compression=self.options.compression,
             server_header=None,
+            # The client's handshake includes the wait for the upstream's: outlast it.
+            open_timeout=self.options.open_timeout + 5,
         )
         return self.server
 
@@ -220,6 +228,12 @@ class Tap:
             # Accept the client, then close it with 1014 (bad gateway) saying why: a WebSocket
             # client shows a close reason more readily than an HTTP error body.
             link.error = f"upstream {redact_url(url)} unreachable: {exc or type(exc).__name__}"
+            return None
+        if connection.transport.is_closing():
+            # The client gave up while the upstream answered: no handler will ever run for it,
+            # and the upstream session (billed on the caller's key) must not stay open.
+            del self._links[connection]
+            await self._abandon(link, "the client left during the upstream handshake")
         return None
 
     async def _after_handshake(self, connection: ServerConnection, request: Request, response: Response) -> None:
@@ -263,10 +277,13 @@ class Tap:
             session.update(subprotocol=upstream.subprotocol)
         to_upstream = asyncio.create_task(self._pump(client, upstream, session, Direction.CLIENT))
         to_client = asyncio.create_task(self._pump(upstream, client, session, Direction.SERVER))
-        # The row id comes from the writer thread; wait for it only after forwarding has begun.
-        session_id = await asyncio.wrap_future(session.id)
+        # The row id comes from the writer process; wait for it only after forwarding has begun.
+        try:
+            session_id: int | str = await asyncio.wrap_future(session.id)
+        except StoreError:  # recording has stopped (logged by the recorder); forwarding goes on
+            session_id = "(not recorded)"
         # The path only: the query may hold a key.
-        log.info("session %d opened: %s from %s", session_id, client.request.path.split("?")[0],
+        log.info("session %s opened: %s from %s", session_id, client.request.path.split("?")[0],
                  client.remote_address[0])
         done, _ = await asyncio.wait({to_upstream, to_client}, return_when=asyncio.FIRST_COMPLETED)
         first = done.pop()
@@ -284,7 +301,7 @@ class Tap:
             close_side=side,
             ended_at=time.time(),
         )
-        log.info("session %d closed by %s: %d %s", session_id, side, code, reason)
+        log.info("session %s closed by %s: %d %s", session_id, side, code, reason)
 
     async def _pump(
         self,
@@ -336,12 +353,13 @@ async def run_tap(
         except BaseException:
             recorder.close()
             raise
-        log.info("tap listening on ws://%s:%d → %s, recording to %s", host, tap.port, tap.upstream, db_path)
+        address = f"[{host}]" if ":" in host else host  # an IPv6 literal needs brackets in a URL
+        log.info("tap listening on ws://%s:%d → %s, recording to %s", address, tap.port, tap.upstream, db_path)
         log.info(
             "point a client at ws://%s:%d/v1/realtime?model=gpt-realtime\n"
             "  openai SDK:  AsyncOpenAI(websocket_base_url=\"ws://%s:%d/v1\")\n"
             "  press Ctrl-C to stop",
-            host, tap.port, host, tap.port,
+            address, tap.port, address, tap.port,
         )
         if ready is not None:
             ready.set()

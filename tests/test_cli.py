@@ -82,3 +82,20 @@ def test_readme_documents_every_command():
     readme = README.read_text()
     for name in main.commands:
         assert f"inspector {name}" in readme, f"README does not mention `inspector {name}`"
+
+
+def test_a_database_damaged_past_its_header_is_an_error_line_not_a_traceback(tmp_path):
+    import os
+    import sqlite3
+
+    db = tmp_path / "damaged.db"
+    with Store(db) as store:
+        store.import_session([FrameIn(Direction.CLIENT, i, '{"type":"x","pad":"%s"}' % ("a" * 2000)) for i in range(200)])
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with open(db, "r+b") as f:  # the header and the schema stay readable, data pages do not
+        f.seek(16384 * 3)
+        f.write(os.urandom(16384 * 6))
+    result = CliRunner().invoke(main, ["events", "1", "--db", str(db)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: cannot read the database:") and "Traceback" not in result.output

@@ -155,3 +155,44 @@ def test_a_closed_sessions_duration_runs_to_its_close(tmp_path):
     assert store.session(sid).duration == 2.5
     open_sid = store.import_session([FrameIn(Direction.CLIENT, 12_000_000, '{"type":"a"}')], status="open")
     assert store.session(open_sid).duration == 0.012
+
+
+def test_the_writer_waits_out_a_locked_database_and_loses_nothing(tmp_path, capsys):
+    # Another process holding the write lock past the busy timeout (a long import, a sqlite3
+    # shell) once stopped recording for good.
+    import sqlite3
+    import threading
+    import time
+
+    from inspector.store.writer import FRAME, OPEN, UPDATE, _Sessions, write_waiting
+
+    db = tmp_path / "x.db"
+    store = Store(db, busy_timeout=0.05)
+    sessions = _Sessions()
+    write_waiting(store, sessions, [(OPEN, 1, {"started_at": 1.0, "source": "tap", "status": "open"})])
+    blocker = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.5, lambda: blocker.execute("COMMIT")).start()
+    batch = [(FRAME, 1, False, i, f'{{"type":"f{i}"}}') for i in range(3)] + [(OPEN, 2, {"started_at": 2.0, "source": "tap", "status": "open"}), (FRAME, 2, True, 0, '{"type":"g"}'), (UPDATE, 1, {"status": "closed"})]
+    started = time.monotonic()
+    opened, frames, _ = write_waiting(store, sessions, batch)
+    assert time.monotonic() - started >= 0.4  # it did wait, several attempts
+    assert "recording waits for the lock" in capsys.readouterr().err
+    assert (opened, frames) == ({2: 2}, 4)
+    assert [e.seq for e in store.events(1)] == [1, 2, 3]  # no seq skipped by the failed attempts
+    assert [e.seq for e in store.events(2)] == [1]
+    assert store.session(1).status == "closed"
+    store.close()
+    blocker.close()
+
+
+def test_an_empty_file_is_not_taken_for_a_database_by_a_reader(tmp_path):
+    empty = tmp_path / "empty.db"
+    empty.touch(mode=0o644)
+    with pytest.raises(StoreError, match="empty file"):
+        Store(empty, create=False)
+    assert empty.stat().st_size == 0
+    Store(empty).close()  # a writer may make it a database, private like any other
+    assert empty.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(StoreError, match="cannot create"):
+        Store(tmp_path / "empty.db" / "x.db")

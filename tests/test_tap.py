@@ -353,3 +353,74 @@ def test_a_loopback_upstream_bypasses_the_environments_proxy():
         assert upstream_proxy(url) is None, url
     for url in ("wss://api.openai.com", "wss://example.azure.com/openai", "ws://10.0.0.2:80"):
         assert upstream_proxy(url) is True, url
+
+
+async def test_a_client_that_leaves_during_the_upstream_handshake_does_not_leave_it_open(db_path, open_store):
+    # On the real API an upstream left open is a session billed to the caller's key.
+    async def slow(connection, request):
+        await asyncio.sleep(1.5)
+
+    async with run_upstream(process_request=slow) as up, run_tap(up.url, db_path) as tap:
+        with pytest.raises((TimeoutError, asyncio.TimeoutError)):
+            await connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m", open_timeout=0.3)
+        await wait_for(lambda: len(up.closes) == 1, timeout=5)  # while the tap runs on
+        assert up.closes == [(1001, "client handshake did not complete")]
+        store = await _session_done(open_store)
+        info = store.sessions()[0]
+        assert info.status == "failed" and info.error == "the client left during the upstream handshake"
+
+
+async def test_an_upstream_that_never_answers_gets_the_client_a_1014_before_its_own_timeout(db_path, open_store):
+    from inspector.tap import TapOptions
+
+    silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)  # accepts, says nothing
+    port = silent.sockets[0].getsockname()[1]
+    assert TapOptions().open_timeout < 10  # the handshake timeout of websockets and the openai SDK
+    try:
+        async with run_tap(f"ws://127.0.0.1:{port}", db_path, open_timeout=0.5) as tap:
+            async with connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m", open_timeout=3) as ws:
+                with pytest.raises(ConnectionClosed):
+                    await ws.recv()
+                assert ws.close_code == 1014 and "unreachable" in ws.close_reason
+        info = (await _session_done(open_store)).sessions()[0]
+        assert info.status == "failed" and "timed out" in info.error
+    finally:
+        silent.close()
+
+
+def test_verbose_logging_never_writes_the_handshake_headers():
+    # websockets logs the request headers (API keys included) at DEBUG.
+    import logging
+
+    from inspector.cli_common import setup_logging
+
+    setup_logging(verbose=True)
+    try:
+        assert not logging.getLogger("websockets.server").isEnabledFor(logging.DEBUG)
+        assert not logging.getLogger("websockets.client").isEnabledFor(logging.DEBUG)
+    finally:
+        logging.getLogger().setLevel(logging.WARNING)
+
+
+def test_tap_cli_refuses_an_upstream_with_a_query_and_a_bad_listen_port():
+    from click.testing import CliRunner
+
+    from inspector.cli import main
+
+    result = CliRunner().invoke(main, ["tap", "--upstream", "ws://h/v1?x=1"])
+    assert result.exit_code == 2 and "--upstream" in result.output and "query" in result.output
+    result = CliRunner().invoke(main, ["tap", "--listen", "127.0.0.1:99999"])
+    assert result.exit_code == 2 and "--listen" in result.output and "out of range" in result.output
+
+
+async def test_after_recording_fails_the_tap_still_forwards_and_stops(db_path):
+    # A new session after the writer is gone once waited forever for its row id, and so did stop.
+    async with run_upstream() as up:
+        async with run_tap(up.url, db_path) as tap:
+            tap.recorder._process.kill()
+            await wait_for(lambda: tap.recorder._failed is not None)
+            async with connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m") as ws:
+                await ws.send('{"type":"ping"}')
+                assert await asyncio.wait_for(ws.recv(), 5) == '{"type":"ping"}'
+            stopping = asyncio.create_task(tap.stop())
+            await asyncio.wait_for(stopping, 10)

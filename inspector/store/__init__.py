@@ -12,6 +12,7 @@ from inspector.store.store import (
     SessionInfo,
     SessionNotFound,
     Store,
+    StoreBusy,
     StoreError,
 )
 
@@ -23,5 +24,6 @@ __all__ = [
     "SessionNotFound",
     "SessionRecorder",
     "Store",
+    "StoreBusy",
     "StoreError",
 ]

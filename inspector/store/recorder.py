@@ -176,7 +176,11 @@ class Recorder:
 
     def _enqueue(self, item: tuple[Any, ...], size: int) -> None:
         if self._failed is not None:
-            return  # logged once; forwarding goes on without recording
+            # Logged once; forwarding goes on without recording. A session opened now will never
+            # get a row: say so at once, or whoever waits for its id would wait forever.
+            if item[0] == OPEN:
+                self._sessions.pop(item[1]).id.set_exception(StoreError(self._failed))
+            return
         self._queue.append(item)
         self._enqueued_bytes += size
         backlog = self._enqueued_bytes - self._written_bytes

@@ -42,6 +42,7 @@ __all__ = [
     "FrameIn",
     "SessionInfo",
     "SessionNotFound",
+    "StoreBusy",
     "Store",
     "StoreError",
 ]
@@ -52,6 +53,10 @@ PAGE_ROWS = 1000
 
 class StoreError(Exception):
     """The database cannot be used: missing, corrupt, locked, or of an unknown schema."""
+
+
+class StoreBusy(StoreError):
+    """Another connection held the write lock for longer than the busy timeout (10 s)."""
 
 
 class SessionNotFound(StoreError):
@@ -264,7 +269,9 @@ def _create_private_file(path: Path) -> None:
 class Store:
     """A recordings database. See the module docstring for an example."""
 
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True, busy_timeout: float = 10.0) -> None:
+        """Open (or with `create`, make) the database; a write waits up to `busy_timeout`
+        seconds for another connection's write lock before it fails with `StoreBusy`."""
         self.path = Path(path)
         if not self.path.exists():
             if not create:
@@ -272,13 +279,21 @@ class Store:
                     f"no database at {self.path} (record one with `inspector tap`, "
                     "or run `inspector demo`)"
                 )
-            _create_private_file(self.path)
+            try:
+                _create_private_file(self.path)
+            except OSError as exc:
+                raise StoreError(f"cannot create {self.path}: {exc.strerror or exc}") from exc
+        elif self.path.is_file() and self.path.stat().st_size == 0:
+            # An empty file is a valid empty SQLite database: only a writer may make it ours.
+            if not create:
+                raise StoreError(f"{self.path} is an empty file, not a recordings database")
+            os.chmod(self.path, 0o600)
         try:
             # Autocommit mode: transactions are explicit (BEGIN ... COMMIT) below.
             self._conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+                self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
             )
-            self._conn.execute("PRAGMA busy_timeout=10000")
+            self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             migrate(self._conn)
         except SchemaError as exc:
@@ -558,7 +573,7 @@ class _Transaction:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:  # locked by another writer past busy_timeout
-                raise StoreError(f"cannot write to the database: {exc}") from exc
+                raise _write_error(exc) from exc
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         if not self._outer:
@@ -570,4 +585,10 @@ class _Transaction:
             self._conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             self._conn.execute("ROLLBACK")
-            raise StoreError(f"cannot write to the database: {exc}") from exc
+            raise _write_error(exc) from exc
+
+
+def _write_error(exc: sqlite3.OperationalError) -> StoreError:
+    """`StoreBusy` for a lock that may be released (worth waiting for), else `StoreError`."""
+    busy = "locked" in str(exc) or "busy" in str(exc)
+    return (StoreBusy if busy else StoreError)(f"cannot write to the database: {exc}")

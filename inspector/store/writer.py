@@ -15,12 +15,14 @@ import os
 import pickle
 import signal
 import sys
+import time
 from typing import Any, BinaryIO
 
 from inspector.protocol import Direction
-from inspector.store.store import FrameIn, Store, StoreError, event_rows
+from inspector.store.store import FrameIn, Store, StoreBusy, StoreError, event_rows
 
 OPEN, FRAME, UPDATE = 0, 1, 2
+BUSY_PAUSE = 0.2  # seconds between two attempts on a locked database (each waits 10 s itself)
 NICENESS = 19  # where SCHED_IDLE is refused: under contention the relay still mostly wins
 
 
@@ -74,6 +76,27 @@ def write_batch(store: Store, sessions: _Sessions, batch: list[tuple[Any, ...]])
     return opened, len(events), size
 
 
+def write_waiting(store: Store, sessions: _Sessions, batch: list[tuple[Any, ...]]) -> tuple[dict[int, int], int, int]:
+    """`write_batch`, waiting as long as another process holds the write lock (a long import, a
+    `sqlite3` shell): the batch waits in memory, the tap's back-pressure bounds how much, and
+    nothing is lost. Each attempt already waits for the busy timeout (10 s)."""
+    waited = False
+    while True:
+        saved = (dict(sessions.ids), dict(sessions.seqs), set(sessions.gone))
+        try:
+            answer = write_batch(store, sessions, batch)
+        except StoreBusy as exc:
+            sessions.ids, sessions.seqs, sessions.gone = saved  # the transaction was rolled back
+            if not waited:
+                print(f"inspector: {exc}; recording waits for the lock, nothing is lost", file=sys.stderr, flush=True)
+            waited = True
+            time.sleep(BUSY_PAUSE)
+            continue
+        if waited:
+            print("inspector: the database is writable again; recording goes on", file=sys.stderr, flush=True)
+        return answer
+
+
 def _forget_deleted(store: Store, sessions: _Sessions, batch: list[tuple[Any, ...]]) -> None:
     """Mark the sessions of this batch whose rows were deleted since the last one."""
     keys = {item[1] for item in batch if item[0] != OPEN and item[1] in sessions.ids} - sessions.gone
@@ -107,7 +130,7 @@ def serve(db_path: str, source: BinaryIO, sink: BinaryIO) -> int:
                 batch = pickle.load(source)
             except EOFError:
                 return 0
-            answer = ("batch", *write_batch(store, sessions, batch))
+            answer = ("batch", *write_waiting(store, sessions, batch))
             pickle.dump(answer, sink)
             sink.flush()
     except Exception as exc:  # report, so the tap can say why recording stopped
