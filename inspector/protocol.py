@@ -224,10 +224,25 @@ _SECRET = r"(?:sk-[A-Za-z0-9_-]{16,}|ek_[A-Za-z0-9_-]{16,})"
 _BEFORE_SECRET = r"(?:(?<![A-Za-z0-9_-])|(?<=\\[bfnrt])|(?<=\\u[0-9a-fA-F]{4}))"
 _SECRET_RE = re.compile(_BEFORE_SECRET + _SECRET)
 _SECRET_BYTES_RE = re.compile((_BEFORE_SECRET + _SECRET).encode())
-_SECRET_HEADERS = {"authorization", "api-key", "proxy-authorization", "cookie", "x-api-key"}
+# The credential headers: keys, and the organization and project ids that say whose
+# account a key belongs to. OpenAI-Beta is kept: it says which protocol the session spoke.
+_SECRET_HEADERS = {
+    "authorization",
+    "api-key",
+    "proxy-authorization",
+    "cookie",
+    "x-api-key",
+    "openai-organization",
+    "openai-project",
+}
 _SECRET_QUERY_KEYS = {"api-key", "api_key", "key", "token", "access_token", "client_secret"}
 # Browser clients put credentials into the subprotocol list as `<prefix>.<secret>`.
-_SECRET_SUBPROTOCOL_PREFIXES = ("openai-insecure-api-key.", "openai-insecure-key.")
+_SECRET_SUBPROTOCOL_PREFIXES = (
+    "openai-insecure-api-key.",
+    "openai-insecure-key.",
+    "openai-organization.",
+    "openai-project.",
+)
 
 
 def redact_text(text: str) -> str:

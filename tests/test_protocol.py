@@ -67,8 +67,10 @@ def test_key_shaped_strings_are_redacted_but_audio_and_ids_are_not():
 def test_credential_headers_subprotocols_and_query_parameters_are_redacted():
     headers = redact_headers([("Authorization", "Bearer x"), ("api-key", "y"), ("User-Agent", "ua")])
     assert headers == [("Authorization", REDACTED), ("api-key", REDACTED), ("User-Agent", "ua")]
-    assert redact_subprotocols(["realtime", "openai-insecure-api-key.abc", "openai-project.p"]) == [
-        "realtime", f"openai-insecure-api-key.{REDACTED}", "openai-project.p"]
+    assert redact_subprotocols(["realtime", "openai-insecure-api-key.abc", "openai-project.p", "openai-beta.realtime-v1"]) == [
+        "realtime", f"openai-insecure-api-key.{REDACTED}", f"openai-project.{REDACTED}", "openai-beta.realtime-v1"]
+    assert redact_headers([("OpenAI-Organization", "org-1"), ("OpenAI-Project", "proj_1"), ("OpenAI-Beta", "realtime=v1")]) == [
+        ("OpenAI-Organization", REDACTED), ("OpenAI-Project", REDACTED), ("OpenAI-Beta", "realtime=v1")]
     assert redact_query("model=m&api-key=secret&key=k2") == f"model=m&api-key={REDACTED}&key={REDACTED}"
     assert redact_url("wss://u:p@host/v1/realtime?api-key=s") == f"wss://host/v1/realtime?api-key={REDACTED}"
 

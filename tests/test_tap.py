@@ -229,12 +229,24 @@ async def test_secrets_in_headers_subprotocols_query_and_frames_never_reach_the_
         "query": "queryKEYsecret0123456789",
         "frame": "ek_FRAMEephemeral0123456789abcdef",
         "frame2": "sk-FRAMEsecret0123456789abcdefgh",
+        "organization": "org-ORGANIZATIONid0123",
+        "project": "proj_PROJECTid0123456",
+        "browser-project": "proj_SUBPROTOproject99",
     }
     async with run_upstream(echo_handler, subprotocols=["realtime"]) as up, run_tap(up.url, db_path) as tap:
         async with connect(
             f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m&api-key={secrets['query']}",
-            additional_headers={"Authorization": f"Bearer {secrets['header']}", "api-key": secrets["azure"]},
-            subprotocols=["realtime", f"openai-insecure-api-key.{secrets['subprotocol']}"],
+            additional_headers={
+                "Authorization": f"Bearer {secrets['header']}",
+                "api-key": secrets["azure"],
+                "OpenAI-Organization": secrets["organization"],
+                "OpenAI-Project": secrets["project"],
+            },
+            subprotocols=[
+                "realtime",
+                f"openai-insecure-api-key.{secrets['subprotocol']}",
+                f"openai-project.{secrets['browser-project']}",
+            ],
         ) as ws:
             await ws.send(json.dumps({"type": "session.update", "session": {"client_secret": {"value": secrets["frame"]}}}))
             await ws.recv()
@@ -243,6 +255,7 @@ async def test_secrets_in_headers_subprotocols_query_and_frames_never_reach_the_
         # The upstream still got every credential unchanged.
         headers = up.request_headers[0]
         assert headers["Authorization"] == f"Bearer {secrets['header']}" and headers["api-key"] == secrets["azure"]
+        assert headers["OpenAI-Project"] == secrets["project"]
         assert secrets["query"] in up.paths[0]
     on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith(db_path.name))
     assert b"session.update" in on_disk  # the recording is there...
