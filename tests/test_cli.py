@@ -99,3 +99,16 @@ def test_a_database_damaged_past_its_header_is_an_error_line_not_a_traceback(tmp
     result = CliRunner().invoke(main, ["events", "1", "--db", str(db)])
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("error: cannot read the database:") and "Traceback" not in result.output
+
+
+def test_the_database_defaults_to_inspector_db_then_recordings(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("INSPECTOR_DB", raising=False)
+    result = CliRunner().invoke(main, ["sessions"])
+    assert result.exit_code == 1 and "no database at recordings/inspector.db" in result.stderr
+    _db_with_a_session(tmp_path / "env.db")
+    monkeypatch.setenv("INSPECTOR_DB", str(tmp_path / "env.db"))
+    result = CliRunner().invoke(main, ["sessions", "--json"])
+    assert result.exit_code == 0 and len(result.stdout.splitlines()) == 1
+    result = CliRunner().invoke(main, ["sessions", "--db", str(tmp_path / "other.db")])  # --db wins
+    assert result.exit_code == 1 and "other.db" in result.stderr

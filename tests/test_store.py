@@ -13,9 +13,20 @@ from inspector.store import FrameIn, Store, StoreError
 from inspector.store.store import PAGE_ROWS
 
 
-def test_database_is_created_private(tmp_path):
-    Store(tmp_path / "sub" / "x.db").close()
-    assert os.stat(tmp_path / "sub" / "x.db").st_mode & 0o777 == 0o600
+def test_database_is_created_private_in_wal_mode_with_its_schema_version(tmp_path):
+    import sqlite3
+
+    from inspector.store.schema import SCHEMA_VERSION
+
+    with Store(tmp_path / "sub" / "x.db") as store:
+        store.import_session([FrameIn(Direction.CLIENT, 0, '{"type":"a"}')])
+        # the side files hold frames too: private as well
+        for path in (tmp_path / "sub").iterdir():
+            assert os.stat(path).st_mode & 0o777 == 0o600, path.name
+    conn = sqlite3.connect(tmp_path / "sub" / "x.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 1
+    conn.close()
 
 
 def test_missing_corrupt_foreign_and_newer_databases_give_clear_errors(tmp_path):
