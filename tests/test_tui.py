@@ -255,12 +255,12 @@ async def test_next_previous_turn_and_reference_jump(db):
         el = app.screen.event_list
         await pilot.press("t")
         assert el.cursor_seq == 4  # conversation.item.create
-        await pilot.press("t")
-        assert el.cursor_seq == 5  # response.create
-        await pilot.press("t")
+        await pilot.press("t")  # not response.create (5): the same turn
         assert el.cursor_seq == 24  # the function call output
+        await pilot.press("t")  # no third turn: stays
+        assert el.cursor_seq == 24
         await pilot.press("T")
-        assert el.cursor_seq == 5
+        assert el.cursor_seq == 4
         el.go_to_seq(15)  # a function_call_arguments.delta
         await pilot.press("o")
         assert el.cursor_seq == 8  # its response.created
@@ -581,3 +581,312 @@ def test_duration_sort_follows_the_duration_shown():
     busy = SessionInfo(id=2, started_at=100.0, ended_at=160.0, source="tap", status="closed", duration_ns=59_000_000_000)
     running = SessionInfo(id=3, started_at=100.0, source="tap", status="open", duration_ns=30_000_000_000)
     assert [s.id for s in sort_sessions([busy, running, idle], "duration")] == [1, 2, 3]
+
+
+# --- fixes from the fourth audit ----------------------------------------------------------------
+
+
+def _notes(app) -> list[str]:
+    """Record the app's notifications (still shown: markup in them is rendered for real)."""
+    seen: list[str] = []
+    notify = app.notify
+
+    def recording(message, **kwargs):
+        seen.append(message)
+        notify(message, **kwargs)
+
+    app.notify = recording  # type: ignore[method-assign]
+    return seen
+
+
+def _live_session(path: Path, n: int = 5) -> int:
+    """A session a tap is still recording (status open) with `n` events."""
+    frames = [FrameIn(Direction.SERVER, i * 1000, '{"type":"response.output_audio.delta","delta":"AAAA"}') for i in range(n)]
+    with Store(path) as store:
+        return store.import_session(frames, source="tap", status="open")
+
+
+async def test_deleting_a_session_being_recorded_is_refused(db):
+    path, ids = db
+    live = _live_session(path)
+    app = make_app(path)
+    notes = _notes(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert screen.table.selected_id == live  # the newest
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ConfirmScreen)  # not even asked
+        assert f"session {live} is still being recorded; stop the tap first" in notes
+        # and the worker asks the database again (the list may be older than the tap)
+        screen.delete_session(live)
+        await settle(app, pilot)
+        assert notes.count(f"session {live} is still being recorded; stop the tap first") == 2
+        assert live in [s.id for s in app.store.sessions()]
+
+
+async def test_label_and_delete_do_not_freeze_the_ui_while_a_tap_holds_the_write_lock(db):
+    import sqlite3
+
+    path, ids = db
+    app = make_app(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        target = screen.table.selected_id
+        locker = sqlite3.connect(path, isolation_level=None)
+        locker.execute("BEGIN IMMEDIATE")  # what a recording tap does for each batch
+        try:
+            await pilot.press("l", *"busy all day", "enter")
+            started = time.monotonic()
+            await pilot.press("j")  # the UI still answers at once
+            assert time.monotonic() - started < 2 and screen.table.selected_id != target
+        finally:
+            locker.execute("ROLLBACK")
+        await wait_until(pilot, lambda: app.store.session(target).label == "busy all day")
+        await pilot.pause()
+        assert "busy all day" in screen.table.render_line(1).text  # wider than the column was
+        await pilot.press("k")
+        locker.execute("BEGIN IMMEDIATE")
+        try:
+            await pilot.press("d", "y")
+            started = time.monotonic()
+            await pilot.press("j")
+            assert time.monotonic() - started < 2 and screen.table.selected_id != target
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        await wait_until(pilot, lambda: screen.table.row_count == 2)
+        assert target not in [s.id for s in app.store.sessions()]
+
+
+MARKUP = "[/b] [docs](http://x.io) [red"  # fits the turns table's columns
+
+
+async def test_markup_in_recorded_text_labels_and_paths_is_shown_as_text(tmp_path, monkeypatch):
+    path = tmp_path / "inspector.db"
+    frames = [
+        FrameIn(Direction.CLIENT, 0, orjson.dumps({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": MARKUP}]}}).decode()),
+        FrameIn(Direction.CLIENT, 1000, '{"type":"response.create"}'),
+        FrameIn(Direction.SERVER, 2000, '{"type":"response.created","response":{"id":"resp_1","status":"in_progress"}}'),
+        FrameIn(Direction.SERVER, 3000, '{"type":"response.output_text.delta","response_id":"resp_1","delta":"x"}'),
+        FrameIn(Direction.SERVER, 4000, orjson.dumps({"type": "response.output_text.done", "response_id": "resp_1", "text": MARKUP}).decode()),
+        FrameIn(Direction.SERVER, 5000, orjson.dumps({"type": "weird[/b]", "x": 1}).decode()),
+    ]
+    with Store(path) as store:
+        store.import_session(frames, label=MARKUP)
+    monkeypatch.chdir(tmp_path)
+    app = make_app(path)
+    notes = _notes(app)
+    async with app.run_test(size=(200, 40)) as pilot:
+        await pilot.pause()
+        assert MARKUP in app.screen.table.render_line(1).text  # the label
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("G")  # the event whose type looks like markup, in the detail title
+        await settle(app, pilot)
+        assert "weird[/b]" in str(app.screen.detail.query_one("#detail-title").render())
+        await pilot.press("v")
+        await settle(app, pilot)
+        table = app.screen.query_one("#turns-table")
+        user, answer = (table.get_row_at(0)[i].plain for i in (2, 3))
+        assert user == answer == MARKUP
+        await pilot.press("escape", "s", "ctrl+u", *"frame[/b].json", "enter")
+        await settle(app, pilot)
+        assert (tmp_path / "frame[/b].json").exists() is False  # `/` makes it a directory path…
+        assert any("cannot save" in n for n in notes)  # …and the error quoting it is shown
+        await pilot.press("s", "ctrl+u", *"frame[b].json", "enter")
+        await settle(app, pilot)
+        assert (tmp_path / "frame[b].json").exists()
+        assert notes[-1].startswith("saved event #6 (") and notes[-1].endswith(" to frame[b].json")
+
+
+async def test_a_filter_reports_a_database_it_cannot_open(db, tmp_path):
+    path, ids = db
+    app = make_app(path, ids["tool_call_round"])
+    notes = _notes(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        app.db_path = tmp_path / "gone.db"  # the workers open their own connection: it fails
+        screen.set_filter_text("type:response.done")
+        await settle(app, pilot)
+        assert any(n.startswith("filter failed: no database at") for n in notes)
+        assert "filter failed" in str(screen.query_one("#filter-status").render())
+        # the live tail's filter worker too
+        screen.filter_new_events(screen.filter, 0, 50)
+        await settle(app, pilot)
+        assert any(n.startswith("cannot read new events: no database at") for n in notes)
+        assert app.is_running
+
+
+async def test_end_goes_to_the_last_event_and_resumes_following(db):
+    path, ids = db
+    live = _live_session(path, 30)
+    app = make_app(path, live)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen, el = app.screen, app.screen.event_list
+        assert screen.follow and el.cursor_seq == 30
+        await pilot.press("g")
+        assert not screen.follow and el.cursor_seq == 1
+        await pilot.press("end")
+        assert screen.follow and el.cursor_seq == 30
+        assert "● following" in str(screen.query_one("#session-title").render())
+    app = make_app(path, ids["tool_call_round"])  # closed: the last event, nothing to follow
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen, el = app.screen, app.screen.event_list
+        await pilot.press("end")
+        assert el.cursor_seq == 50 and not screen.follow
+        assert "following" not in str(screen.query_one("#session-title").render())
+
+
+async def test_following_leaves_the_title_when_the_session_closes(db):
+    path, ids = db
+    live = _live_session(path)
+    app = make_app(path, live)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        title = app.screen.query_one("#session-title")
+        assert "● following" in str(title.render())
+        with Store(path) as store:  # the tap closes the session
+            store.update_session(live, status="closed")
+        await wait_until(pilot, lambda: "closed" in str(title.render()))
+        assert "following" not in str(title.render())
+
+
+async def test_diff_marks_are_visible(db):
+    path, ids = db
+    app = make_app(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.screen.table
+        await pilot.press("m", "j", "m")
+        rows = [table.render_line(y).text for y in (1, 2, 3)]  # under the header
+        assert [row.lstrip().startswith("◆") for row in rows] == [True, True, False]
+
+
+async def test_ids_column_at_160_columns_and_the_detail_pane_hides(db):
+    path, ids = db
+    app = make_app(path, ids["tool_call_round"])
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(app, pilot)
+        screen, el = app.screen, app.screen.event_list
+        ev = app.store.event(ids["tool_call_round"], 9)  # response.output_item.added
+        assert ev.item_id and ev.response_id
+        row = el.render_line(8).text
+        assert f"item_…{ev.item_id[-4:]} resp_…{ev.response_id[-4:]}" in row
+        width = el.size.width
+        await pilot.press("d")
+        assert not screen.detail.display and el.size.width > width + 50
+        await pilot.press("d")
+        assert screen.detail.display and el.size.width == width
+
+
+async def test_event_types_stay_distinct_in_a_narrow_list(db):
+    path, ids = db
+    app = make_app(path, ids["tool_call_round"])
+    async with app.run_test(size=(80, 60)) as pilot:
+        await settle(app, pilot)
+        el = app.screen.event_list
+        events = list(app.store.events(ids["tool_call_round"]))
+        shown = {}
+        for row, ev in enumerate(events[: el.size.height]):
+            cell = el.render_line(row).text[el._seq_width + 14 :].split(" ")[0]
+            shown.setdefault(cell, set()).add(ev.type)
+        assert all(len(types) == 1 for types in shown.values()), shown
+        assert len(shown) > 10
+
+
+async def test_turns_latency_bar_fits_in_120_columns(db):
+    path, ids = db
+    app = make_app(path, ids["tool_call_round"])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("v")
+        await settle(app, pilot)
+        table = app.screen.query_one("#turns-table")
+        assert "ms to first output" in table.render_line(0).text
+        assert any(c in table.render_line(1).text for c in "░▒█")
+
+
+async def test_footers_show_enter_and_help_lists_the_table_keys(db):
+    from textual.widgets._footer import FooterKey
+
+    path, ids = db
+    app = make_app(path, ids["tool_call_round"])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "Open" in [k.description for k in app.screen.query(FooterKey)]
+        await pilot.press("enter", "v")
+        await settle(app, pilot)
+        assert "Go to turn" in [k.description for k in app.screen.query(FooterKey)]
+        turns_keys = dict(app.help_sections())["Turns"]
+        assert {"j", "k", "g", "G"} <= {b.key for b in turns_keys}
+
+
+async def test_next_turn_stops_where_the_turns_view_starts_a_turn(tmp_path):
+    from tests.tui_helpers import FIXTURE_NAMES
+
+    path = tmp_path / "inspector.db"
+    ids = build_db(path, FIXTURE_NAMES)
+    for sid in ids.values():
+        app = make_app(path, sid)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            el = app.screen.event_list
+            stops = []
+            while True:
+                await pilot.press("t")
+                if stops and el.cursor_seq == stops[-1]:
+                    break
+                stops.append(el.cursor_seq)
+            await pilot.press("v")
+            await settle(app, pilot)
+            starts = [t.start_seq for t in app.screen.query_one("#turns-table").turns]
+            assert stops == [s for s in starts if s > 1], sid
+
+
+async def test_save_and_export_ask_before_overwriting(db, tmp_path, monkeypatch):
+    path, ids = db
+    monkeypatch.chdir(tmp_path)
+    sid = ids["tool_call_round"]
+    saved, exported = tmp_path / f"session-{sid}-event-1.json", tmp_path / f"session-{sid}.jsonl"
+    saved.write_text("mine")
+    exported.write_text("mine too")
+    app = make_app(path, sid)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("s", "enter")
+        assert isinstance(app.screen, ConfirmScreen) and "exists" in app.screen.question
+        await pilot.press("n")
+        await pilot.press("x", "enter")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert saved.read_text() == "mine" and exported.read_text() == "mine too"
+        await pilot.press("s", "enter", "y", "x", "enter", "y")
+        await settle(app, pilot)
+        assert saved.read_text() == app.store.frame(sid, 1)
+        assert exported.read_bytes().startswith(b'{"format"')
+        await pilot.press("x")  # never over the database
+        app.screen.query_one("#prompt-input").value = str(path)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ConfirmScreen) and app.store.count(sid) == 50
+
+
+async def test_an_empty_file_is_refused_not_made_a_database(tmp_path):
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    app = make_app(empty)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "is an empty file, not a recordings database" in str(app.screen.query_one("#error-box").render())
+    result = CliRunner().invoke(main, ["tui", "--db", str(empty)])
+    assert result.exit_code == 1 and "is an empty file" in result.output
+    assert empty.stat().st_size == 0 and not list(tmp_path.glob("empty.db-*"))

@@ -37,8 +37,9 @@ async def _settle(pilot) -> None:
 def test_sessions_screen(db, snap_compare, monkeypatch):
     """The home screen: five imported sessions, newest (id 5) first and highlighted, with
     start times 2025-01-02 03:04:05 … 07:04:05 UTC, durations, model gpt-realtime, source
-    import, client/server counts, status closed; the footer shows Filter, Sort, Mark for diff,
-    Label, Delete, Quit, Help."""
+    import, client/server counts, status closed (after a one-column mark column, empty: no
+    session is marked); the footer shows ⏎ Open, Filter, Sort, Mark for diff, Label, Delete,
+    Quit, Help."""
     path, _ = db
     monkeypatch.chdir(path.parent)  # the title shows the database path: keep it constant
     assert snap_compare(make_app(path.name), terminal_size=SIZE)
@@ -87,8 +88,9 @@ def test_detail_pane_with_audio_summary(db, snap_compare):
 
 def test_turns_view(db, snap_compare):
     """The turns of session 5 (three server-VAD turns): one row per turn with the user's
-    transcript, the answer's transcript, status completed, latencies in ms (→created,
-    →1st delta, →done) and a bar per turn (░ ▒ █), slow turns in red with "slow"."""
+    transcript, the answer's transcript, ms to first output with a bar per turn (░ ▒ █; slow
+    turns in red with "slow"), status completed, then the latencies in ms (→created,
+    →1st delta, →done); the footer starts with ⏎ Go to turn."""
     path, ids = db
 
     async def run_before(pilot) -> None:

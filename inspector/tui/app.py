@@ -10,15 +10,16 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from inspector.store import Store, StoreError
+from inspector.store import Store
+from inspector.tui.db import DB_ERRORS
 from inspector.tui.messages import DatabaseChanged
 from inspector.tui.screens.error import ErrorScreen
 from inspector.tui.screens.help import HelpScreen
 from inspector.tui.screens.session import SessionScreen
 from inspector.tui.screens.sessions import SessionsScreen
 from inspector.tui.screens.turns import TurnsScreen
+from inspector.tui.widgets._keys import TABLE_BINDINGS
 from inspector.tui.widgets.event_list import EventList
-from inspector.tui.widgets.sessions_table import SessionsTable
 
 __all__ = ["InspectorApp", "make_app"]
 
@@ -46,7 +47,7 @@ class InspectorApp(App[None]):
         try:
             self.store = Store(self.db_path, create=False)
             self._data_version = self.store.data_version()
-        except StoreError as exc:
+        except DB_ERRORS as exc:
             self.push_screen(ErrorScreen(str(exc)))
             return
         self.push_screen(SessionsScreen())
@@ -86,11 +87,11 @@ class InspectorApp(App[None]):
         ]
         return [
             ("Everywhere", list(self.BINDINGS)),
-            ("Sessions", [*SessionsScreen.BINDINGS, *SessionsTable.BINDINGS]),
+            ("Sessions", [*SessionsScreen.BINDINGS, *TABLE_BINDINGS]),
             ("Session", list(SessionScreen.BINDINGS)),
             ("Event list", list(EventList.BINDINGS)),
             ("Filter bar", filter_keys),
-            ("Turns", list(TurnsScreen.BINDINGS)),
+            ("Turns", [*TurnsScreen.BINDINGS, *TABLE_BINDINGS]),
         ]
 
     def action_help(self) -> None:

@@ -30,13 +30,14 @@ def has_terminal() -> bool:
 def run_tui(db_path: Path, session_id: int | None, filter_text: str | None = None) -> None:
     """Check the database, the session, the filter and the terminal first, so that problems
     print as one `error:` line (those about the arguments first: they are the more useful)."""
-    from inspector.store import Store, StoreError
+    from inspector.store import Store
+    from inspector.tui.db import DB_ERRORS
 
     try:
         with Store(db_path, create=False) as store:
             if session_id is not None:
                 store.session(session_id)
-    except StoreError as exc:
+    except DB_ERRORS as exc:
         fail(str(exc))
     if filter_text:
         from inspector.store.filter import FilterError, compile_filter

@@ -32,7 +32,9 @@ class RowCells:
 
 
 def row_cells(ev: Event) -> RowCells:
-    ids = " ".join(short_id(v) for v in (ev.item_id, ev.response_id, ev.call_id) if v)
+    # 10 characters an id (`item_…x9Qz`): the tail tells a session's ids apart, and two fit
+    # the event list's ids column.
+    ids = " ".join(short_id(v, 10) for v in (ev.item_id, ev.response_id, ev.call_id) if v)
     return RowCells(
         seq=str(ev.seq),
         offset=format_offset(ev.t_ns),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Middle
@@ -25,5 +26,7 @@ class ErrorScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Middle(), Center():
-            yield Static(f"[b]Cannot open the recordings[/b]\n\n{self.message}\n\nq quits.", id="error-box", markup=True)
+            # The message holds a path: plain text, a `[` in it is not markup.
+            text = Text.assemble(("Cannot open the recordings", "bold"), f"\n\n{self.message}\n\nq quits.")
+            yield Static(text, id="error-box")
         yield Footer()

@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import time
 from array import array
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from inspector.display import format_bytes, format_duration
+from inspector.formats.turns import find_turns
 from inspector.store import Event, SessionInfo, Store
 from inspector.store.filter import CompiledFilter, compile_filter
 from inspector.store.store import event_key
+from inspector.tui.db import DB_ERRORS
 from inspector.tui.export import ExportCancelled, export_jsonl
 from inspector.tui.model import references
-from inspector.tui.screens.dialogs import PromptScreen
-from inspector.tui.turns import TURN_START_FILTER
+from inspector.tui.screens.dialogs import ConfirmScreen, PromptScreen
+from inspector.tui.turns import TURN_EVENTS_FILTER
 from inspector.tui.widgets.event_detail import EventDetail, detail_renderable
 from inspector.tui.widgets.event_list import EventList
 from inspector.tui.widgets.filter_bar import FilterBar
@@ -35,6 +40,7 @@ class SessionScreen(Screen[None]):
         Binding("slash", "focus_filter", "Filter"),
         Binding("escape", "back", "Back"),
         Binding("enter", "toggle_detail", "Detail", show=False),
+        Binding("d", "toggle_detail_pane", "Detail pane"),
         Binding("r", "toggle_raw", "Raw frame"),
         Binding("e", "next_error", "Next error"),
         Binding("E", "previous_error", "Prev error", show=False),
@@ -42,7 +48,7 @@ class SessionScreen(Screen[None]):
         Binding("T", "previous_turn", "Prev turn", show=False),
         Binding("o", "jump_reference", "Referenced event"),
         Binding("v", "turns", "Turns"),
-        Binding("f,F,end", "follow", "Follow"),
+        Binding("f,F", "follow", "Follow"),  # and End, bound in the event list (it has focus)
         Binding("c", "copy_frame", "Copy frame", show=False),
         Binding("s", "save_frame", "Save frame", show=False),
         Binding("x", "export", "Export"),
@@ -57,7 +63,7 @@ class SessionScreen(Screen[None]):
         background: $warning; color: $text; text-style: bold; display: none;
     }
     SessionScreen.-new > #session-body #new-badge { display: block; }
-    SessionScreen.-no-detail EventDetail { display: none; }
+    SessionScreen.-no-detail #event-detail { display: none; }
     """
 
     def __init__(self, session_id: int) -> None:
@@ -72,6 +78,11 @@ class SessionScreen(Screen[None]):
         self._nav_cache: dict[str, array] = {}
         self._filter_store: Store | None = None
         self._last_paint: float | None = None
+
+    @property
+    def live(self) -> bool:
+        """The session is still being recorded: there is something to follow."""
+        return self.info is not None and self.info.status == "open"
 
     @property
     def store(self) -> Store:
@@ -104,11 +115,11 @@ class SessionScreen(Screen[None]):
             self.info = self.store.session(self.session_id)
             total = self.store.last_seq(self.session_id)
         except Exception as exc:
-            self.notify(f"cannot open session {self.session_id}: {exc}", severity="error")
+            self.notify(f"cannot open session {self.session_id}: {exc}", severity="error", markup=False)
             self.info, total = None, 0
         self._checked_seq = total
         self.event_list.set_session(self.store, self.session_id, total)
-        self.follow = self.info is not None and self.info.status == "open"
+        self.follow = self.live
         self.event_list.focus()
         if self.follow:
             self.event_list.move_cursor(total - 1)
@@ -141,7 +152,7 @@ class SessionScreen(Screen[None]):
             format_duration(info.duration),
             format_bytes(info.bytes),
         ]
-        if self.follow:
+        if self.follow and self.live:
             parts.append("● following")
         self.query_one("#session-title", Static).update(" · ".join(parts))
 
@@ -190,9 +201,13 @@ class SessionScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="tail")
     def filter_new_events(self, compiled: CompiledFilter, after: int, total: int) -> None:
-        with Store(self.app.db_path, create=False) as store:  # type: ignore[attr-defined]
-            newer = compiled.and_after(event_key(self.session_id, after))
-            seqs = store.seqs_where(self.session_id, newer.where, newer.params, join_frames=newer.needs_frames)
+        try:
+            with Store(self.app.db_path, create=False) as store:  # type: ignore[attr-defined]
+                newer = compiled.and_after(event_key(self.session_id, after))
+                seqs = store.seqs_where(self.session_id, newer.where, newer.params, join_frames=newer.needs_frames)
+        except DB_ERRORS as exc:  # a worker's exception would end the app with a traceback
+            self._notify_from_thread(f"cannot read new events: {exc}", severity="error")
+            return
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._apply_new_matches, compiled, seqs, total)
 
@@ -203,7 +218,8 @@ class SessionScreen(Screen[None]):
         self._rows_added(self.event_list.append(total, seqs))
 
     def action_follow(self) -> None:
-        self.follow = True
+        """The last event; and, on a session still recorded, the events that come after it."""
+        self.follow = self.live
         self.new_rows = 0
         self.remove_class("-new")
         self.event_list.focus()
@@ -252,6 +268,14 @@ class SessionScreen(Screen[None]):
         else:
             self.detail.focus()
 
+    def action_toggle_detail_pane(self) -> None:
+        """Hide the detail pane so that the list gets the whole width (its ids column shows
+        from about 92 columns), or show it again."""
+        hide = not self.has_class("-no-detail")
+        self.set_class(hide, "-no-detail")
+        if hide and self.focused is self.detail:
+            self.event_list.focus()
+
     def action_toggle_raw(self) -> None:
         self.raw = not self.raw
         self.load_detail(self.event_list.cursor_seq, self.raw)
@@ -263,7 +287,7 @@ class SessionScreen(Screen[None]):
         try:
             return self.store.event(self.session_id, seq)
         except Exception as exc:
-            self.notify(f"cannot read event {seq}: {exc}", severity="error")
+            self.notify(f"cannot read event {seq}: {exc}", severity="error", markup=False)
             return None
 
     def action_copy_frame(self) -> None:
@@ -288,18 +312,37 @@ class SessionScreen(Screen[None]):
         suffix = "bin" if isinstance(ev.frame, bytes) else "json"
         default = f"session-{self.session_id}-event-{ev.seq}.{suffix}"
 
-        def done(path: str | None) -> None:
-            if not path:
-                return
+        def save(target: Path) -> None:
             data = ev.frame if isinstance(ev.frame, bytes) else (ev.frame or "").encode()
             try:
-                Path(path).expanduser().write_bytes(data)
+                target.write_bytes(data)
             except OSError as exc:
-                self.notify(f"cannot save: {exc}", severity="error")
+                self.notify(f"cannot save: {exc}", severity="error", markup=False)
                 return
-            self.notify(f"saved event #{ev.seq} ({format_bytes(len(data))}) to {path}")
+            self.notify(f"saved event #{ev.seq} ({format_bytes(len(data))}) to {target}", markup=False)
+
+        def done(path: str | None) -> None:
+            if path:
+                self._unless_it_exists(Path(path).expanduser(), save)
 
         self.app.push_screen(PromptScreen(f"Save the frame of event #{ev.seq} to:", default), done)
+
+    def _unless_it_exists(self, path: Path, write: Callable[[Path], None]) -> None:
+        """Write `path`, asking first when a file is there already (the default names repeat)."""
+        db = Path(self.app.db_path).resolve()  # type: ignore[attr-defined]
+        if path.resolve() in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            self.notify(f"{path} is the recordings database: choose another file", severity="error", markup=False)
+        elif path.is_dir():
+            self.notify(f"{path} is a directory: give a file name", severity="error", markup=False)
+        elif path.exists():
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    write(path)
+
+            self.app.push_screen(ConfirmScreen(f"{path} exists. Overwrite it?", "Overwrite"), answered)
+        else:
+            write(path)
 
     # -- filter ----------------------------------------------------------------------------------
 
@@ -350,7 +393,12 @@ class SessionScreen(Screen[None]):
     def run_filter(self, compiled: CompiledFilter, keep: int | None) -> None:
         worker = get_current_worker()
         started = time.perf_counter()
-        store = Store(self.app.db_path, create=False)  # type: ignore[attr-defined]
+        try:  # a worker's exception would end the app with a traceback
+            store = Store(self.app.db_path, create=False)  # type: ignore[attr-defined]
+        except DB_ERRORS as exc:
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self._filter_failed, compiled, str(exc))
+            return
         self._filter_store = store
         try:
             total = store.last_seq(self.session_id)
@@ -383,7 +431,7 @@ class SessionScreen(Screen[None]):
     def _filter_failed(self, compiled: CompiledFilter, error: str) -> None:
         if compiled is self.filter:
             self.update_filter_status(f"filter failed: {error}")
-            self.notify(f"filter failed: {error}", severity="error")
+            self.notify(f"filter failed: {error}", severity="error", markup=False)
 
     # -- navigation ----------------------------------------------------------------------------
 
@@ -395,12 +443,21 @@ class SessionScreen(Screen[None]):
             self._nav_cache[text] = cached
         return cached
 
-    def _jump(self, text: str, forward: bool, what: str) -> None:
+    def _turn_starts(self) -> array:
+        """The first event of every turn, as the turns view (and `export --turn`) count them."""
+        cached = self._nav_cache.get("turns")
+        if cached is None:
+            rows = [self.store.event(self.session_id, seq, with_frame=False) for seq in self._seqs_for(TURN_EVENTS_FILTER)]
+            cached = array("q", (turn.start_seq for turn in find_turns(rows)))
+            self._nav_cache["turns"] = cached
+        return cached
+
+    def _jump(self, seqs_of: Callable[[], array], forward: bool, what: str) -> None:
         current = self.event_list.cursor_seq or 0
         try:
-            seqs = self._seqs_for(text)
+            seqs = seqs_of()
         except Exception as exc:
-            self.notify(f"cannot search: {exc}", severity="error")
+            self.notify(f"cannot search: {exc}", severity="error", markup=False)
             return
         from bisect import bisect_left, bisect_right
 
@@ -427,16 +484,16 @@ class SessionScreen(Screen[None]):
         el.go_to_seq(seq)
 
     def action_next_error(self) -> None:
-        self._jump("is:error", True, "error")
+        self._jump(partial(self._seqs_for, "is:error"), True, "error")
 
     def action_previous_error(self) -> None:
-        self._jump("is:error", False, "error")
+        self._jump(partial(self._seqs_for, "is:error"), False, "error")
 
     def action_next_turn(self) -> None:
-        self._jump(TURN_START_FILTER, True, "turn")
+        self._jump(self._turn_starts, True, "turn")
 
     def action_previous_turn(self) -> None:
-        self._jump(TURN_START_FILTER, False, "turn")
+        self._jump(self._turn_starts, False, "turn")
 
     def action_jump_reference(self) -> None:
         ev = self._current_event()
@@ -447,12 +504,12 @@ class SessionScreen(Screen[None]):
                 compiled = compile_filter(text)
                 seqs = self.store.seqs_where(self.session_id, compiled.where, compiled.params)
             except Exception as exc:  # noqa: BLE001 - shown, never raised
-                self.notify(f"cannot search: {exc}", severity="error")
+                self.notify(f"cannot search: {exc}", severity="error", markup=False)
                 return
             target = next((s for s in seqs if s != ev.seq), None)
             if target is not None:
                 self.go_to_seq(target)
-                self.notify(f"#{ev.seq} → #{target}: {what}", timeout=3)
+                self.notify(f"#{ev.seq} → #{target}: {what}", timeout=3, markup=False)  # ids from the wire
                 return
         self.notify(f"event #{ev.seq} refers to no other event", timeout=2)
 
@@ -471,11 +528,11 @@ class SessionScreen(Screen[None]):
         filtered = not self.filter.empty
         default = f"session-{self.session_id}{'-filtered' if filtered else ''}.jsonl"
         what = f"the {self.event_list.row_count} filtered events" if filtered else f"all {self.event_list.total} events"
+        seqs = list(self.event_list.seqs) if self.event_list.seqs is not None else None
 
         def done(path: str | None) -> None:
             if path:
-                seqs = list(self.event_list.seqs) if self.event_list.seqs is not None else None
-                self.export(Path(path).expanduser(), seqs)
+                self._unless_it_exists(Path(path).expanduser(), lambda target: self.export(target, seqs))
 
         self.app.push_screen(PromptScreen(f"Export {what} (re-importable JSON Lines) to:", default), done)
 
@@ -488,6 +545,10 @@ class SessionScreen(Screen[None]):
         except ExportCancelled:
             return
         except Exception as exc:
-            self.app.call_from_thread(self.notify, f"export failed: {exc}", severity="error")
+            self._notify_from_thread(f"export failed: {exc}", severity="error")
             return
-        self.app.call_from_thread(self.notify, f"exported {count} events to {path}; inspector import reads it back")
+        self._notify_from_thread(f"exported {count} events to {path}; inspector import reads it back")
+
+    def _notify_from_thread(self, message: str, severity: SeverityLevel = "information") -> None:
+        # markup=False: messages quote paths and database errors
+        self.app.call_from_thread(self.notify, message, severity=severity, markup=False)

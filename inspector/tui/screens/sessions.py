@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from inspector.store import SessionInfo
+from inspector.store import SessionInfo, Store
+from inspector.tui.db import DB_ERRORS
 from inspector.tui.screens.dialogs import ConfirmScreen, PromptScreen
 from inspector.tui.sessions_model import COLUMN_SORTS, SORTS, match_session, sort_sessions
 from inspector.tui.widgets.sessions_table import SessionsTable
@@ -15,6 +19,7 @@ from inspector.tui.widgets.sessions_table import SessionsTable
 __all__ = ["SessionsScreen"]
 
 _SORT_ORDER = list(SORTS)
+_STILL_RECORDING = "session {} is still being recorded; stop the tap first"
 
 
 class SessionsScreen(Screen[None]):
@@ -70,7 +75,7 @@ class SessionsScreen(Screen[None]):
         try:
             self.sessions = self.app.store.sessions()  # type: ignore[attr-defined]
         except Exception as exc:
-            self.notify(f"cannot read sessions: {exc}", severity="error")
+            self.notify(f"cannot read sessions: {exc}", severity="error", markup=False)
             return
         self.refresh_table()
 
@@ -86,7 +91,8 @@ class SessionsScreen(Screen[None]):
             parts.append(f"filter “{self.search}”")
         if self.marked:
             parts.append("marked " + " & ".join(map(str, self.marked)))
-        self.query_one("#sessions-title", Static).update(f"[b]{db}[/b] · " + " · ".join(parts))
+        # Text, not markup: a path (or a search) may hold brackets.
+        self.query_one("#sessions-title", Static).update(Text.assemble((str(db), "bold"), " · " + " · ".join(parts)))
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -153,41 +159,67 @@ class SessionsScreen(Screen[None]):
         current = next((s.label for s in self.sessions if s.id == session_id), None) or ""
 
         def done(label: str | None) -> None:
-            if label is None:
-                return
-            try:
-                self.app.store.set_label(session_id, label.strip() or None)  # type: ignore[attr-defined]
-            except Exception as exc:
-                self.notify(f"cannot label session {session_id}: {exc}", severity="error")
-                return
-            self.reload()
+            if label is not None:
+                self.write_label(session_id, label.strip() or None)
 
         self.app.push_screen(PromptScreen(f"Label for session {session_id} (empty clears it):", current), done)
+
+    # Writes run in a thread with their own connection: a tap holding the write lock would
+    # otherwise freeze the UI for the whole busy timeout (10 s).
+
+    @work(thread=True, group="write")
+    def write_label(self, session_id: int, label: str | None) -> None:
+        try:
+            with Store(self.app.db_path, create=False) as store:  # type: ignore[attr-defined]
+                store.set_label(session_id, label)
+        except DB_ERRORS as exc:
+            self._notify_from_thread(f"cannot label session {session_id}: {exc}", severity="error")
+            return
+        self.app.call_from_thread(self.reload)
 
     def action_delete(self) -> None:
         session_id = self.table.selected_id
         if session_id is None:
             return
         info = next((s for s in self.sessions if s.id == session_id), None)
+        if info is not None and info.status == "open":
+            self.notify(_STILL_RECORDING.format(session_id), severity="warning")
+            return
         events = info.events if info else 0
 
         def done(yes: bool | None) -> None:
-            if not yes:
-                return
-            try:
-                self.app.store.delete_session(session_id)  # type: ignore[attr-defined]
-            except Exception as exc:
-                self.notify(f"cannot delete session {session_id}: {exc}", severity="error")
-                return
-            if session_id in self.marked:
-                self.marked.remove(session_id)
-            self.notify(f"deleted session {session_id}")
-            self.reload()
+            if yes:
+                self.delete_session(session_id)
 
         self.app.push_screen(
             ConfirmScreen(f"Delete session {session_id} and its {events} events? This cannot be undone.", "Delete"),
             done,
         )
+
+    @work(thread=True, group="write")
+    def delete_session(self, session_id: int) -> None:
+        try:
+            with Store(self.app.db_path, create=False) as store:  # type: ignore[attr-defined]
+                # Asked again: the list may be older than a tap that started meanwhile, and the
+                # recorder must never lose the session it writes into.
+                if store.session(session_id).status == "open":
+                    self._notify_from_thread(_STILL_RECORDING.format(session_id), severity="warning")
+                    return
+                store.delete_session(session_id)
+        except DB_ERRORS as exc:
+            self._notify_from_thread(f"cannot delete session {session_id}: {exc}", severity="error")
+            return
+        self.app.call_from_thread(self._deleted, session_id)
+
+    def _deleted(self, session_id: int) -> None:
+        if session_id in self.marked:
+            self.marked.remove(session_id)
+        self.notify(f"deleted session {session_id}")
+        self.reload()
+
+    def _notify_from_thread(self, message: str, severity: SeverityLevel) -> None:
+        # markup=False: the message quotes database errors and paths
+        self.app.call_from_thread(self.notify, message, severity=severity, markup=False)
 
     def action_reload(self) -> None:
         self.reload()

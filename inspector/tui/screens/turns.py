@@ -66,7 +66,7 @@ class TurnsScreen(Screen[int | None]):
 
                 turns = build_turns(pairs())
         except Exception as exc:
-            self.app.call_from_thread(self.notify, f"cannot build turns: {exc}", severity="error")
+            self.app.call_from_thread(self.notify, f"cannot build turns: {exc}", severity="error", markup=False)
             return
         if not worker.is_cancelled:
             self.app.call_from_thread(self._show, turns)
@@ -116,10 +116,10 @@ class TurnsScreen(Screen[int | None]):
             with Store(self.app.db_path, create=False) as store:  # type: ignore[attr-defined]
                 files = export_wav(store, self.session_id, directory / name, turn=turn)
         except (NoAudio, IndexError) as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="warning")
+            self.app.call_from_thread(self.notify, str(exc), severity="warning", markup=False)
             return
         except Exception as exc:
-            self.app.call_from_thread(self.notify, f"audio export failed: {exc}", severity="error")
+            self.app.call_from_thread(self.notify, f"audio export failed: {exc}", severity="error", markup=False)
             return
         written = ", ".join(f"{f.path} ({f.seconds:.2f} s)" for f in files)
-        self.app.call_from_thread(self.notify, f"wrote {written}")
+        self.app.call_from_thread(self.notify, f"wrote {written}", markup=False)  # paths: no markup

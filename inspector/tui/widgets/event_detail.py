@@ -69,7 +69,7 @@ class EventDetail(VerticalScroll, can_focus=True):
         self.event: Event | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="detail-title")
+        yield Static("", id="detail-title", markup=False)  # the type comes from the wire
         yield Static("select an event", id="detail-body")
 
     def show(self, ev: Event | None, renderable: Any, raw: bool) -> None:

@@ -29,8 +29,9 @@ log = logging.getLogger("inspector.tui")
 PAGE_ROWS = 128
 MAX_PAGES = 64
 MAX_STRIPS = 1024
-TYPE_WIDTH = 38
-IDS_WIDTH = 26
+TYPE_WIDTH = 32  # longer types lose their middle: the end (.delta, .done) tells them apart
+IDS_WIDTH = 23  # two short ids (model.row_cells) and a … for a third: `item_…x9Qz resp_…Ab3d …`
+MIN_SUMMARY = 10  # the ids column shows only when a summary this wide still fits
 
 
 class EventList(ScrollView, can_focus=True):
@@ -43,6 +44,9 @@ class EventList(ScrollView, can_focus=True):
         Binding("pagedown,ctrl+f,space", "page_down", "Page down", show=False),
         Binding("home,g", "first", "First", show=False),
         Binding("G", "last", "Last", show=False),
+        # The scroll view's own `end` (scroll, cursor left behind) would win over the screen's
+        # follow: End is "the last event, and follow a live session".
+        Binding("end", "screen.follow", "Last event, follow", show=False),
         Binding("enter", "select", "Detail", show=False),
     ]
 
@@ -200,7 +204,7 @@ class EventList(ScrollView, can_focus=True):
             log.warning("cannot read events: %s", exc)
             if self._read_error is None:
                 self._read_error = str(exc)
-                self.notify(f"cannot read events: {exc}", severity="error")
+                self.notify(f"cannot read events: {exc}", severity="error", markup=False)
             return [None] * len(wanted)
         return [found.get(seq) for seq in wanted]  # type: ignore[arg-type]
 
@@ -241,16 +245,17 @@ class EventList(ScrollView, can_focus=True):
         strong = base + self.get_component_rich_style("event-list--error") if cells.error else side
         mark = "!" if cells.error else " "
         fixed = self._seq_width + 1 + 11 + 2 + 1 + 8
-        type_width = max(16, min(TYPE_WIDTH, width - fixed - 24))  # keep room for a summary
+        # The type before the summary: on a narrow list, types cut alike would look the same.
+        type_width = max(12, min(TYPE_WIDTH, width - fixed))
         segments = [
             Segment(f"{cells.seq:>{self._seq_width}} ", dim),
             Segment(f"{cells.offset:>10} ", dim),
             Segment(f"{cells.arrow}{mark}", strong),
-            Segment(f"{_fit(cells.type, type_width)} ", strong),
+            Segment(f"{_fit_middle(cells.type, type_width)} ", strong),
             Segment(f"{cells.size:>7} ", dim),
         ]
-        if width - fixed - type_width >= IDS_WIDTH + 30:  # ids only when there is room
-            segments.append(Segment(f"{_fit(cells.ids, IDS_WIDTH)} ", dim))
+        if width - fixed - type_width >= IDS_WIDTH + 1 + MIN_SUMMARY:  # ids only when there is room
+            segments.append(Segment(f"{_fit_ids(cells.ids, IDS_WIDTH)} ", dim))
         segments.append(Segment(cells.summary, strong if cells.error else base))
         return segments
 
@@ -334,5 +339,19 @@ class EventList(ScrollView, can_focus=True):
                 self.action_select()
 
 
-def _fit(text: str, width: int) -> str:
-    return text.ljust(width) if len(text) <= width else text[: width - 1] + "…"
+def _fit_ids(ids: str, width: int) -> str:
+    """Whole ids only (the tail is what tells ids apart), then … for those left out."""
+    if len(ids) > width:
+        words = ids.split(" ")
+        while words and len(" ".join(words)) + 2 > width:
+            words.pop()
+        ids = " ".join([*words, "…"])
+    return ids.ljust(width)
+
+
+def _fit_middle(text: str, width: int) -> str:
+    """Cut in the middle: `response.output_audio_transcript.delta` and `….done` stay apart."""
+    if len(text) <= width:
+        return text.ljust(width)
+    head = (width - 1) // 3
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]

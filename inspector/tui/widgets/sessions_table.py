@@ -4,18 +4,19 @@ is the one that must be virtual). Updates in place so the cursor stays put while
 from __future__ import annotations
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
-
-from inspector.tui.widgets._keys import TABLE_BINDINGS
 
 from inspector.store import SessionInfo
 from inspector.tui.sessions_model import COLUMNS, session_cells
+from inspector.tui.widgets._keys import TABLE_BINDINGS
 
 __all__ = ["SessionsTable"]
 
 
 class SessionsTable(DataTable):
-    BINDINGS = TABLE_BINDINGS
+    # The table's own enter (hidden) would hide the screen's "enter Open" from the footer.
+    BINDINGS = [*TABLE_BINDINGS, Binding("enter", "select_cursor", "Open")]
 
     DEFAULT_CSS = """
     SessionsTable { height: 1fr; }
@@ -27,7 +28,9 @@ class SessionsTable(DataTable):
 
     def on_mount(self) -> None:
         for name in COLUMNS:
-            self.add_column(name, key=name or "mark")
+            # The mark column is empty until a mark is set, and update_cell keeps widths: give
+            # it room for the ◆ from the start.
+            self.add_column(name, key=name or "mark", width=1 if not name else None)
 
     @property
     def selected_id(self) -> int | None:
@@ -40,7 +43,9 @@ class SessionsTable(DataTable):
         if ids == self._ids:
             for info in sessions:
                 for column, value in zip(COLUMNS, self._cells(info, info.id in marked)):
-                    self.update_cell(str(info.id), column or "mark", value)
+                    # update_width: a new label or a longer status ("closed (1000)") is
+                    # cut to the column's old width otherwise
+                    self.update_cell(str(info.id), column or "mark", value, update_width=True)
             return
         keep = self.selected_id
         self.clear()

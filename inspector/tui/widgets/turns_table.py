@@ -4,15 +4,18 @@ that makes slow turns stand out."""
 from __future__ import annotations
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
-from inspector.tui.widgets._keys import TABLE_BINDINGS
-
 from inspector.tui.turns import Turn, slow_threshold
+from inspector.tui.widgets._keys import TABLE_BINDINGS
 
 __all__ = ["TurnsTable", "latency_bar"]
 
 BAR_WIDTH = 16
+USER_WIDTH = 30
+ANSWER_WIDTH = 36
+STATUS_WIDTH = 24
 
 
 def _ms(value: float | None) -> str:
@@ -37,7 +40,8 @@ def latency_bar(turn: Turn, scale_ms: float, slow_ms: float) -> Text:
 
 
 class TurnsTable(DataTable):
-    BINDINGS = TABLE_BINDINGS
+    # The table's own enter (hidden) would hide the screen's "enter Go to turn" from the footer.
+    BINDINGS = [*TABLE_BINDINGS, Binding("enter", "select_cursor", "Go to turn")]
 
     DEFAULT_CSS = "TurnsTable { height: 1fr; }"
 
@@ -46,7 +50,9 @@ class TurnsTable(DataTable):
         self.turns: list[Turn] = []
 
     def on_mount(self) -> None:
-        for name in ("#", "Seq", "User", "Response", "Status", "→created", "→1st delta", "→done", "ms to first output"):
+        # The latency bar right after the texts, which are clipped, so that it is on screen
+        # from 120 columns; the three partial latencies, for a closer look, come last.
+        for name in ("#", "Seq", "User", "Response", "ms to first output", "Status", "→created", "→1st delta", "→done"):
             self.add_column(name)
 
     def show(self, turns: list[Turn]) -> None:
@@ -63,7 +69,7 @@ class TurnsTable(DataTable):
                 answer = " / ".join(filter(None, [answer, *("call " + c for c in turn.tool_calls)]))
             if turn.errors:
                 answer = " / ".join(filter(None, [answer, *("error " + e for e in turn.errors)]))
-            status = Text(turn.status or ("no response" if turn.response_id is None else "open"))
+            status = _clip(turn.status or ("no response" if turn.response_id is None else "open"), STATUS_WIDTH)
             if turn.errors or turn.status.startswith("failed"):
                 status.stylize("bold red")
             elif turn.status.startswith("cancelled"):
@@ -71,15 +77,15 @@ class TurnsTable(DataTable):
             bar = latency_bar(turn, scale, slow_ms)
             first = Text(_ms(turn.first_output_ms), justify="right")
             self.add_row(
-                str(turn.index),
-                str(turn.start_seq),
-                _clip(user or "—", 40),
-                _clip(answer or "—", 48),
+                Text(str(turn.index)),
+                Text(str(turn.start_seq)),
+                _clip(user or "—", USER_WIDTH),
+                _clip(answer or "—", ANSWER_WIDTH),
+                Text.assemble(first, " ", bar),
                 status,
                 Text(_ms(turn.to_created_ms), justify="right"),
                 Text(_ms(turn.to_first_delta_ms), justify="right"),
                 Text(_ms(turn.to_done_ms), justify="right"),
-                Text.assemble(first, " ", bar),
             )
 
     @property
@@ -89,6 +95,8 @@ class TurnsTable(DataTable):
         return self.turns[self.cursor_row]
 
 
-def _clip(text: str, width: int) -> str:
+def _clip(text: str, width: int) -> Text:
+    """A cell of user or model text: a Text, because a str cell is parsed as markup (`[/b]` in
+    a transcript would raise, `[docs](url)` would lose its brackets)."""
     text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return Text(text if len(text) <= width else text[: width - 1] + "…")
