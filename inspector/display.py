@@ -35,8 +35,16 @@ def format_duration(seconds: float) -> str:
 
 
 def format_offset(t_ns: int) -> str:
-    """`+1234.5ms`-style offset from the session start."""
-    return f"+{t_ns / 1e6:.1f}ms"
+    """Offset from the session start in at most 10 characters, so that columns stay aligned:
+    `+1234.5ms` below 100 s, then `+16:40.123` (minutes), then `+2:46:40` (hours)."""
+    if t_ns < 100_000_000_000:
+        return f"+{t_ns / 1e6:.1f}ms"
+    seconds = t_ns / 1e9
+    minutes, rest = divmod(seconds, 60)
+    if minutes < 60:
+        return f"+{int(minutes)}:{rest:06.3f}"
+    hours, minutes = divmod(int(minutes), 60)
+    return f"+{hours}:{minutes:02d}:{int(rest):02d}"
 
 
 def format_bytes(size: int) -> str:

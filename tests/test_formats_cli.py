@@ -332,3 +332,14 @@ def test_the_build_requirement_can_read_the_spdx_license_string():
     (setuptools,) = [r for r in pyproject["build-system"]["requires"] if r.startswith("setuptools")]
     minimum = re.fullmatch(r"setuptools>=(\d+)(?:\.\d+)*", setuptools)
     assert minimum and int(minimum[1]) >= 77, setuptools
+
+
+def test_offsets_stay_within_ten_characters():
+    from inspector.display import format_offset
+
+    assert format_offset(1_234_500_000) == "+1234.5ms"
+    assert format_offset(99_999_900_000) == "+99999.9ms"
+    assert format_offset(1_000_123_000_000) == "+16:40.123"
+    assert format_offset(10_000_900_000_000) == "+2:46:40"
+    for t_ns in (0, 5 * 10**9, 10**11, 59 * 60 * 10**9, 99 * 3600 * 10**9):
+        assert len(format_offset(t_ns)) <= 10, t_ns
