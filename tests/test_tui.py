@@ -404,6 +404,17 @@ async def test_turns_view_writes_a_turns_audio_and_the_sessions_as_wav(tmp_path,
         await pilot.press("W")
         await pilot.press("ctrl+u", *"all/", "enter")
         await settle(app, pilot)
+        # the same turn again: asked first; "n" leaves the files alone
+        turn_input = tmp_path / f"session-{sid}-turn-2-input.wav"
+        turn_input.write_bytes(b"kept")
+        await pilot.press("w", "enter")
+        assert isinstance(app.screen, ConfirmScreen) and "Overwrite" in app.screen.question
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert turn_input.read_bytes() == b"kept"
+        await pilot.press("w", "enter", "y")
+        await settle(app, pilot)
+        assert turn_input.read_bytes() != b"kept"
     # the same files, frame for frame, as `inspector export --format wav [--turn 2]`
     for name, extra in ((f"session-{sid}-turn-2", ["--turn", "2"]), (f"session-{sid}", [])):
         cli = tmp_path / "cli" / name

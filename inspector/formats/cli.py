@@ -130,12 +130,12 @@ def _export_document(store, session_id: int, fmt: str, output_arg: str | None, d
 
 
 def _export_wav(store, session_id: int, output: str | None, turn: int | None) -> None:
-    from inspector.formats.wav import NoAudio, export_wav
+    from inspector.formats.wav import NoAudio, export_wav, wav_name
 
     if output is None:
         raise click.UsageError("--format wav needs -o DIRECTORY/ or -o PATH_PREFIX")
     if _is_directory_arg(output):
-        prefix = _make_directory(output) / (f"session-{session_id}" + (f"-turn-{turn}" if turn else ""))
+        prefix = _make_directory(output) / wav_name(session_id, turn)
     else:
         prefix = Path(output)
     try:

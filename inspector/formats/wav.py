@@ -34,6 +34,8 @@ __all__ = [
     "WavFile",
     "export_wav",
     "upsample3",
+    "wav_name",
+    "wav_paths",
 ]
 
 RATE = 24000
@@ -175,6 +177,11 @@ class _Track:
             self._wave.close()
         self.info.source_formats = tuple(self._formats)
         return self.info
+
+
+def wav_name(session_id: int, turn: int | None = None) -> str:
+    """The files' prefix when only a directory is given: `session-N[-turn-T]`."""
+    return f"session-{session_id}" + (f"-turn-{turn}" if turn else "")
 
 
 def wav_paths(prefix: Path) -> dict[str, Path]:

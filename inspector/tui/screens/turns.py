@@ -13,7 +13,8 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
 from inspector.store import Store
-from inspector.tui.screens.dialogs import PromptScreen
+from inspector.formats.wav import wav_name, wav_paths
+from inspector.tui.screens.dialogs import ConfirmScreen, PromptScreen
 from inspector.tui.turns import NEEDS_DATA, build_turns, slow_threshold
 from inspector.tui.widgets.turns_table import TurnsTable
 
@@ -100,9 +101,23 @@ class TurnsScreen(Screen[int | None]):
             return
         what = f"turn {turn.index}'s audio" if turn is not None else "the session's audio"
 
+        number = turn.index if turn is not None else None
+
         def done(directory: str | None) -> None:
-            if directory:
-                self.write_wav(Path(directory).expanduser(), turn.index if turn is not None else None)
+            if not directory:
+                return
+            folder = Path(directory).expanduser()
+            existing = [p for p in wav_paths(folder / wav_name(self.session_id, number)).values() if p.exists()]
+            if not existing:
+                self.write_wav(folder, number)
+                return
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.write_wav(folder, number)
+
+            names = " and ".join(str(p) for p in existing)
+            self.app.push_screen(ConfirmScreen(f"{names} exist{'s' if len(existing) == 1 else ''}. Overwrite?", "Overwrite"), answered)
 
         self.app.push_screen(PromptScreen(f"Write {what} as WAV files into the directory:", "./"), done)
 
@@ -110,7 +125,7 @@ class TurnsScreen(Screen[int | None]):
     def write_wav(self, directory: Path, turn: int | None) -> None:
         from inspector.formats.wav import NoAudio, export_wav
 
-        name = f"session-{self.session_id}" + (f"-turn-{turn}" if turn else "")
+        name = wav_name(self.session_id, turn)
         try:
             directory.mkdir(parents=True, exist_ok=True)
             with Store(self.app.db_path, create=False) as store:  # type: ignore[attr-defined]
@@ -123,3 +138,4 @@ class TurnsScreen(Screen[int | None]):
             return
         written = ", ".join(f"{f.path} ({f.seconds:.2f} s)" for f in files)
         self.app.call_from_thread(self.notify, f"wrote {written}", markup=False)  # paths: no markup
+
