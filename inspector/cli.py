@@ -128,7 +128,7 @@ def sessions(db_path: Path, as_json: bool, limit: int | None) -> None:
 
 @main.command()
 @click.argument("session_id", metavar="SESSION", type=int)
-@click.option("--type", "type_glob", help="Only event types matching this glob, e.g. 'response.*'.")
+@click.option("--type", "type_glob", help="Only event types matching this glob, e.g. 'response.*' (case-sensitive).")
 @click.option("--dir", "direction", type=click.Choice(["client", "server"]), help="Only one direction.")
 @click.option(
     "--filter",
@@ -148,7 +148,6 @@ def events(
 ) -> None:
     """List a session's events in order: seq, +ms, direction, type, ids, size."""
     import base64
-    import fnmatch
 
     import orjson
 
@@ -172,10 +171,14 @@ def events(
             fail(f"bad filter: {exc.message} at column {exc.position + 1}\n  {exc.caret(filter_text).replace(chr(10), chr(10) + '  ')}")
         if not compiled.empty:
             matching = set(store.seqs_where(session_id, compiled.where, compiled.params, join_frames=compiled.needs_frames))
-    for ev in store.events(session_id, with_frames=as_json, direction=wanted):
+    if type_glob:
+        chosen = store.events_of_type(session_id, type_glob, with_frames=as_json)
+    else:
+        chosen = store.events(session_id, with_frames=as_json)
+    for ev in chosen:
         if matching is not None and ev.seq not in matching:
             continue
-        if type_glob and not fnmatch.fnmatchcase(ev.type or "", type_glob):
+        if wanted is not None and ev.direction != wanted:
             continue
         if as_json:
             record = {

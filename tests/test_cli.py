@@ -52,6 +52,11 @@ def test_events_filters_by_type_and_direction_and_prints_exact_frames(tmp_path):
         '{"type":"response.created","response":{"id":"resp_1"}}',
         '{"type":"error","error":{"code":"x","message":"boom"}}',
     ]
+    # an exact type, with a direction and frames; another session's events never leak in
+    _db_with_a_session(db)
+    lines = CliRunner().invoke(main, ["events", str(sid), "--db", str(db), "--type", "response.created", "--dir", "server", "--json"]).output.splitlines()
+    assert [json.loads(x)["frame"] for x in lines] == ['{"type":"response.created","response":{"id":"resp_1"}}']
+    assert CliRunner().invoke(main, ["events", str(sid), "--db", str(db), "--type", "response.created", "--dir", "client"]).output == ""
 
 
 def test_errors_are_one_line_messages_not_tracebacks(tmp_path):

@@ -207,3 +207,16 @@ def test_an_empty_file_is_not_taken_for_a_database_by_a_reader(tmp_path):
     assert empty.stat().st_mode & 0o777 == 0o600
     with pytest.raises(StoreError, match="cannot create"):
         Store(tmp_path / "empty.db" / "x.db")
+
+
+def test_events_of_type_by_exact_type_or_glob_in_seq_order(tmp_path):
+    with Store(tmp_path / "x.db") as store:
+        frames = [FrameIn(Direction.SERVER, i, f'{{"type":"{t}"}}') for i, t in enumerate(
+            ["response.created", "response.output_text.delta", "error", "response.output_text.delta", "response.done"])]
+        sid = store.import_session(frames)
+        other = store.import_session(frames)
+        assert [e.seq for e in store.events_of_type(sid, "response.output_text.delta")] == [2, 4]
+        assert [e.seq for e in store.events_of_type(sid, "response.*")] == [1, 2, 4, 5]
+        assert [e.seq for e in store.events_of_type(other, "*.delta")] == [2, 4]
+        assert [e.frame for e in store.events_of_type(sid, "error", with_frames=True)] == ['{"type":"error"}']
+        assert list(store.events_of_type(sid, "Response.*")) == []  # case-sensitive, as documented

@@ -5,6 +5,10 @@
         print(s.id, s.model, s.client_events)
     for ev in store.events(s.id, with_frames=True):     # in seq order, paged by seq
         print(ev.seq, ev.direction, ev.type, ev.frame)
+    store.page(s.id, 100, 199)                          # events by seq range
+    store.count(s.id), store.type_counts(s.id)          # how many, and of which types
+    store.events_of_type(s.id, "response.*")            # by type (index), in seq order
+    store.seqs_where(s.id, *compiled_filter)            # what `inspector.store.filter` compiles
 
 Nothing outside this package opens the database or knows the schema. A `Store` holds one SQLite
 connection and must be used from one thread at a time; open one per thread.
@@ -529,6 +533,18 @@ class Store:
                 if direction is None or event.direction == direction:
                     yield event
             start = stop + 1
+
+    def events_of_type(self, session_id: int, pattern: str, *, with_frames: bool = False) -> Iterator[Event]:
+        """Events whose type matches a glob (`response.*`; case-sensitive, SQLite GLOB), in seq
+        order, streamed from the type index rather than a scan of the whole session."""
+        lo, hi = _key_range(session_id)
+        frames = ", f.body, f.audio, f.audio_at" if with_frames else ""
+        join = " JOIN frames f ON f.id = e.id" if with_frames else ""
+        # An exact type seeks (type, id) in the index; a glob leaves the plan to SQLite.
+        match = "e.type GLOB ?" if any(c in pattern for c in "*?[") else "e.type = ?"
+        sql = f"{_EVENT_SELECT}{frames} FROM events e{join} WHERE {match} AND e.id BETWEEN ? AND ? ORDER BY e.id"
+        for row in self._conn.execute(sql, (pattern, lo, hi)):
+            yield _event_from_row(row)
 
     def event(self, session_id: int, seq: int, *, with_frame: bool = True) -> Event:
         events = self.page(session_id, seq, seq, with_frames=with_frame)
