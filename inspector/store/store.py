@@ -8,7 +8,8 @@
     store.page(s.id, 100, 199)                          # events by seq range
     store.count(s.id), store.type_counts(s.id)          # how many, and of which types
     store.events_of_type(s.id, "response.*")            # by type (index), in seq order
-    store.seqs_where(s.id, *compiled_filter)            # what `inspector.store.filter` compiles
+    f = compile_filter("is:error")                      # inspector.store.filter
+    store.seqs_where(s.id, f.where, f.params)           # seqs matching a filter
 
 Nothing outside this package opens the database or knows the schema. A `Store` holds one SQLite
 connection and must be used from one thread at a time; open one per thread.
