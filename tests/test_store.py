@@ -144,7 +144,7 @@ def test_a_session_deleted_while_recorded_stops_only_its_own_recording(tmp_path)
         for i in range(3):
             doomed.record(Direction.SERVER, f'{{"type":"late","i":{i}}}')
         doomed.update(status="closed")
-        time.sleep(0.1)  # let that batch go first: the next session reuses the freed row id
+        time.sleep(0.1)  # let that batch go first, then open another session
         other = recorder.open_session(source="tap")
         other.record(Direction.CLIENT, '{"type":"mine"}')
         other.update(status="closed")
@@ -220,3 +220,38 @@ def test_events_of_type_by_exact_type_or_glob_in_seq_order(tmp_path):
         assert [e.seq for e in store.events_of_type(other, "*.delta")] == [2, 4]
         assert [e.frame for e in store.events_of_type(sid, "error", with_frames=True)] == ['{"type":"error"}']
         assert list(store.events_of_type(sid, "Response.*")) == []  # case-sensitive, as documented
+
+
+def test_a_deleted_sessions_id_is_never_given_to_another(tmp_path):
+    with Store(tmp_path / "x.db") as store:
+        first = store.import_session([FrameIn(Direction.CLIENT, 0, '{"type":"a"}')])
+        newest = store.import_session([FrameIn(Direction.CLIENT, 0, '{"type":"b"}')])
+        store.delete_session(newest)
+        assert store.import_session([]) == newest + 1 and first == newest - 1
+
+
+def test_a_version_1_database_migrates_keeping_its_sessions_and_events(tmp_path):
+    from inspector.store.schema import MIGRATIONS
+
+    db = tmp_path / "v1.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA page_size=16384")
+    conn.execute("PRAGMA journal_mode=WAL")
+    for statement in MIGRATIONS[0].split(";"):  # exactly what version 1 created
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version=1")
+    conn.execute("INSERT INTO sessions (id, started_at, source, status, label) VALUES (3, 1.0, 'tap', 'closed', 'kept')")
+    conn.execute("INSERT INTO events (id, dir, t_ns, opcode, size, type) VALUES (?, 0, 0, 1, 12, 'a')", ((3 << 32) | 1,))
+    conn.execute("INSERT INTO frames (id, body) VALUES (?, '{\"type\":\"a\"}')", ((3 << 32) | 1,))
+    conn.close()
+    with Store(db) as store:
+        (info,) = store.sessions()
+        assert (info.id, info.label, info.status) == (3, "kept", "closed")
+        assert store.frame(3, 1) == '{"type":"a"}'
+        store.delete_session(3)
+        assert store.import_session([]) == 4  # AUTOINCREMENT remembers 3
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert "AUTOINCREMENT" in conn.execute("SELECT sql FROM sqlite_master WHERE name = 'sessions'").fetchone()[0]
+    conn.close()

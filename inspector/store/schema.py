@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SEQ_BITS = 32
 
 _V1 = """
@@ -78,8 +78,26 @@ CREATE TABLE frames (
 );
 """
 
+
+def _sessions_v2() -> str:
+    """v1 → v2: session ids are never reused (AUTOINCREMENT). Deleting the newest session used to
+    hand its id to the next one, so a note, a mark or a replay_of naming it found another
+    session. SQLite cannot add AUTOINCREMENT in place: the table is rebuilt with v1's columns."""
+    start = _V1.index("CREATE TABLE sessions (")
+    table = _V1[start : _V1.index(");", start) + 1]
+    table = table.replace("CREATE TABLE sessions (", "CREATE TABLE sessions_v2 (", 1)
+    table = table.replace("id INTEGER PRIMARY KEY,", "id INTEGER PRIMARY KEY AUTOINCREMENT,", 1)
+    return f"""
+{table};
+INSERT INTO sessions_v2 SELECT * FROM sessions;
+DROP TABLE sessions;
+ALTER TABLE sessions_v2 RENAME TO sessions;
+CREATE INDEX sessions_started ON sessions(started_at);
+"""
+
+
 # Index i holds the script that takes a database from version i to i + 1.
-MIGRATIONS: list[str] = [_V1]
+MIGRATIONS: list[str] = [_V1, _sessions_v2()]
 
 
 class SchemaError(Exception):

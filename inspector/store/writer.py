@@ -38,9 +38,8 @@ class _Sessions:
 def write_batch(store: Store, sessions: _Sessions, batch: list[tuple[Any, ...]]) -> tuple[dict[int, int], int, int]:
     """Commit one batch; returns (sessions opened: key → row id, frames written, bytes taken).
 
-    A session deleted while it is recorded (from the TUI, by another process) loses its later
-    frames, with one warning: its id may be reused by the next new session, which must not
-    receive them, and the other sessions go on being recorded."""
+    A session deleted while it is recorded (by another process) loses its later frames, with one
+    warning, and the other sessions go on being recorded (that used to stop the writer)."""
     opened: dict[int, int] = {}
     events: list[tuple[Any, ...]] = []
     bodies: list[tuple[Any, ...]] = []
