@@ -34,7 +34,8 @@ class _Commands(click.Group):
 @click.version_option(__version__, prog_name="inspector")
 @click.pass_context
 def main(ctx: click.Context) -> None:
-    """Realtime Inspector: record, browse, diff and replay OpenAI Realtime API sessions.
+    """Realtime Inspector: record, browse, import and export OpenAI Realtime API sessions, and
+    develop offline against a mock of the API (diff and replay are not built yet).
 
     Run without a command to open the terminal UI on the default database.
     """
