@@ -39,12 +39,12 @@ def format_offset(t_ns: int) -> str:
     `+1234.5ms` below 100 s, then `+16:40.123` (minutes), then `+2:46:40` (hours)."""
     if t_ns < 100_000_000_000:
         return f"+{t_ns / 1e6:.1f}ms"
-    seconds = t_ns / 1e9
-    minutes, rest = divmod(seconds, 60)
+    # Round first, then split: rounding 59.9996 s after the split would print ":60.000".
+    minutes, ms = divmod(round(t_ns / 1e6), 60_000)
     if minutes < 60:
-        return f"+{int(minutes)}:{rest:06.3f}"
-    hours, minutes = divmod(int(minutes), 60)
-    return f"+{hours}:{minutes:02d}:{int(rest):02d}"
+        return f"+{minutes}:{ms / 1000:06.3f}"
+    hours, minutes = divmod(minutes, 60)
+    return f"+{hours}:{minutes:02d}:{ms // 1000:02d}"
 
 
 def format_bytes(size: int) -> str:

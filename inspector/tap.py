@@ -228,12 +228,11 @@ class Tap:
             # Accept the client, then close it with 1014 (bad gateway) saying why: a WebSocket
             # client shows a close reason more readily than an HTTP error body.
             link.error = f"upstream {redact_url(url)} unreachable: {exc or type(exc).__name__}"
-            return None
         if connection.transport.is_closing():
             # The client gave up while the upstream answered: no handler will ever run for it,
             # and the upstream session (billed on the caller's key) must not stay open.
             del self._links[connection]
-            await self._abandon(link, "the client left during the upstream handshake")
+            await self._abandon(link, link.error or "the client left during the upstream handshake")
         return None
 
     async def _after_handshake(self, connection: ServerConnection, request: Request, response: Response) -> None:
@@ -244,9 +243,10 @@ class Tap:
             await self._abandon(link, f"handshake refused to the client: HTTP {response.status_code}")
 
     async def _abandon(self, link: _Link, error: str) -> None:
+        # The row first: closing the upstream may wait, and be cancelled by the handshake timeout.
+        link.session.update(status="failed", error=error, ended_at=time.time())
         if link.upstream is not None:
             await link.upstream.close(1001, "client handshake did not complete")
-        link.session.update(status="failed", error=error, ended_at=time.time())
 
     def _select_subprotocol(self, connection: ServerConnection, offered: Sequence[str]) -> str | None:
         link = self._links.get(connection)

@@ -341,5 +341,7 @@ def test_offsets_stay_within_ten_characters():
     assert format_offset(99_999_900_000) == "+99999.9ms"
     assert format_offset(1_000_123_000_000) == "+16:40.123"
     assert format_offset(10_000_900_000_000) == "+2:46:40"
+    assert format_offset(119_999_600_000) == "+2:00.000"  # rounded before the split, never ":60"
+    assert format_offset(3_599_999_800_000) == "+1:00:00"
     for t_ns in (0, 5 * 10**9, 10**11, 59 * 60 * 10**9, 99 * 3600 * 10**9):
         assert len(format_offset(t_ns)) <= 10, t_ns

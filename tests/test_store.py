@@ -220,6 +220,9 @@ def test_events_of_type_by_exact_type_or_glob_in_seq_order(tmp_path):
         assert [e.seq for e in store.events_of_type(other, "*.delta")] == [2, 4]
         assert [e.frame for e in store.events_of_type(sid, "error", with_frames=True)] == ['{"type":"error"}']
         assert list(store.events_of_type(sid, "Response.*")) == []  # case-sensitive, as documented
+        assert [e.seq for e in store.events_of_type(sid, "[!r]*")] == [3]  # fnmatch's negation
+        untyped = store.import_session([FrameIn(Direction.CLIENT, 0, b"\x00"), FrameIn(Direction.CLIENT, 1, "not json")])
+        assert [e.seq for e in store.events_of_type(untyped, "*")] == [1, 2]  # every event, as before
 
 
 def test_a_deleted_sessions_id_is_never_given_to_another(tmp_path):

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,7 +179,9 @@ class Recorder:
             # Logged once; forwarding goes on without recording. A session opened now will never
             # get a row: say so at once, or whoever waits for its id would wait forever.
             if item[0] == OPEN:
-                self._sessions.pop(item[1]).id.set_exception(StoreError(self._failed))
+                handle = self._sessions.pop(item[1], None)
+                if handle is not None and not handle.id.done():
+                    handle.id.set_exception(StoreError(self._failed))
             return
         self._queue.append(item)
         self._enqueued_bytes += size
@@ -236,8 +238,12 @@ class Recorder:
             if self._process.wait() != 0:
                 self._fail(f"the writer process exited with status {self._process.returncode}")
             for handle in list(self._sessions.values()):
+                # The event loop's thread may have failed a new session's id meanwhile.
                 if not handle.id.done():
-                    handle.id.set_exception(StoreError(self._failed or "recorder closed"))
+                    try:
+                        handle.id.set_exception(StoreError(self._failed or "recorder closed"))
+                    except InvalidStateError:
+                        pass
 
     def _fail(self, reason: str) -> None:
         if self._failed is None:

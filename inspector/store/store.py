@@ -292,7 +292,10 @@ class Store:
             # An empty file is a valid empty SQLite database: only a writer may make it ours.
             if not create:
                 raise StoreError(f"{self.path} is an empty file, not a recordings database")
-            os.chmod(self.path, 0o600)
+            try:
+                os.chmod(self.path, 0o600)
+            except OSError as exc:
+                raise StoreError(f"cannot make {self.path} private (mode 0600): {exc.strerror or exc}") from exc
         try:
             # Autocommit mode: transactions are explicit (BEGIN ... COMMIT) below.
             self._conn = sqlite3.connect(
@@ -541,8 +544,13 @@ class Store:
         lo, hi = _key_range(session_id)
         frames = ", f.body, f.audio, f.audio_at" if with_frames else ""
         join = " JOIN frames f ON f.id = e.id" if with_frames else ""
-        # An exact type seeks (type, id) in the index; a glob leaves the plan to SQLite.
-        match = "e.type GLOB ?" if any(c in pattern for c in "*?[") else "e.type = ?"
+        # An exact type seeks (type, id) in the index; a glob leaves the plan to SQLite. Globs
+        # mean what fnmatch means: `[!x]` is SQLite's `[^x]`, and frames without a type (binary,
+        # not JSON) have the type "" for them, so `*` lists every event.
+        if any(c in pattern for c in "*?["):
+            match, pattern = "coalesce(e.type, '') GLOB ?", pattern.replace("[!", "[^")
+        else:
+            match = "e.type = ?"
         sql = f"{_EVENT_SELECT}{frames} FROM events e{join} WHERE {match} AND e.id BETWEEN ? AND ? ORDER BY e.id"
         for row in self._conn.execute(sql, (pattern, lo, hi)):
             yield _event_from_row(row)
