@@ -35,7 +35,7 @@ __all__ = ["DEMO_LABEL", "demo_command", "record_demo", "speech_like_pcm", "summ
 DEMO_LABEL = "demo"
 RATE = 24000
 CHUNK_MS = 20
-API_KEY = "sk-test-not-a-real-key-demo"  # the SDK insists on a key; nothing checks it
+API_KEY = "sk-test-not-a-real-key"  # the SDK insists on a key; nothing checks it
 STEP_TIMEOUT = 30.0
 
 WEATHER_TOOL = {

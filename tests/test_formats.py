@@ -143,7 +143,7 @@ def test_fixture_lines_without_at_keep_the_previous_time_and_close_lines_set_clo
 
 SECRET_SUBPROTOCOL_KEY = "AzureStyleKey0123456789abcdefXYZ"  # not shaped like sk-: only its place says it is secret
 SECRET_QUERY_KEY = "QueryKeyabcdef9876543210"
-SECRET_SK = "sk-proj-ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+SECRET_SK = "sk-proj-FAKEharFAKE01"
 SECRET_COOKIE = "sessionid=CookieValue123456789"
 
 

@@ -58,9 +58,9 @@ def test_audio_is_summarised_by_duration_and_size():
 
 
 def test_key_shaped_strings_are_redacted_but_audio_and_ids_are_not():
-    text = 'key sk-proj-abcdefghijklmnop0123 and ek_abcdefghijklmnop0123, id event_abcdefghijklmnopqrstu'
+    text = 'key sk-proj-abcdefghijk01 and ek_abcdefghijklmnop0123, id event_abcdefghijklmnopqrstu'
     assert redact_text(text) == f"key {REDACTED} and {REDACTED}, id event_abcdefghijklmnopqrstu"
-    audio = "ask-AAAAAAAAAAAAAAAAAAAAAAAA+/sk"  # 'sk-' inside a longer token is not a key
+    audio = "ask-AAAAAAAAAAAAAAAAAAA+/sk"  # 'sk-' inside a longer token is not a key
     assert redact_text(audio) == audio
 
 

@@ -198,7 +198,7 @@ async def test_openai_sdk_talks_through_the_tap_and_its_frames_are_recorded(db_p
                 await ws.send(json.dumps({"type": "response.done", "event_id": "event_3", "response": {"id": "resp_1", "status": "completed"}}))
 
     async with run_upstream(realtime_like) as up, run_tap(up.url, db_path) as tap:
-        client = AsyncOpenAI(api_key="sk-test-not-a-real-key-0123456789", websocket_base_url=f"ws://127.0.0.1:{tap.port}/v1")
+        client = AsyncOpenAI(api_key="sk-test-not-a-real-key", websocket_base_url=f"ws://127.0.0.1:{tap.port}/v1")
         async with client.realtime.connect(model="gpt-realtime") as conn:
             assert (await conn.recv()).type == "session.created"
             await conn.session.update(session={"type": "realtime", "instructions": "Be brief."})
@@ -210,7 +210,7 @@ async def test_openai_sdk_talks_through_the_tap_and_its_frames_are_recorded(db_p
             done = await conn.recv()
             assert done.type == "response.done" and done.response.id == "resp_1"
         # The upstream got the SDK's credentials through the tap.
-        assert up.request_headers[0]["Authorization"] == "Bearer sk-test-not-a-real-key-0123456789"
+        assert up.request_headers[0]["Authorization"] == "Bearer sk-test-not-a-real-key"
     store = await _session_done(open_store)
     info = store.sessions()[0]
     client_frames = [e.frame for e in store.events(info.id, with_frames=True, direction=Direction.CLIENT)]
@@ -223,12 +223,12 @@ async def test_openai_sdk_talks_through_the_tap_and_its_frames_are_recorded(db_p
 
 async def test_secrets_in_headers_subprotocols_query_and_frames_never_reach_the_database(db_path, tmp_path):
     secrets = {
-        "header": "sk-proj-HEADERsecret0123456789abcdef",
+        "header": "sk-proj-HEADERsecret01",
         "azure": "azureKEY0123456789abcdefSECRET",
         "subprotocol": "AzureSUBPROTOsecret0123456789",  # not key-shaped: found by position
         "query": "queryKEYsecret0123456789",
         "frame": "ek_FRAMEephemeral0123456789abcdef",
-        "frame2": "sk-FRAMEsecret0123456789abcdefgh",
+        "frame2": "sk-FRAMEsecret0123456",
         "organization": "org-ORGANIZATIONid0123",
         "project": "proj_PROJECTid0123456",
         "browser-project": "proj_SUBPROTOproject99",
@@ -335,7 +335,7 @@ def test_tap_drains_every_forwarded_frame_on_sigterm(db_path, tmp_path, to_group
 async def test_a_request_that_is_not_a_websocket_upgrade_opens_no_upstream(db_path, open_store):
     async with run_upstream() as up, run_tap(up.url, db_path) as tap:
         reader, writer = await asyncio.open_connection("127.0.0.1", tap.port)
-        writer.write(b"GET /v1/realtime?model=m HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test-not-a-real-key-xyz\r\n\r\n")
+        writer.write(b"GET /v1/realtime?model=m HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test-fake-key-xyz1\r\n\r\n")
         status = await reader.readline()
         writer.close()
         assert b" 426 " in status or b" 400 " in status
@@ -346,7 +346,7 @@ async def test_a_request_that_is_not_a_websocket_upgrade_opens_no_upstream(db_pa
 
 
 async def test_keys_after_json_escapes_and_in_binary_frames_are_redacted(db_path, tmp_path):
-    key1, key2, key3 = "sk-proj-ESCAPEDkey0123456789abcd", "ek_TABBEDephemeral0123456789", "sk-BINARYkey0123456789abcdefgh"
+    key1, key2, key3 = "sk-proj-ESCAPEDkey012", "ek_TABBEDephemeral0123456789", "sk-BINARYkey012345678"
     async with run_upstream() as up, run_tap(up.url, db_path) as tap:
         async with connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m") as ws:
             await ws.send(json.dumps({"type": "session.update", "session": {"instructions": f"key:\n{key1}\t{key2}"}}))
