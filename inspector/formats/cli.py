@@ -81,25 +81,10 @@ def _make_directory(output: str) -> Path:
     return directory
 
 
-def _is_database(output: Path, db_path: Path) -> bool:
-    """Whether writing `output` would replace the database or one of its side files (which
-    SQLite would then read as its journal). By resolved name, as the files may not exist yet,
-    and by identity, for a hard link or a symlink."""
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        db_file = Path(f"{db_path}{suffix}")
-        if output.resolve() == db_file.resolve():
-            return True
-        try:
-            if os.path.samefile(output, db_file):
-                return True
-        except OSError:  # one of them does not exist: not the same file
-            pass
-    return False
-
-
 def _export_document(store, session_id: int, fmt: str, output_arg: str | None, db_path: Path) -> None:
     from inspector.formats.har import export_har
     from inspector.formats.jsonl import export_jsonl
+    from inspector.store import is_database_file
 
     def write(stream) -> int:
         if fmt == "har":
@@ -115,7 +100,7 @@ def _export_document(store, session_id: int, fmt: str, output_arg: str | None, d
         output = _make_directory(output_arg) / f"session-{session_id}.{fmt}"
     else:
         output = Path(output_arg)
-    if _is_database(output, db_path):
+    if is_database_file(output, db_path):
         fail(f"cannot write {output}: it is the database itself (--db {db_path})")
     # Write beside the target and rename, so that a failure never leaves half a file behind.
     partial = output.with_name(output.name + ".partial")
@@ -193,7 +178,7 @@ def import_command(files: tuple[Path, ...], db_path: Path, as_json: bool) -> Non
     import orjson
 
     from inspector.formats import FormatError, import_files
-    from inspector.store import StoreError
+    from inspector.store import StoreError, database_files
 
     for path in files:  # all of them before anything is imported, or a database is created
         if path.is_dir():
@@ -208,8 +193,8 @@ def import_command(files: tuple[Path, ...], db_path: Path, as_json: bool) -> Non
     except (FormatError, StoreError, OSError) as exc:
         store.close()
         if not existed:  # leave no empty database behind either
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+            for path in database_files(db_path):
+                path.unlink(missing_ok=True)
         message = str(exc) if not isinstance(exc, OSError) else f"{exc.filename}: {exc.strerror or exc}"
         progress.end()
         fail(f"{message} (nothing imported)")

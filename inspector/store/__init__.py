@@ -14,6 +14,8 @@ from inspector.store.store import (
     Store,
     StoreBusy,
     StoreError,
+    database_files,
+    is_database_file,
 )
 
 __all__ = [
@@ -26,4 +28,6 @@ __all__ = [
     "Store",
     "StoreBusy",
     "StoreError",
+    "database_files",
+    "is_database_file",
 ]

@@ -47,6 +47,8 @@ __all__ = [
     "FrameIn",
     "SessionInfo",
     "SessionNotFound",
+    "database_files",
+    "is_database_file",
     "StoreBusy",
     "Store",
     "StoreError",
@@ -269,6 +271,27 @@ def _create_private_file(path: Path) -> None:
     except FileExistsError:
         return
     os.close(fd)
+
+
+def database_files(db_path: str | os.PathLike[str]) -> list[Path]:
+    """The database and the side files SQLite keeps beside it."""
+    return [Path(f"{db_path}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")]
+
+
+def is_database_file(path: str | os.PathLike[str], db_path: str | os.PathLike[str]) -> bool:
+    """Whether writing `path` would replace the database or one of its side files (which SQLite
+    would then read as its journal). By resolved name, as the files may not exist yet, and by
+    identity, for a hard link or a symlink."""
+    target = Path(path)
+    for db_file in database_files(db_path):
+        if target.resolve() == db_file.resolve():
+            return True
+        try:
+            if os.path.samefile(target, db_file):
+                return True
+        except OSError:  # one of them does not exist: not the same file
+            pass
+    return False
 
 
 class Store:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from inspector.formats.turns import USER_INPUT_TYPES
 from inspector.protocol import Direction
 from inspector.protocol import _content_text as item_text  # the list's summary wording
 from inspector.store import Event
@@ -34,7 +35,7 @@ NEEDS_DATA = frozenset(
 # before the first turn): `find_turns` over just these (an indexed filter, cheap on 1M events)
 # finds the same turn starts as over all events. Next/previous turn in the event list use it.
 TURN_EVENTS_FILTER = (
-    "(dir:client (type:conversation.item.create OR type:input_audio_buffer.commit OR type:response.create)) OR "
+    "(dir:client (" + " OR ".join(f"type:{t}" for t in sorted(USER_INPUT_TYPES)) + ")) OR "
     "type:input_audio_buffer.committed OR type:response.created OR type:error OR is:error"
 )
 

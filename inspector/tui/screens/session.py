@@ -19,7 +19,7 @@ from textual.worker import get_current_worker
 
 from inspector.display import format_bytes, format_duration
 from inspector.formats.turns import find_turns
-from inspector.store import Event, SessionInfo, Store
+from inspector.store import Event, SessionInfo, Store, is_database_file
 from inspector.store.filter import CompiledFilter, compile_filter
 from inspector.store.store import event_key
 from inspector.tui.db import DB_ERRORS
@@ -329,8 +329,7 @@ class SessionScreen(Screen[None]):
 
     def _unless_it_exists(self, path: Path, write: Callable[[Path], None]) -> None:
         """Write `path`, asking first when a file is there already (the default names repeat)."""
-        db = Path(self.app.db_path).resolve()  # type: ignore[attr-defined]
-        if path.resolve() in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        if is_database_file(path, self.app.db_path):  # type: ignore[attr-defined]
             self.notify(f"{path} is the recordings database: choose another file", severity="error", markup=False)
         elif path.is_dir():
             self.notify(f"{path} is a directory: give a file name", severity="error", markup=False)
