@@ -110,15 +110,11 @@ async def main(args: argparse.Namespace) -> None:
     try:
         await one_session(url)  # warm up
         rate = await sessions_per_second(url, args.sessions, args.concurrency)
-        print(
-            f"sessions/s      {rate:8.0f}   ({args.sessions} sessions, {args.concurrency} concurrent)"
-        )
+        print(f"sessions/s      {rate:8.0f}   ({args.sessions} sessions, {args.concurrency} concurrent)")
         text_rate, latencies = await turns(url, args.turns, "text")
         print(f"events/s text   {text_rate:8.0f}   ({args.turns} text turns, one connection)")
         audio_rate, _ = await turns(url, max(10, args.turns // 5), "audio")
-        print(
-            f"events/s audio  {audio_rate:8.0f}   ({max(10, args.turns // 5)} audio turns, 100 ms PCM16 deltas)"
-        )
+        print(f"events/s audio  {audio_rate:8.0f}   ({max(10, args.turns // 5)} audio turns, 100 ms PCM16 deltas)")
         ms = [x * 1000 for x in latencies]
         print(
             f"text response   p50 {percentile(ms, 50):.2f} ms   p99 {percentile(ms, 99):.2f} ms   "
@@ -131,9 +127,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=400)
     parser.add_argument("--turns", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)

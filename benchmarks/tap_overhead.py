@@ -73,10 +73,7 @@ SERVER_AUDIO = _audio_pool(2)
 
 
 def client_frame(i: int) -> str:
-    return (
-        f'{{"type":"input_audio_buffer.append","event_id":"evt_c{i:09d}",'
-        f'"audio":"{CLIENT_AUDIO[i % POOL]}"}}'
-    )
+    return f'{{"type":"input_audio_buffer.append","event_id":"evt_c{i:09d}","audio":"{CLIENT_AUDIO[i % POOL]}"}}'
 
 
 def server_frame(i: int) -> str:
@@ -144,9 +141,7 @@ async def _relay_main(upstream: str) -> None:
             await dst.close()
 
     async def handle(client) -> None:
-        async with connect(
-            upstream + client.request.path, compression=None, max_size=MAX_FRAME
-        ) as server:
+        async with connect(upstream + client.request.path, compression=None, max_size=MAX_FRAME) as server:
             await asyncio.gather(pump(client, server), pump(server, client))
 
     async with serve(handle, HOST, 0, compression=None, max_size=MAX_FRAME) as server:
@@ -372,8 +367,7 @@ async def run_rounds(urls: dict[str, str], args: argparse.Namespace, db: Path, t
         print(
             f"  round {r + 1}/{args.rounds} ({'→'.join(order)}): "
             + "  ".join(
-                f"{p} p50 {res.p50[p][-1]:.0f} µs p99 {res.p99[p][-1]:.0f} µs {res.fps[p][-1]:,.0f} f/s"
-                for p in PATHS
+                f"{p} p50 {res.p50[p][-1]:.0f} µs p99 {res.p99[p][-1]:.0f} µs {res.fps[p][-1]:,.0f} f/s" for p in PATHS
             ),
             flush=True,
         )
@@ -396,9 +390,29 @@ def report(res: Results, lost: int, mismatches: int, compared: int, db_bytes: in
     p50 = {p: med(v) for p, v in res.p50.items()}
     p99 = {p: med(v) for p, v in res.p99.items()}
     fps = {p: med(v) for p, v in res.fps.items()}
-    row("round trip p50", p50["direct"], p50["relay"], p50["tap"], "µs", "≤ 1.1×", p50["tap"] <= 1.1 * p50["relay"], ".0f")
-    row("round trip p99", p99["direct"], p99["relay"], p99["tap"], "µs", "≤ 1.5×", p99["tap"] <= 1.5 * p99["relay"], ".0f")
-    row("throughput", fps["direct"], fps["relay"], fps["tap"], "f/s", "≥ 0.9×", fps["tap"] >= 0.9 * fps["relay"], ",.0f")
+    row(
+        "round trip p50",
+        p50["direct"],
+        p50["relay"],
+        p50["tap"],
+        "µs",
+        "≤ 1.1×",
+        p50["tap"] <= 1.1 * p50["relay"],
+        ".0f",
+    )
+    row(
+        "round trip p99",
+        p99["direct"],
+        p99["relay"],
+        p99["tap"],
+        "µs",
+        "≤ 1.5×",
+        p99["tap"] <= 1.5 * p99["relay"],
+        ".0f",
+    )
+    row(
+        "throughput", fps["direct"], fps["relay"], fps["tap"], "f/s", "≥ 0.9×", fps["tap"] >= 0.9 * fps["relay"], ",.0f"
+    )
     print()
     print(f"{'':<22}{'direct':>11}{'relay':>11}{'tap':>11} {'':<4}{'tap/relay':>9}  {'target':<9}{'':>7}")
     for line in rows:
@@ -429,7 +443,7 @@ async def main_async(args: argparse.Namespace) -> int:
     procs = Processes()
     traffic = Traffic()
     try:
-        upstream, up_port = procs.role("upstream")
+        _upstream, up_port = procs.role("upstream")
         _, relay_port = procs.role("relay", f"ws://{HOST}:{up_port}")
         tap, tap_port = procs.tap(up_port, db, tmp / "tap.log")
         urls = {
@@ -453,9 +467,7 @@ async def main_async(args: argparse.Namespace) -> int:
             raise RuntimeError("the tap did not exit within 60 s of SIGTERM") from None
         if code != 0:
             print(f"  !! the tap exited with {code}:\n{(tmp / 'tap.log').read_text()}")
-        db_bytes = sum(
-            p.stat().st_size for p in (db, db.with_name(db.name + "-wal")) if p.exists()
-        )
+        db_bytes = sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal")) if p.exists())
         rec_client, rec_server, mismatches, compared = check_recording(db, traffic)
         sent_client, sent_server = traffic.frames()
         lost = (sent_client - rec_client) + (sent_server - rec_server)

@@ -31,7 +31,25 @@ TARGETS = {
     "full-text search": 3.0,
 }
 RSS_TARGET_MB = 100
-WORDS = "the weather in london is foggy and twelve degrees today shall i book a table for two".split()
+WORDS = [
+    "the",
+    "weather",
+    "in",
+    "london",
+    "is",
+    "foggy",
+    "and",
+    "twelve",
+    "degrees",
+    "today",
+    "shall",
+    "i",
+    "book",
+    "a",
+    "table",
+    "for",
+    "two",
+]
 
 
 def generate(path: Path, total: int) -> int:
@@ -55,22 +73,89 @@ def generate(path: Path, total: int) -> int:
             for _ in range(40):
                 block.append((Direction.CLIENT, {"type": "input_audio_buffer.append", "audio": audio}))
             block += [
-                (Direction.SERVER, {"type": "input_audio_buffer.speech_started", "audio_start_ms": t // 1_000_000, "item_id": item}),
-                (Direction.SERVER, {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": t // 1_000_000, "item_id": item}),
+                (
+                    Direction.SERVER,
+                    {"type": "input_audio_buffer.speech_started", "audio_start_ms": t // 1_000_000, "item_id": item},
+                ),
+                (
+                    Direction.SERVER,
+                    {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": t // 1_000_000, "item_id": item},
+                ),
                 (Direction.SERVER, {"type": "input_audio_buffer.committed", "item_id": item, "previous_item_id": None}),
-                (Direction.SERVER, {"type": "conversation.item.added", "item": {"id": item, "type": "message", "role": "user", "content": [{"type": "input_audio", "transcript": None}]}}),
-                (Direction.SERVER, {"type": "conversation.item.done", "item": {"id": item, "type": "message", "role": "user", "content": [{"type": "input_audio", "transcript": None}]}}),
-                (Direction.SERVER, {"type": "response.created", "response": {"id": resp, "status": "in_progress", "output": []}}),
-                (Direction.SERVER, {"type": "response.output_item.added", "response_id": resp, "item": {"id": item + "a", "type": "message", "role": "assistant"}}),
+                (
+                    Direction.SERVER,
+                    {
+                        "type": "conversation.item.added",
+                        "item": {
+                            "id": item,
+                            "type": "message",
+                            "role": "user",
+                            "content": [{"type": "input_audio", "transcript": None}],
+                        },
+                    },
+                ),
+                (
+                    Direction.SERVER,
+                    {
+                        "type": "conversation.item.done",
+                        "item": {
+                            "id": item,
+                            "type": "message",
+                            "role": "user",
+                            "content": [{"type": "input_audio", "transcript": None}],
+                        },
+                    },
+                ),
+                (
+                    Direction.SERVER,
+                    {"type": "response.created", "response": {"id": resp, "status": "in_progress", "output": []}},
+                ),
+                (
+                    Direction.SERVER,
+                    {
+                        "type": "response.output_item.added",
+                        "response_id": resp,
+                        "item": {"id": item + "a", "type": "message", "role": "assistant"},
+                    },
+                ),
             ]
             for i in range(24):
                 word = "zebra" if turn % 1000 == 0 and i == 3 else rng.choice(WORDS)
-                block.append((Direction.SERVER, {"type": "response.output_audio_transcript.delta", "response_id": resp, "item_id": item + "a", "delta": " " + word, "obfuscation": "xyz"}))
-                block.append((Direction.SERVER, {"type": "response.output_audio.delta", "response_id": resp, "item_id": item + "a", "delta": audio}))
+                block.append(
+                    (
+                        Direction.SERVER,
+                        {
+                            "type": "response.output_audio_transcript.delta",
+                            "response_id": resp,
+                            "item_id": item + "a",
+                            "delta": " " + word,
+                            "obfuscation": "xyz",
+                        },
+                    )
+                )
+                block.append(
+                    (
+                        Direction.SERVER,
+                        {
+                            "type": "response.output_audio.delta",
+                            "response_id": resp,
+                            "item_id": item + "a",
+                            "delta": audio,
+                        },
+                    )
+                )
             status = "failed" if turn % 97 == 0 else "completed"
             block += [
                 (Direction.SERVER, {"type": "response.output_audio.done", "response_id": resp, "item_id": item + "a"}),
-                (Direction.SERVER, {"type": "response.output_audio_transcript.done", "response_id": resp, "item_id": item + "a", "transcript": "…"}),
+                (
+                    Direction.SERVER,
+                    {
+                        "type": "response.output_audio_transcript.done",
+                        "response_id": resp,
+                        "item_id": item + "a",
+                        "transcript": "…",
+                    },
+                ),
                 (Direction.SERVER, {"type": "response.done", "response": {"id": resp, "status": status, "output": []}}),
                 (Direction.SERVER, {"type": "rate_limits.updated", "rate_limits": []}),
             ]
@@ -203,8 +288,10 @@ def main() -> None:
             capture_output=True,
             text=True,
         )
-        print(f"generated {args.events:,} events in {time.perf_counter() - started:.1f}s (not counted), "
-              f"{args.db.stat().st_size / 1e6:.0f} MB: {args.db}")
+        print(
+            f"generated {args.events:,} events in {time.perf_counter() - started:.1f}s (not counted), "
+            f"{args.db.stat().st_size / 1e6:.0f} MB: {args.db}"
+        )
         session_id = int(out.stdout.strip())
     else:
         from inspector.store import Store
@@ -219,10 +306,16 @@ def main() -> None:
         print(f"{name:28} {value * 1000:>8.1f}ms  ≤ {target * 1000:.0f}ms  {verdict}")
     print(f"{'indexed filter matches':28} {results['indexed filter matches']:>10,.0f}")
     print(f"{'full-text matches':28} {results['full-text matches']:>10,.0f}")
-    running = "while the search was still running" if results["search still running at key"] else "(the search had already finished)"
+    running = (
+        "while the search was still running"
+        if results["search still running at key"]
+        else "(the search had already finished)"
+    )
     print(f"{'key during search':28} {results['key during search'] * 1000:>8.1f}ms  {running}")
     print(f"{'longest UI stall':28} {results['longest UI stall'] * 1000:>8.1f}ms  (10 ms timer, during the search)")
-    print(f"{'replace a running search':28} {results['replace a running search'] * 1000:>8.1f}ms  (the old query is interrupted)")
+    print(
+        f"{'replace a running search':28} {results['replace a running search'] * 1000:>8.1f}ms  (the old query is interrupted)"
+    )
     rss = results["peak RSS MB"]
     print(f"{'peak RSS':28} {rss:>8.1f}MB  ≤ {RSS_TARGET_MB}MB  {'ok' if rss <= RSS_TARGET_MB else 'MISSED'}")
     if not args.keep:

@@ -169,9 +169,13 @@ def events(
         try:
             compiled = compile_filter(filter_text)
         except FilterError as exc:
-            fail(f"bad filter: {exc.message} at column {exc.position + 1}\n  {exc.caret(filter_text).replace(chr(10), chr(10) + '  ')}")
+            fail(
+                f"bad filter: {exc.message} at column {exc.position + 1}\n  {exc.caret(filter_text).replace(chr(10), chr(10) + '  ')}"
+            )
         if not compiled.empty:
-            matching = set(store.seqs_where(session_id, compiled.where, compiled.params, join_frames=compiled.needs_frames))
+            matching = set(
+                store.seqs_where(session_id, compiled.where, compiled.params, join_frames=compiled.needs_frames)
+            )
     if type_glob:
         chosen = store.events_of_type(session_id, type_glob, with_frames=as_json)
     else:
@@ -204,14 +208,18 @@ def events(
 # Feature commands register themselves below (one import per feature module).
 
 from inspector.tui.cli import tui_command  # noqa: E402
+
 main.add_command(tui_command)
 
 from inspector.formats.cli import export_command, import_command  # noqa: E402
+
 main.add_command(export_command)
 main.add_command(import_command)
 
 from inspector.mock.cli import mock_command  # noqa: E402
+
 main.add_command(mock_command)
 
 from inspector.demo import demo_command  # noqa: E402
+
 main.add_command(demo_command)

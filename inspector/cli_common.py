@@ -33,9 +33,7 @@ def db_option(func):
 
 
 def json_option(func):
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(
-        func
-    )
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(func)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -210,7 +210,9 @@ async def record_demo(db_path: str | Path, *, say: Say = print, speed: float = 1
             say(f"mock on {mock.url}, tap on ws://127.0.0.1:{tap.port} recording to {db_path}")
             client = AsyncOpenAI(api_key=API_KEY, websocket_base_url=f"ws://127.0.0.1:{tap.port}/v1")
             # No proxy: the tap is on loopback, and HTTPS_PROXY must not send the demo elsewhere.
-            async with client.realtime.connect(model="gpt-realtime", websocket_connection_options={"proxy": None}) as conn:
+            async with client.realtime.connect(
+                model="gpt-realtime", websocket_connection_options={"proxy": None}
+            ) as conn:
                 await _converse(conn, say, pace=1.0 / speed)
         # The mock stops first: closing its side ends the tap's upstream leg too, so the tap
         # never waits on a connection that nobody will close.
@@ -251,12 +253,14 @@ def summarize_session(store: Any, session_id: int, db_path: str | Path) -> str:
             audio.append(f"{len(turn.input_seqs)} audio appends in")
         if turn.output_seqs:
             audio.append(f"{len(turn.output_seqs)} audio deltas out")
-        lines.append(f"    {turn.number}  {format_offset(start.t_ns):>11}  {status:30} {latency:>8}  {', '.join(audio)}".rstrip())
+        lines.append(
+            f"    {turn.number}  {format_offset(start.t_ns):>11}  {status:30} {latency:>8}  {', '.join(audio)}".rstrip()
+        )
     counts = sorted(store.type_counts(session_id).items())
     lines.append(f"  {len(counts)} event types:")
     half = (len(counts) + 1) // 2
     width = max((len(name) for name, _ in counts[:half]), default=0) + 2
-    for (name, count), right in zip(counts[:half], counts[half:] + [("", 0)]):
+    for (name, count), right in zip(counts[:half], [*counts[half:], ("", 0)]):
         other = f"{right[1]:5d}  {right[0]}" if right[1] else ""
         lines.append(f"  {count:5d}  {(name or '<not an event>'):{width}}{other}".rstrip())
     db = f" --db {db_path}" if str(db_path) != "recordings/inspector.db" else ""

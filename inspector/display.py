@@ -18,7 +18,7 @@ def format_started(ts: float) -> str:
     except (OverflowError, OSError, ValueError, TypeError):
         try:
             return f"{ts:g}"
-        except Exception:  # noqa: BLE001 - an int too large for a float, not a number at all
+        except Exception:
             return "?"
 
 
@@ -62,4 +62,4 @@ def short_id(value: str | None, width: int = 12) -> str:
     if len(value) <= width:
         return value
     prefix, _, rest = value.partition("_")
-    return f"{prefix}_…{rest[-(width - len(prefix) - 2):]}" if rest else value[:width]
+    return f"{prefix}_…{rest[-(width - len(prefix) - 2) :]}" if rest else value[:width]

@@ -79,7 +79,6 @@ AUDIO_FIELDS: dict[str, str] = {
 }
 
 
-
 @dataclass(frozen=True, slots=True)
 class EventInfo:
     """What the store keeps about a frame besides its bytes."""
@@ -116,9 +115,7 @@ def describe_frame(frame: str | bytes, opcode: Opcode = Opcode.TEXT) -> EventInf
     event_type = _str(data.get("type"))
     item = data.get("item") if isinstance(data.get("item"), dict) else {}
     response = data.get("response") if isinstance(data.get("response"), dict) else {}
-    is_error = event_type == "error" or (
-        event_type == "response.done" and response.get("status") == "failed"
-    )
+    is_error = event_type == "error" or (event_type == "response.done" and response.get("status") == "failed")
     return EventInfo(
         type=event_type,
         event_id=_str(data.get("event_id")),

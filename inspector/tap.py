@@ -221,10 +221,8 @@ class Tap:
             )
             refusal["Content-Length"] = str(len(body))
             refusal["Connection"] = "close"
-            return Response(
-                upstream_response.status_code, upstream_response.reason_phrase, refusal, body
-            )
-        except (OSError, asyncio.TimeoutError, InvalidHandshake, InvalidURI, ValueError) as exc:
+            return Response(upstream_response.status_code, upstream_response.reason_phrase, refusal, body)
+        except (TimeoutError, OSError, InvalidHandshake, InvalidURI, ValueError) as exc:
             # Accept the client, then close it with 1014 (bad gateway) saying why: a WebSocket
             # client shows a close reason more readily than an HTTP error body.
             link.error = f"upstream {redact_url(url)} unreachable: {exc or type(exc).__name__}"
@@ -283,8 +281,9 @@ class Tap:
         except StoreError:  # recording has stopped (logged by the recorder); forwarding goes on
             session_id = "(not recorded)"
         # The path only: the query may hold a key.
-        log.info("session %s opened: %s from %s", session_id, client.request.path.split("?")[0],
-                 client.remote_address[0])
+        log.info(
+            "session %s opened: %s from %s", session_id, client.request.path.split("?")[0], client.remote_address[0]
+        )
         done, _ = await asyncio.wait({to_upstream, to_client}, return_when=asyncio.FIRST_COMPLETED)
         first = done.pop()
         side, code, reason = first.result()
@@ -357,9 +356,12 @@ async def run_tap(
         log.info("tap listening on ws://%s:%d → %s, recording to %s", address, tap.port, tap.upstream, db_path)
         log.info(
             "point a client at ws://%s:%d/v1/realtime?model=gpt-realtime\n"
-            "  openai SDK:  AsyncOpenAI(websocket_base_url=\"ws://%s:%d/v1\")\n"
+            '  openai SDK:  AsyncOpenAI(websocket_base_url="ws://%s:%d/v1")\n'
             "  press Ctrl-C to stop",
-            address, tap.port, address, tap.port,
+            address,
+            tap.port,
+            address,
+            tap.port,
         )
         if ready is not None:
             ready.set()

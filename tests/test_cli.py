@@ -37,7 +37,9 @@ def test_sessions_lists_counts_and_json(tmp_path):
     assert result.exit_code == 0
     line = result.output.splitlines()[1]
     assert re.search(rf"^\s*{sid}\s.*import\s+gpt-realtime\s+1\s+2\s+1\s+closed", line), line
-    rows = [json.loads(x) for x in CliRunner().invoke(main, ["sessions", "--db", str(db), "--json"]).output.splitlines()]
+    rows = [
+        json.loads(x) for x in CliRunner().invoke(main, ["sessions", "--db", str(db), "--json"]).output.splitlines()
+    ]
     assert rows[0]["id"] == sid and rows[0]["error_events"] == 1
 
 
@@ -47,16 +49,27 @@ def test_events_filters_by_type_and_direction_and_prints_exact_frames(tmp_path):
     out = CliRunner().invoke(main, ["events", str(sid), "--db", str(db), "--type", "response.*"]).output
     assert [line.split()[3] for line in out.splitlines()] == ["response.create", "response.created"]
     assert "+281.0ms" in out
-    lines = CliRunner().invoke(main, ["events", str(sid), "--db", str(db), "--dir", "server", "--json"]).output.splitlines()
+    lines = (
+        CliRunner().invoke(main, ["events", str(sid), "--db", str(db), "--dir", "server", "--json"]).output.splitlines()
+    )
     assert [json.loads(x)["frame"] for x in lines] == [
         '{"type":"response.created","response":{"id":"resp_1"}}',
         '{"type":"error","error":{"code":"x","message":"boom"}}',
     ]
     # an exact type, with a direction and frames; another session's events never leak in
     _db_with_a_session(db)
-    lines = CliRunner().invoke(main, ["events", str(sid), "--db", str(db), "--type", "response.created", "--dir", "server", "--json"]).output.splitlines()
+    lines = (
+        CliRunner()
+        .invoke(main, ["events", str(sid), "--db", str(db), "--type", "response.created", "--dir", "server", "--json"])
+        .output.splitlines()
+    )
     assert [json.loads(x)["frame"] for x in lines] == ['{"type":"response.created","response":{"id":"resp_1"}}']
-    assert CliRunner().invoke(main, ["events", str(sid), "--db", str(db), "--type", "response.created", "--dir", "client"]).output == ""
+    assert (
+        CliRunner()
+        .invoke(main, ["events", str(sid), "--db", str(db), "--type", "response.created", "--dir", "client"])
+        .output
+        == ""
+    )
 
 
 def test_errors_are_one_line_messages_not_tracebacks(tmp_path):
@@ -95,7 +108,9 @@ def test_a_database_damaged_past_its_header_is_an_error_line_not_a_traceback(tmp
 
     db = tmp_path / "damaged.db"
     with Store(db) as store:
-        store.import_session([FrameIn(Direction.CLIENT, i, '{"type":"x","pad":"%s"}' % ("a" * 2000)) for i in range(200)])
+        store.import_session(
+            [FrameIn(Direction.CLIENT, i, '{"type":"x","pad":"%s"}' % ("a" * 2000)) for i in range(200)]
+        )
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     with open(db, "r+b") as f:  # the header and the schema stay readable, data pages do not

@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 from click.testing import CliRunner
+from test_formats import FIXTURE_FILES, frames_of
 
 from inspector.cli import main
 from inspector.demo import API_KEY, speech_like_pcm
@@ -18,7 +19,6 @@ from inspector.formats.jsonl import export_jsonl
 from inspector.formats.wav import export_wav
 from inspector.protocol import Direction
 from inspector.store import Store
-from test_formats import FIXTURE_FILES, frames_of
 
 
 def run_demo(db: Path, *extra: str):
@@ -48,13 +48,21 @@ def test_demo_records_a_session_with_every_kind_of_event(demo):
     # An audio turn with server VAD, 20 ms appends of PCM16, audio out.
     appends = [d for d in data if d and d.get("type") == "input_audio_buffer.append"]
     assert len(appends) == 110 and all(len(a["audio"]) == 1280 for a in appends)
-    assert {(S, "input_audio_buffer.speech_started"), (S, "input_audio_buffer.speech_stopped"),
-            (S, "input_audio_buffer.committed"), (S, "response.output_audio.delta")} <= kinds
+    assert {
+        (S, "input_audio_buffer.speech_started"),
+        (S, "input_audio_buffer.speech_stopped"),
+        (S, "input_audio_buffer.committed"),
+        (S, "response.output_audio.delta"),
+    } <= kinds
     assert (C, "input_audio_buffer.commit") in kinds  # only the error step commits by hand
     # A function call round trip.
     call = next(d for d in data if d and d.get("type") == "response.function_call_arguments.done")
     assert call["name"] == "get_weather" and orjson.loads(call["arguments"]) == {"city": "Paris"}
-    outputs = [d["item"] for d in data if d and d.get("type") == "conversation.item.create" and d["item"]["type"] == "function_call_output"]
+    outputs = [
+        d["item"]
+        for d in data
+        if d and d.get("type") == "conversation.item.create" and d["item"]["type"] == "function_call_output"
+    ]
     assert [o["call_id"] for o in outputs] == [call["call_id"]]
     # A cancelled response.
     statuses = [d["response"]["status"] for d in data if d and d.get("type") == "response.done"]

@@ -205,10 +205,33 @@ _SQL_TOKEN = re.compile(
     r"f\.body|json_extract|coalesce|NOT|AND|OR|GLOB|LIKE|ESCAPE|IS|NULL|CASE|WHEN|THEN|END|,"
 )
 
-_alphabet = st.sampled_from(list('abcty:-"()$.=<>!*? \\%_0123456789kbmsORAND[]\x00é\'`;'))
+_alphabet = st.sampled_from(list("abcty:-\"()$.=<>!*? \\%_0123456789kbmsORAND[]\x00é'`;"))
 _words = st.sampled_from(
-    ["type:", "response.*", "-", "OR", "AND", "(", ")", '"', "$.response.status", "=", "size>", "10kb",
-     "t<", "1m", "dir:client", "is:error", "item:", "x", " ", "'; DROP TABLE events; --", "\\", "$.a[0]", "!="]
+    [
+        "type:",
+        "response.*",
+        "-",
+        "OR",
+        "AND",
+        "(",
+        ")",
+        '"',
+        "$.response.status",
+        "=",
+        "size>",
+        "10kb",
+        "t<",
+        "1m",
+        "dir:client",
+        "is:error",
+        "item:",
+        "x",
+        " ",
+        "'; DROP TABLE events; --",
+        "\\",
+        "$.a[0]",
+        "!=",
+    ]
 )
 _filters = st.one_of(st.text(max_size=40), st.text(_alphabet, max_size=40), st.lists(_words, max_size=12).map("".join))
 
@@ -262,7 +285,9 @@ def test_deep_nesting_is_a_filter_error():
 
 def test_cli_events_filter(fixture_store):
     store, ids = fixture_store
-    result = CliRunner().invoke(main, ["events", str(ids["tool_call_round"]), "--db", str(store.path), "--filter", "type:response.done"])
+    result = CliRunner().invoke(
+        main, ["events", str(ids["tool_call_round"]), "--db", str(store.path), "--filter", "type:response.done"]
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 2 and all("response.done" in line for line in lines)
@@ -270,7 +295,9 @@ def test_cli_events_filter(fixture_store):
 
 def test_cli_events_bad_filter_prints_a_clean_error(fixture_store):
     store, ids = fixture_store
-    result = CliRunner().invoke(main, ["events", str(ids["tool_call_round"]), "--db", str(store.path), "--filter", "type:a (b"])
+    result = CliRunner().invoke(
+        main, ["events", str(ids["tool_call_round"]), "--db", str(store.path), "--filter", "type:a (b"]
+    )
     assert result.exit_code == 1
     assert "error: bad filter: '(' is never closed at column 8" in result.output
     assert "Traceback" not in result.output

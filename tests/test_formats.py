@@ -11,14 +11,13 @@ from pathlib import Path
 
 import orjson
 import pytest
+from conftest import FIXTURES
 
 from inspector.formats import FormatError, detect_format, import_files
 from inspector.formats.har import export_har
 from inspector.formats.jsonl import export_jsonl
 from inspector.protocol import Direction, Opcode
 from inspector.store import FrameIn, Store
-
-from conftest import FIXTURES
 
 FIXTURE_FILES = sorted(FIXTURES.glob("*.jsonl"))
 
@@ -62,7 +61,9 @@ def store(tmp_path: Path):
 
 
 @pytest.mark.parametrize("fixture", FIXTURE_FILES, ids=lambda p: p.stem)
-def test_fixture_imports_exports_and_reimports_with_identical_frames_and_timings(fixture: Path, store: Store, tmp_path: Path):
+def test_fixture_imports_exports_and_reimports_with_identical_frames_and_timings(
+    fixture: Path, store: Store, tmp_path: Path
+):
     assert len(FIXTURE_FILES) == 5
     lines = [orjson.loads(line) for line in fixture.read_bytes().splitlines()]
     assert detect_format(fixture) == "fixture"
@@ -206,8 +207,18 @@ def chrome_har() -> dict:
 
     t0 = 1732440000.5  # 2024-11-24T09:20:00.500Z
     first = [
-        {"type": "receive", "time": t0 + 0.2504, "opcode": 1, "data": '{"type":"session.created","event_id":"event_1","session":{"model":"gpt-realtime"}}'},
-        {"type": "send", "time": t0 + 0.300001, "opcode": 1, "data": '{"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}}'},
+        {
+            "type": "receive",
+            "time": t0 + 0.2504,
+            "opcode": 1,
+            "data": '{"type":"session.created","event_id":"event_1","session":{"model":"gpt-realtime"}}',
+        },
+        {
+            "type": "send",
+            "time": t0 + 0.300001,
+            "opcode": 1,
+            "data": '{"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}}',
+        },
         {"type": "send", "time": t0 + 0.31, "opcode": 1, "data": f'{{"type":"session.update","note":"{SECRET_SK}"}}'},
         {"type": "send", "time": t0 + 0.4, "opcode": 2, "data": base64.b64encode(b"\x00\x01\xfe\xff").decode()},
         {"type": "receive", "time": t0 + 1.75, "opcode": 1, "data": '{"type":"response.done","event_id":"event_2"}'},
@@ -217,7 +228,14 @@ def chrome_har() -> dict:
         "log": {
             "version": "1.2",
             "creator": {"name": "WebInspector", "version": "537.36"},
-            "pages": [{"startedDateTime": "2024-11-24T09:19:59.000Z", "id": "page_1", "title": "http://localhost:5173/", "pageTimings": {}}],
+            "pages": [
+                {
+                    "startedDateTime": "2024-11-24T09:19:59.000Z",
+                    "id": "page_1",
+                    "title": "http://localhost:5173/",
+                    "pageTimings": {},
+                }
+            ],
             "entries": [
                 entry("http://localhost:5173/app.js", "2024-11-24T09:19:59.100Z", None, "script"),
                 entry(ws_url, "2024-11-24T09:20:00.500Z", first, "websocket"),
@@ -241,7 +259,13 @@ def test_chrome_har_imports_one_session_per_websocket_with_directions_times_and_
     assert info.user_agent.startswith("Mozilla/5.0")
     assert info.offered_subprotocols == ["realtime", "openai-insecure-api-key.[REDACTED]", "openai-beta.realtime-v1"]
     got = frames_of(store, first.session_id)
-    assert [d for d, *_ in got] == [Direction.SERVER, Direction.CLIENT, Direction.CLIENT, Direction.CLIENT, Direction.SERVER]
+    assert [d for d, *_ in got] == [
+        Direction.SERVER,
+        Direction.CLIENT,
+        Direction.CLIENT,
+        Direction.CLIENT,
+        Direction.SERVER,
+    ]
     for (_, t_ns, _, _), message in zip(got, messages):
         assert t_ns == pytest.approx((message["time"] - 1732440000.5) * 1e9, abs=1000)  # within 1 µs
     assert got[0][3] == messages[0]["data"]
@@ -273,9 +297,35 @@ def test_har_secrets_in_headers_subprotocols_query_and_frames_never_reach_the_da
 _HAR_REQUIRED = {
     "log": {"version": str, "creator": dict, "entries": list},
     "creator": {"name": str, "version": str},
-    "entry": {"startedDateTime": str, "time": (int, float), "request": dict, "response": dict, "cache": dict, "timings": dict},
-    "request": {"method": str, "url": str, "httpVersion": str, "cookies": list, "headers": list, "queryString": list, "headersSize": int, "bodySize": int},
-    "response": {"status": int, "statusText": str, "httpVersion": str, "cookies": list, "headers": list, "content": dict, "redirectURL": str, "headersSize": int, "bodySize": int},
+    "entry": {
+        "startedDateTime": str,
+        "time": (int, float),
+        "request": dict,
+        "response": dict,
+        "cache": dict,
+        "timings": dict,
+    },
+    "request": {
+        "method": str,
+        "url": str,
+        "httpVersion": str,
+        "cookies": list,
+        "headers": list,
+        "queryString": list,
+        "headersSize": int,
+        "bodySize": int,
+    },
+    "response": {
+        "status": int,
+        "statusText": str,
+        "httpVersion": str,
+        "cookies": list,
+        "headers": list,
+        "content": dict,
+        "redirectURL": str,
+        "headersSize": int,
+        "bodySize": int,
+    },
     "content": {"size": int, "mimeType": str},
     "timings": {"send": (int, float), "wait": (int, float), "receive": (int, float)},
 }
@@ -312,9 +362,15 @@ def check_har_12(doc: dict) -> None:
 def test_exported_har_has_the_har_12_structure_and_reimports_identically(fixture: Path, store: Store, tmp_path: Path):
     (imp,) = import_files(store, [fixture])
     store.append_events(imp.session_id, [FrameIn(Direction.CLIENT, 7_000_000_123, b"\x01\x02binary")])
-    store.update_session(imp.session_id, close_code=1000, close_reason="done", close_side="client",
-                         target_url="wss://api.openai.com/v1/realtime?model=gpt-realtime", query="model=gpt-realtime",
-                         request_headers=[["Authorization", "Bearer x"], ["User-Agent", "test"]])
+    store.update_session(
+        imp.session_id,
+        close_code=1000,
+        close_reason="done",
+        close_side="client",
+        target_url="wss://api.openai.com/v1/realtime?model=gpt-realtime",
+        query="model=gpt-realtime",
+        request_headers=[["Authorization", "Bearer x"], ["User-Agent", "test"]],
+    )
     data = export_bytes(store, imp.session_id, "har")
     check_har_12(json.loads(data))  # the stdlib parser reads it too
     path = write(tmp_path / "export.har", data)
@@ -366,10 +422,19 @@ def test_format_errors_name_the_file_and_line(store: Store, tmp_path: Path):
 
 def _one_socket_har(messages: list, **entry: object) -> dict:
     """A minimal Chrome-style HAR holding one WebSocket entry."""
-    return {"log": {"version": "1.2", "entries": [
-        {"_resourceType": "websocket", "request": {"url": "wss://api.openai.com/v1/realtime"},
-         "_webSocketMessages": messages, **entry},
-    ]}}
+    return {
+        "log": {
+            "version": "1.2",
+            "entries": [
+                {
+                    "_resourceType": "websocket",
+                    "request": {"url": "wss://api.openai.com/v1/realtime"},
+                    "_webSocketMessages": messages,
+                    **entry,
+                },
+            ],
+        }
+    }
 
 
 def _text(at: float, data: str = '{"type":"x"}') -> dict:
@@ -386,7 +451,9 @@ def _text(at: float, data: str = '{"type":"x"}') -> dict:
     ],
     ids=["1969", "year-minus-26550", "year-30489", "startedDateTime-1900"],
 )
-def test_har_times_before_1970_or_impossible_are_refused_like_jsonl_headers(har: dict, where: str, store: Store, tmp_path: Path):
+def test_har_times_before_1970_or_impossible_are_refused_like_jsonl_headers(
+    har: dict, where: str, store: Store, tmp_path: Path
+):
     path = write(tmp_path / "old.har", json.dumps(har))
     with pytest.raises(FormatError, match=rf"old\.har:{where}: .*must be unix seconds from 0 to before year 10000"):
         import_files(store, [path])
@@ -421,14 +488,22 @@ def test_har_times_are_whole_microseconds_and_time_sets_ended_at(store: Store, t
 
 def test_imports_record_a_final_status(store: Store, tmp_path: Path):
     def header(status: str) -> bytes:
-        return orjson.dumps({"format": "realtime-inspector/1", "frames": 0,
-                             "session": {"started_at": 1.0, "status": status}}) + b"\n"
+        return (
+            orjson.dumps(
+                {"format": "realtime-inspector/1", "frames": 0, "session": {"started_at": 1.0, "status": status}}
+            )
+            + b"\n"
+        )
 
     statuses = ["recording", "open", "closed", "failed", "interrupted"]
     paths = [write(tmp_path / f"{s}.jsonl", header(s)) for s in statuses]
     imported = import_files(store, paths)
     assert [store.session(i.session_id).status for i in imported] == [
-        "interrupted", "interrupted", "closed", "failed", "interrupted"
+        "interrupted",
+        "interrupted",
+        "closed",
+        "failed",
+        "interrupted",
     ]
     har = _one_socket_har([_text(1.0)], _inspector={"started_at": 1.0, "status": "open"})
     (imp,) = import_files(store, [write(tmp_path / "open.har", json.dumps(har))])
@@ -442,19 +517,41 @@ def _big_frames(tmp_path: Path) -> list[tuple[Path, str]]:
     big_text = "a" * (MAX_FRAME - len('{"type":"x","pad":""}') + 1)
     frame = '{"type":"x","pad":"' + big_text + '"}'
     header = {"format": "realtime-inspector/1", "frames": 1, "session": {"started_at": 1.0}}
-    jsonl = write(tmp_path / "big.jsonl", orjson.dumps(header) + b"\n"
-                  + orjson.dumps({"direction": "client", "t_ns": 0, "text": frame}) + b"\n")
-    binary = write(tmp_path / "big-binary.jsonl", orjson.dumps(header) + b"\n" + orjson.dumps(
-        {"direction": "client", "t_ns": 0, "opcode": "binary", "base64": base64.b64encode(b"\0" * (MAX_FRAME + 1)).decode()}
-    ) + b"\n")
-    fixture = write(tmp_path / "big-fixture.jsonl", orjson.dumps(
-        {"direction": "client", "kind": "message", "data": {"type": "x", "pad": big_text}}
-    ) + b"\n")
-    har = _one_socket_har([_text(1.0), {"type": "send", "time": 2.0, "opcode": 2,
-                                        "data": base64.b64encode(b"\0" * (MAX_FRAME + 1)).decode()}])
+    jsonl = write(
+        tmp_path / "big.jsonl",
+        orjson.dumps(header) + b"\n" + orjson.dumps({"direction": "client", "t_ns": 0, "text": frame}) + b"\n",
+    )
+    binary = write(
+        tmp_path / "big-binary.jsonl",
+        orjson.dumps(header)
+        + b"\n"
+        + orjson.dumps(
+            {
+                "direction": "client",
+                "t_ns": 0,
+                "opcode": "binary",
+                "base64": base64.b64encode(b"\0" * (MAX_FRAME + 1)).decode(),
+            }
+        )
+        + b"\n",
+    )
+    fixture = write(
+        tmp_path / "big-fixture.jsonl",
+        orjson.dumps({"direction": "client", "kind": "message", "data": {"type": "x", "pad": big_text}}) + b"\n",
+    )
+    har = _one_socket_har(
+        [
+            _text(1.0),
+            {"type": "send", "time": 2.0, "opcode": 2, "data": base64.b64encode(b"\0" * (MAX_FRAME + 1)).decode()},
+        ]
+    )
     har_path = write(tmp_path / "big.har", json.dumps(har, indent=1))
-    return [(jsonl, ":2: "), (binary, ":2: "), (fixture, ":1: "),
-            (har_path, r":log\.entries\[0\]\._webSocketMessages\[1\]\.data: ")]
+    return [
+        (jsonl, ":2: "),
+        (binary, ":2: "),
+        (fixture, ":1: "),
+        (har_path, r":log\.entries\[0\]\._webSocketMessages\[1\]\.data: "),
+    ]
 
 
 def test_frames_larger_than_the_tap_accepts_are_refused(store: Store, tmp_path: Path):
@@ -469,8 +566,10 @@ def test_frames_larger_than_the_tap_accepts_are_refused(store: Store, tmp_path: 
     frame = '{"type":"x","pad":"' + "é" * ((MAX_FRAME - 21) // 2) + "a" * ((MAX_FRAME - 21) % 2) + '"}'
     assert len(frame.encode()) == MAX_FRAME
     header = {"format": "realtime-inspector/1", "frames": 1, "session": {"started_at": 1.0}}
-    path = write(tmp_path / "limit.jsonl", orjson.dumps(header) + b"\n"
-                 + orjson.dumps({"direction": "server", "t_ns": 0, "text": frame}) + b"\n")
+    path = write(
+        tmp_path / "limit.jsonl",
+        orjson.dumps(header) + b"\n" + orjson.dumps({"direction": "server", "t_ns": 0, "text": frame}) + b"\n",
+    )
     (imp,) = import_files(store, [path])
     assert imp.frames == 1
 

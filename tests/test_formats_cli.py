@@ -12,10 +12,10 @@ from pathlib import Path
 import orjson
 import pytest
 from click.testing import CliRunner
+from test_formats import FIXTURE_FILES, chrome_har, frames_of
 
 from inspector.cli import main
 from inspector.store import Store
-from test_formats import FIXTURE_FILES, chrome_har, frames_of
 
 SAMPLES = Path(__file__).resolve().parents[1] / "recordings" / "samples"
 
@@ -240,7 +240,9 @@ def _har_before_1970(tmp_path: Path, db: Path) -> Path:
         "har-before-1970",
     ],
 )
-def test_bad_input_is_refused_with_file_line_and_reason_and_the_database_is_unchanged(make, where, reason, db: Path, tmp_path: Path):
+def test_bad_input_is_refused_with_file_line_and_reason_and_the_database_is_unchanged(
+    make, where, reason, db: Path, tmp_path: Path
+):
     import re
 
     bad = make(tmp_path, db)
@@ -285,7 +287,9 @@ def test_samples_import(tmp_path: Path):
         assert any(info.label and "demo" in info.label for info in s.sessions())
 
 
-def test_import_of_a_missing_file_or_a_directory_is_a_one_line_error_before_anything_is_imported(db: Path, tmp_path: Path):
+def test_import_of_a_missing_file_or_a_directory_is_a_one_line_error_before_anything_is_imported(
+    db: Path, tmp_path: Path
+):
     for bad, reason in ((tmp_path / "nope.jsonl", "no such file"), (tmp_path, "is a directory")):
         code, out, err = run("import", bad, "--db", tmp_path / "x.db")
         assert (code, err) == (1, f"error: {bad}: {reason}\n")

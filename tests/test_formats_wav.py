@@ -14,8 +14,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from inspector.formats.turns import find_turns
 from inspector.audio import decode_to_pcm16
+from inspector.formats.turns import find_turns
 from inspector.formats.wav import NoAudio, export_wav, upsample3
 
 
@@ -25,6 +25,8 @@ def ulaw_to_pcm16(data: bytes):
 
 def alaw_to_pcm16(data: bytes):
     return decode_to_pcm16(data, "audio/pcma")
+
+
 from inspector.protocol import Direction
 from inspector.store import FrameIn, Store
 
@@ -41,7 +43,9 @@ def b64(data: bytes) -> str:
 
 def pcm_tone(ms: int, freq: float = 440.0, amplitude: int = 8000, phase: int = 0) -> bytes:
     n = ms * 24
-    return struct.pack(f"<{n}h", *(int(amplitude * math.sin(2 * math.pi * freq * (phase + i) / 24000)) for i in range(n)))
+    return struct.pack(
+        f"<{n}h", *(int(amplitude * math.sin(2 * math.pi * freq * (phase + i) / 24000)) for i in range(n))
+    )
 
 
 def read_wav(path: Path) -> tuple[int, int, int, bytes]:
@@ -50,21 +54,27 @@ def read_wav(path: Path) -> tuple[int, int, int, bytes]:
 
 
 def session_created(input_fmt: dict | None = None, output_fmt: dict | None = None) -> FrameIn:
-    audio = {"input": {"format": input_fmt or {"type": "audio/pcm", "rate": 24000}},
-             "output": {"format": output_fmt or {"type": "audio/pcm", "rate": 24000}, "voice": "alloy"}}
+    audio = {
+        "input": {"format": input_fmt or {"type": "audio/pcm", "rate": 24000}},
+        "output": {"format": output_fmt or {"type": "audio/pcm", "rate": 24000}, "voice": "alloy"},
+    }
     return ev(S, 0, type="session.created", session={"type": "realtime", "audio": audio})
 
 
 def audio_turn(t: int, response: str, user_audio: list[bytes], model_audio: list[bytes]) -> list[FrameIn]:
     """Appends, a server-VAD commit, a response with audio deltas."""
-    frames = [ev(C, t + i * 20, type="input_audio_buffer.append", audio=b64(chunk)) for i, chunk in enumerate(user_audio)]
+    frames = [
+        ev(C, t + i * 20, type="input_audio_buffer.append", audio=b64(chunk)) for i, chunk in enumerate(user_audio)
+    ]
     t += 20 * len(user_audio)
     frames += [
         ev(S, t + 1, type="input_audio_buffer.committed", item_id=f"item_u{response}"),
         ev(S, t + 2, type="response.created", response={"id": response, "status": "in_progress"}),
     ]
-    frames += [ev(S, t + 3 + i, type="response.output_audio.delta", response_id=response, item_id="item_a", delta=b64(chunk))
-               for i, chunk in enumerate(model_audio)]
+    frames += [
+        ev(S, t + 3 + i, type="response.output_audio.delta", response_id=response, item_id="item_a", delta=b64(chunk))
+        for i, chunk in enumerate(model_audio)
+    ]
     frames.append(ev(S, t + 50, type="response.done", response={"id": response, "status": "completed"}))
     return frames
 
@@ -132,7 +142,15 @@ def test_beta_g711_format_names_are_understood(store: Store, tmp_path: Path):
 
 
 def test_g711_decoders_match_the_itu_tables():
-    assert ulaw_to_pcm16(bytes([0x00, 0x80, 0x7F, 0xFF, 0x0F, 0x10, 0x8F])).tolist() == [-32124, 32124, 0, 0, -16764, -15996, 16764]
+    assert ulaw_to_pcm16(bytes([0x00, 0x80, 0x7F, 0xFF, 0x0F, 0x10, 0x8F])).tolist() == [
+        -32124,
+        32124,
+        0,
+        0,
+        -16764,
+        -15996,
+        16764,
+    ]
     assert alaw_to_pcm16(bytes([0x55, 0xD5, 0x2A, 0xAA, 0x00, 0x80])).tolist() == [-8, 8, -32256, 32256, -5504, 5504]
     ulaw = ulaw_to_pcm16(bytes(range(256))).tolist()
     # Monotonic within each sign half, as the companding curve is.
@@ -142,8 +160,11 @@ def test_g711_decoders_match_the_itu_tables():
 
 def test_one_turn_exports_only_that_turns_audio(store: Store, tmp_path: Path):
     first_user, second_user = [pcm_tone(20)] * 10, [pcm_tone(20, 300.0)] * 30
-    frames = [session_created(), *audio_turn(100, "resp_1", first_user, [b"\x01\x00" * 2400]),
-              *audio_turn(2000, "resp_2", second_user, [b"\x02\x00" * 4800] * 2)]
+    frames = [
+        session_created(),
+        *audio_turn(100, "resp_1", first_user, [b"\x01\x00" * 2400]),
+        *audio_turn(2000, "resp_2", second_user, [b"\x02\x00" * 4800] * 2),
+    ]
     session_id = store.import_session(frames)
     files = {f.role: f for f in export_wav(store, session_id, tmp_path / "t2", turn=2)}
     assert files["input"].seconds == pytest.approx(0.6)

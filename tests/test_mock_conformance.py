@@ -14,12 +14,11 @@ import json
 from typing import Any
 
 import pytest
+from conftest import FIXTURES
 from websockets.asyncio.client import connect
 
 from inspector.mock.audio import tone
 from inspector.mock.server import run_mock
-
-from conftest import FIXTURES
 
 NAMES = [
     "text_in_audio_out_turn",
@@ -45,9 +44,7 @@ def normalise(names: list[str], *, keep_rate_limits: bool) -> list[Any]:
     """Drop transcription events; fold each run of deltas into the set of delta types in it."""
     out: list[Any] = []
     for name in names:
-        if name.startswith(TRANSCRIPTION) or (
-            name == "rate_limits.updated" and not keep_rate_limits
-        ):
+        if name.startswith(TRANSCRIPTION) or (name == "rate_limits.updated" and not keep_rate_limits):
             continue
         if name.endswith(".delta"):
             if out and isinstance(out[-1], frozenset):
@@ -105,11 +102,7 @@ async def play(url: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         nonlocal barriers
         barriers += 1
         mark = f"barrier-{barriers}"
-        await ws.send(
-            json.dumps(
-                {"type": "conversation.item.retrieve", "item_id": "item_none", "event_id": mark}
-            )
-        )
+        await ws.send(json.dumps({"type": "conversation.item.retrieve", "item_id": "item_none", "event_id": mark}))
         while True:
             event = json.loads(await ws.recv())
             if event["type"] == "error" and event["error"]["event_id"] == mark:
@@ -150,9 +143,7 @@ async def test_mock_answers_recorded_client_events_with_the_recorded_event_types
     # Four of the five recordings hold no rate_limits.updated at all (the three-turn one has
     # one after each response.done, which the mock also sends): compare it only where recorded.
     keep = "rate_limits.updated" in recorded_types
-    assert normalise(got_types, keep_rate_limits=keep) == normalise(
-        recorded_types, keep_rate_limits=keep
-    )
+    assert normalise(got_types, keep_rate_limits=keep) == normalise(recorded_types, keep_rate_limits=keep)
     completed = TRANSCRIPTION + "completed"
     assert got_types.count(completed) == recorded_types.count(completed)
 
@@ -178,9 +169,7 @@ async def test_mock_uses_the_recorded_shapes_for_session_and_response_events():
     records = load("text_in_audio_out_turn")
     recorded = {r["data"]["type"]: r["data"] for r in records if r["direction"] == "server"}
     async with asyncio.timeout(20), run_mock(seed=3) as mock:
-        got = {
-            e["type"]: e for e in await play(mock.url + "/v1/realtime?model=gpt-realtime", records)
-        }
+        got = {e["type"]: e for e in await play(mock.url + "/v1/realtime?model=gpt-realtime", records)}
 
     def shape(value: Any) -> Any:
         if isinstance(value, dict):
@@ -198,7 +187,4 @@ async def test_mock_uses_the_recorded_shapes_for_session_and_response_events():
     ):
         assert shape(got[kind]) == shape(recorded[kind]), kind
         assert list(got[kind]) == list(recorded[kind]), kind
-    assert (
-        got["session.updated"]["session"]["instructions"]
-        == recorded["session.updated"]["session"]["instructions"]
-    )
+    assert got["session.updated"]["session"]["instructions"] == recorded["session.updated"]["session"]["instructions"]

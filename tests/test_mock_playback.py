@@ -59,9 +59,7 @@ def test_playback_sends_the_opening_frames_then_what_followed_each_client_frame(
 
 
 def test_playback_without_gaps_sends_at_once():
-    session = PlaybackSession(
-        [Recorded("client", 1.0, "c"), Recorded("server", 5.0, "s")], gaps=False
-    )
+    session = PlaybackSession([Recorded("client", 1.0, "c"), Recorded("server", 5.0, "s")], gaps=False)
     session.connect(0.0)
     session.receive("c", 0.0)
     assert session.pop_due(0.0) == ["s"]
@@ -69,9 +67,7 @@ def test_playback_without_gaps_sends_at_once():
 
 def store_with(tmp_path: Path, name: str, gap: float = 0.0) -> tuple[Path, int]:
     db = tmp_path / "rec.db"
-    frames = [
-        FrameIn(Direction(r.direction), int(r.t * 1e9), r.frame) for r in recording_of(name, gap)
-    ]
+    frames = [FrameIn(Direction(r.direction), int(r.t * 1e9), r.frame) for r in recording_of(name, gap)]
     with Store(db) as store:
         session_id = store.import_session(frames, close_code=1000, close_side="server")
     return db, session_id
@@ -85,9 +81,7 @@ async def test_from_session_replays_a_stored_recording_byte_for_byte(tmp_path):
     received: list[str] = []
     async with (
         asyncio.timeout(TIMEOUT),
-        run_mock(
-            session_factory=lambda model: PlaybackSession(recording, gaps=False, close=close)
-        ) as mock,
+        run_mock(session_factory=lambda model: PlaybackSession(recording, gaps=False, close=close)) as mock,
         connect(mock.realtime_url) as ws,
     ):
         for record in recording:
@@ -132,9 +126,7 @@ def test_cli_busy_port_is_a_one_line_error():
         port = taken.getsockname()[1]
         result = CliRunner().invoke(mock_command, ["--listen", f"127.0.0.1:{port}"])
     assert result.exit_code == 1
-    assert (
-        result.output.strip() == f"error: cannot listen on 127.0.0.1:{port}: address already in use"
-    )
+    assert result.output.strip() == f"error: cannot listen on 127.0.0.1:{port}: address already in use"
 
 
 async def test_cli_sigterm_closes_clients_with_1001_and_exits_cleanly():
@@ -170,17 +162,11 @@ async def test_cli_sigterm_closes_clients_with_1001_and_exits_cleanly():
 def test_cli_reports_bad_scripts_and_missing_sessions(tmp_path):
     script = tmp_path / "bad.txt"
     script.write_text("say hi\nwhen /x/ dance\n")
-    result = CliRunner().invoke(
-        mock_command, ["--script", str(script), "--listen", f"127.0.0.1:{free_port()}"]
-    )
+    result = CliRunner().invoke(mock_command, ["--script", str(script), "--listen", f"127.0.0.1:{free_port()}"])
     assert result.exit_code == 1 and "line 2" in result.output
     db, _ = store_with(tmp_path, "text_in_audio_out_turn")
     result = CliRunner().invoke(mock_command, ["--from-session", "999", "--db", str(db)])
-    assert (
-        result.exit_code == 1
-        and result.output.startswith("error: ")
-        and "Traceback" not in result.output
-    )
+    assert result.exit_code == 1 and result.output.startswith("error: ") and "Traceback" not in result.output
 
 
 def test_cli_help_documents_every_option_and_the_script_format():

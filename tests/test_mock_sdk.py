@@ -40,16 +40,12 @@ async def mock() -> AsyncIterator[MockServer]:
 @pytest.fixture
 async def slow_mock() -> AsyncIterator[MockServer]:
     # A long answer streams for about a second: time enough to cancel it on a loaded machine.
-    async with run_mock(
-        seed=11, latency="realistic", script=Script.parse(f"say {LONG_ANSWER}")
-    ) as server:
+    async with run_mock(seed=11, latency="realistic", script=Script.parse(f"say {LONG_ANSWER}")) as server:
         yield server
 
 
 def client_for(server: MockServer) -> AsyncOpenAI:
-    return AsyncOpenAI(
-        api_key="sk-test-not-a-real-key", websocket_base_url=f"ws://127.0.0.1:{server.port}/v1"
-    )
+    return AsyncOpenAI(api_key="sk-test-not-a-real-key", websocket_base_url=f"ws://127.0.0.1:{server.port}/v1")
 
 
 async def until(conn: Any, last: str) -> list[Any]:
@@ -64,9 +60,7 @@ async def until(conn: Any, last: str) -> list[Any]:
 
 
 async def text_mode(conn: Any, **session: Any) -> None:
-    await conn.session.update(
-        session={"type": "realtime", "output_modalities": ["text"], **session}
-    )
+    await conn.session.update(session={"type": "realtime", "output_modalities": ["text"], **session})
     await until(conn, "session.updated")
 
 
@@ -101,13 +95,9 @@ async def test_sdk_audio_turn_with_server_vad_answers_with_pcm16_and_transcript(
     async with client_for(mock).realtime.connect(model="gpt-realtime") as conn:
         await conn.recv()
         transcription = {"model": "gpt-realtime-whisper"}
-        await conn.session.update(
-            session={"type": "realtime", "audio": {"input": {"transcription": transcription}}}
-        )
+        await conn.session.update(session={"type": "realtime", "audio": {"input": {"transcription": transcription}}})
         await until(conn, "session.updated")
-        for chunk in (
-            pcm_chunks(300, loud=False) + pcm_chunks(800, loud=True) + pcm_chunks(400, loud=False)
-        ):
+        for chunk in pcm_chunks(300, loud=False) + pcm_chunks(800, loud=True) + pcm_chunks(400, loud=False):
             await conn.input_audio_buffer.append(audio=chunk)
         events = await until(conn, "response.done")
     kinds = [e.type for e in events]
@@ -119,20 +109,12 @@ async def test_sdk_audio_turn_with_server_vad_answers_with_pcm16_and_transcript(
         "conversation.item.done",
     ]
     assert events[0].audio_start_ms == 0 and events[1].audio_end_ms == 1100 + 200
-    completed = next(
-        e for e in events if e.type == "conversation.item.input_audio_transcription.completed"
-    )
+    completed = next(e for e in events if e.type == "conversation.item.input_audio_transcription.completed")
     assert completed.transcript == Script().transcripts[0]
-    audio = b"".join(
-        base64.b64decode(e.delta) for e in events if e.type == "response.output_audio.delta"
-    )
-    transcript = "".join(
-        e.delta for e in events if e.type == "response.output_audio_transcript.delta"
-    )
+    audio = b"".join(base64.b64decode(e.delta) for e in events if e.type == "response.output_audio.delta")
+    transcript = "".join(e.delta for e in events if e.type == "response.output_audio_transcript.delta")
     assert len(audio) % 2 == 0 and len(audio) >= 48 * 1000
-    assert (
-        transcript == events[-1].response.output[0].content[0].transcript == Script().default_text
-    )
+    assert transcript == events[-1].response.output[0].content[0].transcript == Script().default_text
 
 
 async def test_sdk_function_call_round_trip(mock):
@@ -197,15 +179,11 @@ async def first_error(conn: Any) -> Any:
             "missing_required_parameter",
         ),
         (
-            lambda c: c.session.update(
-                session={"type": "realtime", "temperature": 0.5}, event_id="evt_1"
-            ),
+            lambda c: c.session.update(session={"type": "realtime", "temperature": 0.5}, event_id="evt_1"),
             "unknown_parameter",
         ),
         (
-            lambda c: c.session.update(
-                session={"type": "realtime", "output_modalities": ["smell"]}, event_id="evt_1"
-            ),
+            lambda c: c.session.update(session={"type": "realtime", "output_modalities": ["smell"]}, event_id="evt_1"),
             "invalid_value",
         ),
         (
@@ -304,9 +282,7 @@ async def test_sdk_voice_is_fixed_once_assistant_audio_exists(mock):
 
 
 async def test_sdk_beta_header_gets_beta_api_shape_disabled_then_close_4000(mock):
-    conn_manager = client_for(mock).realtime.connect(
-        model="gpt-realtime", extra_headers={"OpenAI-Beta": "realtime=v1"}
-    )
+    conn_manager = client_for(mock).realtime.connect(model="gpt-realtime", extra_headers={"OpenAI-Beta": "realtime=v1"})
     async with conn_manager as conn:
         error = (await conn.recv()).error
         assert error.code == "beta_api_shape_disabled"
@@ -360,9 +336,7 @@ async def test_require_key_refuses_a_missing_key_with_close_3000_and_accepts_any
 async def test_require_key_accepts_only_bearer_keys_not_other_auth_schemes():
     async with run_mock(require_key=True) as server:
         for auth in ("Basic abc", "Token sk-x", "Bearer"):
-            error, code = await close_after_error(
-                server.realtime_url, additional_headers={"Authorization": auth}
-            )
+            error, code = await close_after_error(server.realtime_url, additional_headers={"Authorization": auth})
             assert (error["error"]["code"], code) == ("invalid_api_key", 3000), auth
         async with connect(server.realtime_url, additional_headers={"api-key": "k"}) as ws:
             assert json.loads(await ws.recv())["type"] == "session.created"

@@ -100,13 +100,8 @@ def test_commit_needs_100_ms_and_then_creates_the_user_audio_item():
 def test_clear_empties_the_buffer():
     session = new_session()
     send(session, append(200, loud=False))
-    assert types(send(session, {"type": "input_audio_buffer.clear"})) == [
-        "input_audio_buffer.cleared"
-    ]
-    assert (
-        only_error(send(session, {"type": "input_audio_buffer.commit"}))["code"]
-        == "input_audio_buffer_commit_empty"
-    )
+    assert types(send(session, {"type": "input_audio_buffer.clear"})) == ["input_audio_buffer.cleared"]
+    assert only_error(send(session, {"type": "input_audio_buffer.commit"}))["code"] == "input_audio_buffer_commit_empty"
 
 
 # --- server VAD --------------------------------------------------------------------------------
@@ -169,9 +164,7 @@ def test_speech_during_a_response_cancels_it_with_turn_detected():
     assert done["status"] == "cancelled"
     assert done["status_details"] == {"type": "cancelled", "reason": "turn_detected"}
     assert done["output"][0]["status"] == "incomplete"
-    assert "response.output_audio.done" in types(events) and "response.content_part.done" in types(
-        events
-    )
+    assert "response.output_audio.done" in types(events) and "response.content_part.done" in types(events)
 
 
 # --- session.update ----------------------------------------------------------------------------
@@ -179,11 +172,7 @@ def test_speech_during_a_response_cancels_it_with_turn_detected():
 
 def test_session_update_requires_session_type():
     session = new_session()
-    error = only_error(
-        send(
-            session, {"type": "session.update", "session": {"instructions": "x"}, "event_id": "u1"}
-        )
-    )
+    error = only_error(send(session, {"type": "session.update", "session": {"instructions": "x"}, "event_id": "u1"}))
     assert (error["code"], error["param"], error["event_id"]) == (
         "missing_required_parameter",
         "session.type",
@@ -205,9 +194,7 @@ def test_session_update_requires_session_type():
     ],
 )
 def test_session_update_rejects_unknown_parameters_with_the_dotted_param(update, param):
-    error = only_error(
-        send(new_session(), {"type": "session.update", "session": {"type": "realtime", **update}})
-    )
+    error = only_error(send(new_session(), {"type": "session.update", "session": {"type": "realtime", **update}}))
     assert (error["code"], error["param"]) == ("unknown_parameter", param)
     assert error["message"] == f"Unknown parameter: '{param}'."
 
@@ -239,9 +226,7 @@ def test_session_update_rejects_unknown_parameters_with_the_dotted_param(update,
     ],
 )
 def test_session_update_checks_enum_values_and_ranges(update, param, code):
-    error = only_error(
-        send(new_session(), {"type": "session.update", "session": {"type": "realtime", **update}})
-    )
+    error = only_error(send(new_session(), {"type": "session.update", "session": {"type": "realtime", **update}}))
     assert (error["code"], error["param"]) == (code, param)
 
 
@@ -278,9 +263,7 @@ def test_session_update_merges_only_present_fields_and_answers_the_full_session(
     updated = events[0]["session"]
     assert types(events) == ["session.updated"]
     assert updated["instructions"] == "A"
-    assert updated["tools"] == [
-        {"type": "function", "name": "f", "description": "", "parameters": {"type": "object"}}
-    ]
+    assert updated["tools"] == [{"type": "function", "name": "f", "description": "", "parameters": {"type": "object"}}]
     assert updated["audio"]["output"] == {
         "format": {"type": "audio/pcm", "rate": 24000},
         "voice": "alloy",
@@ -414,9 +397,7 @@ def test_item_create_requires_the_fields_of_its_type():
 def test_function_call_output_needs_an_existing_call_id():
     session = new_session()
     output = {"type": "function_call_output", "call_id": "call_nope", "output": "x"}
-    error = only_error(
-        send(session, {"type": "conversation.item.create", "item": output, "event_id": "e9"})
-    )
+    error = only_error(send(session, {"type": "conversation.item.create", "item": output, "event_id": "e9"}))
     assert error["code"] == "invalid_tool_call_id"
     assert error["message"] == "Tool call ID 'call_nope' not found in conversation."
     assert error["event_id"] == "e9"
@@ -444,9 +425,7 @@ def test_previous_item_id_root_inserts_first_and_unknown_ids_are_errors():
 def test_input_audio_item_with_bad_base64_is_invalid_value_and_the_session_goes_on():
     session = new_session()
     item = {"type": "message", "role": "user", "content": [{"type": "input_audio", "audio": "abc"}]}
-    error = only_error(
-        send(session, {"type": "conversation.item.create", "item": item, "event_id": "a1"})
-    )
+    error = only_error(send(session, {"type": "conversation.item.create", "item": item, "event_id": "a1"}))
     assert (error["code"], error["param"], error["event_id"]) == (
         "invalid_value",
         "item.content[0].audio",
@@ -471,17 +450,12 @@ def test_client_item_ids_are_kept():
 def test_retrieve_delete_and_truncate_reply_and_reject_unknown_items():
     session = new_session()
     item_id = send(session, user_text("hi"))[0]["item"]["id"]
-    assert (
-        send(session, {"type": "conversation.item.retrieve", "item_id": item_id})[0]["item"]["id"]
-        == item_id
-    )
+    assert send(session, {"type": "conversation.item.retrieve", "item_id": item_id})[0]["item"]["id"] == item_id
     for kind, code, verb in [
         ("retrieve", "item_retrieve_invalid_item_id", "retrieving"),
         ("delete", "item_delete_invalid_item_id", "deleting"),
     ]:
-        error = only_error(
-            send(session, {"type": f"conversation.item.{kind}", "item_id": "item_x"})
-        )
+        error = only_error(send(session, {"type": f"conversation.item.{kind}", "item_id": "item_x"}))
         assert error["code"] == code
         assert error["message"] == f"Error {verb} item: the item with id 'item_x' does not exist."
     truncate = {
@@ -561,9 +535,7 @@ def test_text_response_has_the_recorded_event_sequence_and_usage():
     text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
     assert text == Script().default_text
     done = events[-2]["response"]
-    assert done["status"] == "completed" and done["output"][0]["content"] == [
-        {"type": "output_text", "text": text}
-    ]
+    assert done["status"] == "completed" and done["output"][0]["content"] == [{"type": "output_text", "text": text}]
     assert set(done["usage"]) == {
         "total_tokens",
         "input_tokens",
@@ -571,29 +543,19 @@ def test_text_response_has_the_recorded_event_sequence_and_usage():
         "input_token_details",
         "output_token_details",
     }
-    assert all(
-        len(e["delta"]) + len(e["obfuscation"]) >= 16
-        for e in events
-        if e["type"].endswith("text.delta")
-    )
+    assert all(len(e["delta"]) + len(e["obfuscation"]) >= 16 for e in events if e["type"].endswith("text.delta"))
 
 
 def test_audio_response_streams_real_pcm16_with_a_matching_transcript():
     session = new_session()
     send(session, user_text("hi"))
     events = send(session, {"type": "response.create"})
-    audio = b"".join(
-        base64.b64decode(e["delta"]) for e in events if e["type"] == "response.output_audio.delta"
-    )
-    transcript = "".join(
-        e["delta"] for e in events if e["type"] == "response.output_audio_transcript.delta"
-    )
+    audio = b"".join(base64.b64decode(e["delta"]) for e in events if e["type"] == "response.output_audio.delta")
+    transcript = "".join(e["delta"] for e in events if e["type"] == "response.output_audio_transcript.delta")
     assert transcript == Script().default_text
     assert len(audio) % 2 == 0 and len(audio) > 48 * 1000  # over a second of PCM16
     assert len(audio) == len(session.conversation.audio[events[-2]["response"]["output"][0]["id"]])
-    assert events[-2]["response"]["output"][0]["content"] == [
-        {"type": "output_audio", "transcript": transcript}
-    ]
+    assert events[-2]["response"]["output"][0]["content"] == [{"type": "output_audio", "transcript": transcript}]
     assert events[-2]["response"]["usage"]["output_token_details"]["audio_tokens"] > 0
 
 
@@ -634,17 +596,13 @@ def test_response_create_overrides_session_config_for_that_response_only():
 
 
 def test_response_create_rejects_unknown_response_parameters():
-    error = only_error(
-        send(new_session(), {"type": "response.create", "response": {"temperature": 1}})
-    )
+    error = only_error(send(new_session(), {"type": "response.create", "response": {"temperature": 1}}))
     assert (error["code"], error["param"]) == ("unknown_parameter", "response.temperature")
 
 
 def test_out_of_band_response_stays_out_of_the_conversation():
     session = text_session()
-    events = send(
-        session, {"type": "response.create", "response": {"conversation": "none", "input": []}}
-    )
+    events = send(session, {"type": "response.create", "response": {"conversation": "none", "input": []}})
     assert events[0]["response"]["conversation_id"] is None
     assert not any(t.startswith("conversation.") for t in types(events))
     assert session.conversation.items == []
@@ -662,9 +620,7 @@ def test_max_output_tokens_ends_the_response_incomplete():
 def test_default_script_calls_get_weather_only_when_the_tool_is_declared():
     session = text_session()
     send(session, user_text("What is the weather in London?"))
-    assert "response.function_call_arguments.done" not in types(
-        send(session, {"type": "response.create"})
-    )
+    assert "response.function_call_arguments.done" not in types(send(session, {"type": "response.create"}))
     tool = {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}
     events = send(session, {"type": "response.create", "response": {"tools": [tool]}})
     done = next(e for e in events if e["type"] == "response.function_call_arguments.done")
@@ -709,10 +665,7 @@ def test_cancel_closes_open_parts_and_ends_cancelled_without_a_cancelled_event()
     }
     assert "response.cancelled" not in types(seen + rest)
     assert session.active is None
-    assert (
-        only_error(send(session, {"type": "response.cancel"}))["code"]
-        == "response_cancel_not_active"
-    )
+    assert only_error(send(session, {"type": "response.cancel"}))["code"] == "response_cancel_not_active"
 
 
 def test_cancel_before_any_output_forgets_the_unseen_item():
@@ -842,9 +795,7 @@ def test_unknown_event_type_is_invalid_value_listing_supported_types():
     error = only_error(send(new_session(), {"type": "response.cancelled", "event_id": "z"}))
     assert (error["code"], error["param"], error["event_id"]) == ("invalid_value", "type", "z")
     assert all(f"'{name}'" in error["message"] for name in CLIENT_EVENTS)
-    assert error["message"].startswith(
-        "Invalid value: 'response.cancelled'. Supported values are: 'session.update', "
-    )
+    assert error["message"].startswith("Invalid value: 'response.cancelled'. Supported values are: 'session.update', ")
 
 
 def test_output_audio_buffer_clear_is_webrtc_only_so_unknown_and_not_listed():
@@ -916,9 +867,7 @@ def test_script_rules_substitute_groups_and_function_outputs():
     assert script.heard(0) == script.heard(5) == "I want a table."
 
 
-@pytest.mark.parametrize(
-    "line", ["when /x/ shout y", "when /(/ say y", "when /x/ call f with {bad}", "banana"]
-)
+@pytest.mark.parametrize("line", ["when /x/ shout y", "when /(/ say y", "when /x/ call f with {bad}", "banana"])
 def test_script_errors_name_the_line(line):
     with pytest.raises(ScriptError, match="line 2"):
         Script.parse("# header\n" + line)

@@ -162,7 +162,9 @@ def test_a_session_deleted_while_recorded_stops_only_its_own_recording(tmp_path)
 
 def test_a_closed_sessions_duration_runs_to_its_close(tmp_path):
     store = Store(tmp_path / "x.db")
-    sid = store.import_session([FrameIn(Direction.CLIENT, 12_000_000, '{"type":"a"}')], started_at=100.0, ended_at=102.5)
+    sid = store.import_session(
+        [FrameIn(Direction.CLIENT, 12_000_000, '{"type":"a"}')], started_at=100.0, ended_at=102.5
+    )
     assert store.session(sid).duration == 2.5
     open_sid = store.import_session([FrameIn(Direction.CLIENT, 12_000_000, '{"type":"a"}')], status="open")
     assert store.session(open_sid).duration == 0.012
@@ -184,7 +186,11 @@ def test_the_writer_waits_out_a_locked_database_and_loses_nothing(tmp_path, caps
     blocker = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
     blocker.execute("BEGIN IMMEDIATE")
     threading.Timer(0.5, lambda: blocker.execute("COMMIT")).start()
-    batch = [(FRAME, 1, False, i, f'{{"type":"f{i}"}}') for i in range(3)] + [(OPEN, 2, {"started_at": 2.0, "source": "tap", "status": "open"}), (FRAME, 2, True, 0, '{"type":"g"}'), (UPDATE, 1, {"status": "closed"})]
+    batch = [(FRAME, 1, False, i, f'{{"type":"f{i}"}}') for i in range(3)] + [
+        (OPEN, 2, {"started_at": 2.0, "source": "tap", "status": "open"}),
+        (FRAME, 2, True, 0, '{"type":"g"}'),
+        (UPDATE, 1, {"status": "closed"}),
+    ]
     started = time.monotonic()
     opened, frames, _ = write_waiting(store, sessions, batch)
     assert time.monotonic() - started >= 0.4  # it did wait, several attempts
@@ -211,8 +217,18 @@ def test_an_empty_file_is_not_taken_for_a_database_by_a_reader(tmp_path):
 
 def test_events_of_type_by_exact_type_or_glob_in_seq_order(tmp_path):
     with Store(tmp_path / "x.db") as store:
-        frames = [FrameIn(Direction.SERVER, i, f'{{"type":"{t}"}}') for i, t in enumerate(
-            ["response.created", "response.output_text.delta", "error", "response.output_text.delta", "response.done"])]
+        frames = [
+            FrameIn(Direction.SERVER, i, f'{{"type":"{t}"}}')
+            for i, t in enumerate(
+                [
+                    "response.created",
+                    "response.output_text.delta",
+                    "error",
+                    "response.output_text.delta",
+                    "response.done",
+                ]
+            )
+        ]
         sid = store.import_session(frames)
         other = store.import_session(frames)
         assert [e.seq for e in store.events_of_type(sid, "response.output_text.delta")] == [2, 4]
@@ -221,7 +237,9 @@ def test_events_of_type_by_exact_type_or_glob_in_seq_order(tmp_path):
         assert [e.frame for e in store.events_of_type(sid, "error", with_frames=True)] == ['{"type":"error"}']
         assert list(store.events_of_type(sid, "Response.*")) == []  # case-sensitive, as documented
         assert [e.seq for e in store.events_of_type(sid, "[!r]*")] == [3]  # fnmatch's negation
-        untyped = store.import_session([FrameIn(Direction.CLIENT, 0, b"\x00"), FrameIn(Direction.CLIENT, 1, "not json")])
+        untyped = store.import_session(
+            [FrameIn(Direction.CLIENT, 0, b"\x00"), FrameIn(Direction.CLIENT, 1, "not json")]
+        )
         assert [e.seq for e in store.events_of_type(untyped, "*")] == [1, 2]  # every event, as before
 
 
@@ -244,9 +262,13 @@ def test_a_version_1_database_migrates_keeping_its_sessions_and_events(tmp_path)
         if statement.strip():
             conn.execute(statement)
     conn.execute("PRAGMA user_version=1")
-    conn.execute("INSERT INTO sessions (id, started_at, source, status, label) VALUES (3, 1.0, 'tap', 'closed', 'kept')")
-    conn.execute("INSERT INTO events (id, dir, t_ns, opcode, size, type) VALUES (?, 0, 0, 1, 12, 'a')", ((3 << 32) | 1,))
-    conn.execute("INSERT INTO frames (id, body) VALUES (?, '{\"type\":\"a\"}')", ((3 << 32) | 1,))
+    conn.execute(
+        "INSERT INTO sessions (id, started_at, source, status, label) VALUES (3, 1.0, 'tap', 'closed', 'kept')"
+    )
+    conn.execute(
+        "INSERT INTO events (id, dir, t_ns, opcode, size, type) VALUES (?, 0, 0, 1, 12, 'a')", ((3 << 32) | 1,)
+    )
+    conn.execute('INSERT INTO frames (id, body) VALUES (?, \'{"type":"a"}\')', ((3 << 32) | 1,))
     conn.close()
     with Store(db) as store:
         (info,) = store.sessions()

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 
 import pytest
+from conftest import echo_handler, run_tap, run_upstream, wait_for
 from websockets.asyncio.client import connect
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.http11 import Response
-from websockets.datastructures import Headers
 
-from conftest import echo_handler, run_tap, run_upstream, wait_for
 from inspector.protocol import Direction, Opcode
-
 
 
 async def _session_done(open_store, count: int = 1):
@@ -51,7 +51,7 @@ async def test_tap_records_every_frame_in_both_directions_byte_exact(db_path, op
     assert [e.seq for e in events] == list(range(1, 10))
     assert [e.type for e in events[:3]] == ["session.update", "ack", "note"]
     assert events[6].item_id == "item_ABC"
-    assert all(b.t_ns >= a.t_ns for a, b in zip(events, events[1:]))
+    assert all(b.t_ns >= a.t_ns for a, b in itertools.pairwise(events))
     info = store.sessions()[0]
     assert (info.client_events, info.server_events, info.model) == (3, 6, "gpt-realtime")
     assert (info.status, info.close_side, info.close_code) == ("closed", "client", 1000)
@@ -124,7 +124,9 @@ async def test_tap_passes_close_codes_and_reasons_both_ways(db_path, open_store)
 async def test_client_sees_the_upstreams_401_and_the_session_is_failed(db_path, open_store):
     def refuse(connection, request):
         body = b'{"error":{"code":"invalid_api_key"}}'
-        return Response(401, "Unauthorized", Headers({"Content-Type": "application/json", "Content-Length": str(len(body))}), body)
+        return Response(
+            401, "Unauthorized", Headers({"Content-Type": "application/json", "Content-Length": str(len(body))}), body
+        )
 
     async with run_upstream(process_request=refuse) as up, run_tap(up.url, db_path) as tap:
         with pytest.raises(InvalidStatus) as refused:
@@ -140,12 +142,11 @@ async def test_client_sees_the_upstreams_401_and_the_session_is_failed(db_path, 
 async def test_unreachable_upstream_closes_the_client_with_1014(db_path, open_store):
     async with run_upstream() as up:
         dead_url = up.url  # the port is free again once this server has stopped
-    async with run_tap(dead_url, db_path) as tap:
-        async with connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m") as ws:
-            with pytest.raises(ConnectionClosed):
-                await ws.recv()
-            assert ws.close_code == 1014
-            assert "unreachable" in ws.close_reason
+    async with run_tap(dead_url, db_path) as tap, connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m") as ws:
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()
+        assert ws.close_code == 1014
+        assert "unreachable" in ws.close_reason
     store = await _session_done(open_store)
     info = store.sessions()[0]
     assert (info.status, info.close_code) == ("failed", 1014)
@@ -193,9 +194,19 @@ async def test_openai_sdk_talks_through_the_tap_and_its_frames_are_recorded(db_p
             up.received.append(message)
             event = json.loads(message)
             if event["type"] == "session.update":
-                await ws.send(json.dumps({"type": "session.updated", "event_id": "event_2", "session": event["session"]}))
+                await ws.send(
+                    json.dumps({"type": "session.updated", "event_id": "event_2", "session": event["session"]})
+                )
             elif event["type"] == "response.create":
-                await ws.send(json.dumps({"type": "response.done", "event_id": "event_3", "response": {"id": "resp_1", "status": "completed"}}))
+                await ws.send(
+                    json.dumps(
+                        {
+                            "type": "response.done",
+                            "event_id": "event_3",
+                            "response": {"id": "resp_1", "status": "completed"},
+                        }
+                    )
+                )
 
     async with run_upstream(realtime_like) as up, run_tap(up.url, db_path) as tap:
         client = AsyncOpenAI(api_key="sk-test-not-a-real-key", websocket_base_url=f"ws://127.0.0.1:{tap.port}/v1")
@@ -215,7 +226,11 @@ async def test_openai_sdk_talks_through_the_tap_and_its_frames_are_recorded(db_p
     info = store.sessions()[0]
     client_frames = [e.frame for e in store.events(info.id, with_frames=True, direction=Direction.CLIENT)]
     assert client_frames == up.received  # exactly what the SDK sent, in order
-    assert [json.loads(f)["type"] for f in client_frames] == ["session.update", "conversation.item.create", "response.create"]
+    assert [json.loads(f)["type"] for f in client_frames] == [
+        "session.update",
+        "conversation.item.create",
+        "response.create",
+    ]
     assert info.path == "/v1/realtime" and info.model == "gpt-realtime"
     assert dict(info.request_headers)["Authorization"] == "[REDACTED]"
     assert info.user_agent  # the SDK's own User-Agent, kept for the session list
@@ -248,7 +263,9 @@ async def test_secrets_in_headers_subprotocols_query_and_frames_never_reach_the_
                 f"openai-project.{secrets['browser-project']}",
             ],
         ) as ws:
-            await ws.send(json.dumps({"type": "session.update", "session": {"client_secret": {"value": secrets["frame"]}}}))
+            await ws.send(
+                json.dumps({"type": "session.update", "session": {"client_secret": {"value": secrets["frame"]}}})
+            )
             await ws.recv()
             await ws.send(f'{{"type":"note","text":"my key is {secrets["frame2"]}"}}')
             await ws.recv()
@@ -268,8 +285,8 @@ def test_tap_drains_every_forwarded_frame_on_sigterm(db_path, tmp_path, to_group
     """`inspector tap` in its own process: frames forwarded before SIGTERM are all on disk, and
     the session is marked interrupted, also when the signal goes to the whole process group
     (Ctrl-C, `timeout`, systemd), writer process included."""
-    import os
     import contextlib
+    import os
     import signal
     import socket
     import subprocess
@@ -284,9 +301,21 @@ def test_tap_drains_every_forwarded_frame_on_sigterm(db_path, tmp_path, to_group
     async def scenario() -> int:
         async with run_upstream(echo_handler) as up:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "inspector", "tap", "--listen", f"127.0.0.1:{tap_port}",
-                 "--upstream", up.url, "--db", str(db_path)],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "inspector",
+                    "tap",
+                    "--listen",
+                    f"127.0.0.1:{tap_port}",
+                    "--upstream",
+                    up.url,
+                    "--db",
+                    str(db_path),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
             try:
                 for _ in range(200):  # wait until it listens
@@ -335,7 +364,9 @@ def test_tap_drains_every_forwarded_frame_on_sigterm(db_path, tmp_path, to_group
 async def test_a_request_that_is_not_a_websocket_upgrade_opens_no_upstream(db_path, open_store):
     async with run_upstream() as up, run_tap(up.url, db_path) as tap:
         reader, writer = await asyncio.open_connection("127.0.0.1", tap.port)
-        writer.write(b"GET /v1/realtime?model=m HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test-fake-key-xyz1\r\n\r\n")
+        writer.write(
+            b"GET /v1/realtime?model=m HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test-fake-key-xyz1\r\n\r\n"
+        )
         status = await reader.readline()
         writer.close()
         assert b" 426 " in status or b" 400 " in status
@@ -428,12 +459,11 @@ def test_tap_cli_refuses_an_upstream_with_a_query_and_a_bad_listen_port():
 
 async def test_after_recording_fails_the_tap_still_forwards_and_stops(db_path):
     # A new session after the writer is gone once waited forever for its row id, and so did stop.
-    async with run_upstream() as up:
-        async with run_tap(up.url, db_path) as tap:
-            tap.recorder._process.kill()
-            await wait_for(lambda: tap.recorder._failed is not None)
-            async with connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m") as ws:
-                await ws.send('{"type":"ping"}')
-                assert await asyncio.wait_for(ws.recv(), 5) == '{"type":"ping"}'
-            stopping = asyncio.create_task(tap.stop())
-            await asyncio.wait_for(stopping, 10)
+    async with run_upstream() as up, run_tap(up.url, db_path) as tap:
+        tap.recorder._process.kill()
+        await wait_for(lambda: tap.recorder._failed is not None)
+        async with connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m") as ws:
+            await ws.send('{"type":"ping"}')
+            assert await asyncio.wait_for(ws.recv(), 5) == '{"type":"ping"}'
+        stopping = asyncio.create_task(tap.stop())
+        await asyncio.wait_for(stopping, 10)

@@ -91,7 +91,7 @@ async def test_sessions_sort_search_and_mark(db):
 
 
 async def test_sessions_label_and_delete_with_confirmation(db):
-    path, ids = db
+    path, _ids = db
     app = make_app(path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -113,7 +113,7 @@ async def test_sessions_label_and_delete_with_confirmation(db):
 
 
 async def test_sessions_screen_is_live(db):
-    path, ids = db
+    path, _ids = db
     app = make_app(path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -222,7 +222,9 @@ async def test_initial_filter_from_make_app(db):
     path, ids = db
     app = make_app(path, ids["tool_call_round"], filter_text="dir:client")
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.event_list.seqs is not None)
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.event_list.seqs is not None
+        )
         assert len(app.screen.event_list.seqs) == 5
 
 
@@ -270,7 +272,9 @@ async def test_reference_jump_clears_a_filter_that_hides_the_target(db):
     path, ids = db
     app = make_app(path, ids["tool_call_round"], filter_text="type:*.delta")
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.event_list.seqs is not None)
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.event_list.seqs is not None
+        )
         el = app.screen.event_list
         await pilot.press("o")
         assert el.seqs is None and el.cursor_seq == 8
@@ -343,7 +347,11 @@ async def test_tui_export_imports_back_with_the_same_frames(db, tmp_path, monkey
         assert _frames(copy, new_full) == _frames(source, sid)
         assert _frames(copy, new_filtered) == _frames(source, sid, client_seqs)
         original, back = source.session(sid), copy.session(new_full)
-        assert (back.started_at, back.model, back.close_code) == (original.started_at, original.model, original.close_code)
+        assert (back.started_at, back.model, back.close_code) == (
+            original.started_at,
+            original.model,
+            original.close_code,
+        )
 
 
 def test_a_cancelled_tui_export_leaves_no_file(db, tmp_path, monkeypatch):
@@ -418,7 +426,9 @@ async def test_turns_view_writes_a_turns_audio_and_the_sessions_as_wav(tmp_path,
     # the same files, frame for frame, as `inspector export --format wav [--turn 2]`
     for name, extra in ((f"session-{sid}-turn-2", ["--turn", "2"]), (f"session-{sid}", [])):
         cli = tmp_path / "cli" / name
-        result = CliRunner().invoke(main, ["export", str(sid), "--db", str(path), "--format", "wav", *extra, "-o", str(cli)])
+        result = CliRunner().invoke(
+            main, ["export", str(sid), "--db", str(path), "--format", "wav", *extra, "-o", str(cli)]
+        )
         assert result.exit_code == 0, result.output
         where = tmp_path if extra else tmp_path / "all"
         for role in ("input", "output"):
@@ -460,7 +470,7 @@ async def test_command_palette_has_namespaced_entries_for_every_action(db):
 
 
 async def test_quit(db):
-    path, ids = db
+    path, _ids = db
     app = make_app(path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -543,8 +553,10 @@ async def test_live_tail_follows_new_events_and_badges_when_scrolled_away(tmp_pa
     recorder = Recorder(path, flush_interval=0.005).start()
     try:
         session = recorder.open_session(source="tap", model="gpt-live")
-        for i in range(5):
-            session.record(Direction.CLIENT, orjson.dumps({"type": "input_audio_buffer.append", "audio": "AAAA" * 8}).decode())
+        for _i in range(5):
+            session.record(
+                Direction.CLIENT, orjson.dumps({"type": "input_audio_buffer.append", "audio": "AAAA" * 8}).decode()
+            )
         sid = session.id.result(5)
         deadline = time.monotonic() + 5
         while Store(path).count(sid) < 5 and time.monotonic() < deadline:
@@ -589,7 +601,9 @@ def test_duration_sort_follows_the_duration_shown():
     from inspector.tui.sessions_model import sort_sessions
 
     idle = SessionInfo(id=1, started_at=100.0, ended_at=700.0, source="tap", status="closed", duration_ns=2_000_000_000)
-    busy = SessionInfo(id=2, started_at=100.0, ended_at=160.0, source="tap", status="closed", duration_ns=59_000_000_000)
+    busy = SessionInfo(
+        id=2, started_at=100.0, ended_at=160.0, source="tap", status="closed", duration_ns=59_000_000_000
+    )
     running = SessionInfo(id=3, started_at=100.0, source="tap", status="open", duration_ns=30_000_000_000)
     assert [s.id for s in sort_sessions([busy, running, idle], "duration")] == [1, 2, 3]
 
@@ -612,13 +626,15 @@ def _notes(app) -> list[str]:
 
 def _live_session(path: Path, n: int = 5) -> int:
     """A session a tap is still recording (status open) with `n` events."""
-    frames = [FrameIn(Direction.SERVER, i * 1000, '{"type":"response.output_audio.delta","delta":"AAAA"}') for i in range(n)]
+    frames = [
+        FrameIn(Direction.SERVER, i * 1000, '{"type":"response.output_audio.delta","delta":"AAAA"}') for i in range(n)
+    ]
     with Store(path) as store:
         return store.import_session(frames, source="tap", status="open")
 
 
 async def test_deleting_a_session_being_recorded_is_refused(db):
-    path, ids = db
+    path, _ids = db
     live = _live_session(path)
     app = make_app(path)
     notes = _notes(app)
@@ -640,7 +656,7 @@ async def test_deleting_a_session_being_recorded_is_refused(db):
 async def test_label_and_delete_do_not_freeze_the_ui_while_a_tap_holds_the_write_lock(db):
     import sqlite3
 
-    path, ids = db
+    path, _ids = db
     app = make_app(path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -678,11 +694,26 @@ MARKUP = "[/b] [docs](http://x.io) [red"  # fits the turns table's columns
 async def test_markup_in_recorded_text_labels_and_paths_is_shown_as_text(tmp_path, monkeypatch):
     path = tmp_path / "inspector.db"
     frames = [
-        FrameIn(Direction.CLIENT, 0, orjson.dumps({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": MARKUP}]}}).decode()),
+        FrameIn(
+            Direction.CLIENT,
+            0,
+            orjson.dumps(
+                {
+                    "type": "conversation.item.create",
+                    "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": MARKUP}]},
+                }
+            ).decode(),
+        ),
         FrameIn(Direction.CLIENT, 1000, '{"type":"response.create"}'),
-        FrameIn(Direction.SERVER, 2000, '{"type":"response.created","response":{"id":"resp_1","status":"in_progress"}}'),
+        FrameIn(
+            Direction.SERVER, 2000, '{"type":"response.created","response":{"id":"resp_1","status":"in_progress"}}'
+        ),
         FrameIn(Direction.SERVER, 3000, '{"type":"response.output_text.delta","response_id":"resp_1","delta":"x"}'),
-        FrameIn(Direction.SERVER, 4000, orjson.dumps({"type": "response.output_text.done", "response_id": "resp_1", "text": MARKUP}).decode()),
+        FrameIn(
+            Direction.SERVER,
+            4000,
+            orjson.dumps({"type": "response.output_text.done", "response_id": "resp_1", "text": MARKUP}).decode(),
+        ),
         FrameIn(Direction.SERVER, 5000, orjson.dumps({"type": "weird[/b]", "x": 1}).decode()),
     ]
     with Store(path) as store:
@@ -755,7 +786,7 @@ async def test_end_goes_to_the_last_event_and_resumes_following(db):
 
 
 async def test_following_leaves_the_title_when_the_session_closes(db):
-    path, ids = db
+    path, _ids = db
     live = _live_session(path)
     app = make_app(path, live)
     async with app.run_test(size=SIZE) as pilot:
@@ -769,7 +800,7 @@ async def test_following_leaves_the_title_when_the_session_closes(db):
 
 
 async def test_diff_marks_are_visible(db):
-    path, ids = db
+    path, _ids = db
     app = make_app(path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()

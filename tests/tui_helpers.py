@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+from conftest import FIXTURES
 
 from inspector.protocol import Direction
 from inspector.store import FrameIn, Store
-
-from conftest import FIXTURES
 
 FIXTURE_NAMES = (
     "text_in_audio_out_turn",

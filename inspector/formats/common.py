@@ -14,8 +14,8 @@ __all__ = [
     "FINAL_STATUSES",
     "FORMAT_NAME",
     "MAX_FRAME",
-    "MAX_T_NS",
     "MAX_TIMESTAMP",
+    "MAX_T_NS",
     "FormatError",
     "SessionImport",
     "check_frame_size",
@@ -130,4 +130,6 @@ def check_frame_size(frame: str | bytes, path: str, where: int | str) -> None:
     else:
         size = len(frame)
     if size > MAX_FRAME:
-        raise FormatError(path, where, f"frame of {size} bytes is larger than the {MAX_FRAME // 2**20} MiB the tap accepts")
+        raise FormatError(
+            path, where, f"frame of {size} bytes is larger than the {MAX_FRAME // 2**20} MiB the tap accepts"
+        )

@@ -77,8 +77,9 @@ def _lines(path: str, stream, progress: Progress | None, total: int) -> Iterator
         if len(line) > _MAX_LINE:
             size = len(line) + _skip_line(stream)
             raise FormatError(
-                path, lineno, f"line of {size} bytes is longer than any frame the tap accepts "
-                f"({MAX_FRAME // 2**20} MiB) could take"
+                path,
+                lineno,
+                f"line of {size} bytes is longer than any frame the tap accepts ({MAX_FRAME // 2**20} MiB) could take",
             )
         if progress is not None and lineno % _PROGRESS_EVERY == 0:
             progress(path, done, total)
@@ -173,8 +174,10 @@ def read_sessions(path: str | os.PathLike[str], progress: Progress | None = None
             parse_line(path, lineno, line)  # raises with the reason
         else:
             raise FormatError(
-                path, lineno, "not a recognised format: expected an inspector export "
-                "('format' header), a fixture line ('direction', 'kind', 'data') or a HAR file ('log')"
+                path,
+                lineno,
+                "not a recognised format: expected an inspector export "
+                "('format' header), a fixture line ('direction', 'kind', 'data') or a HAR file ('log')",
             )
 
 

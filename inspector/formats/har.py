@@ -80,8 +80,7 @@ def _pairs(path: str, where: str, value: Any) -> list[tuple[str, str]]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(
-        isinstance(h, dict) and isinstance(h.get("name"), str) and isinstance(h.get("value"), str)
-        for h in value
+        isinstance(h, dict) and isinstance(h.get("name"), str) and isinstance(h.get("value"), str) for h in value
     ):
         raise FormatError(path, where, "headers must be a list of {name, value} strings")
     return [(h["name"], h["value"]) for h in value]
@@ -225,7 +224,7 @@ def _iso(ts: float) -> str:
     """startedDateTime. HAR needs a date here, so a start no date can hold (written before
     imports checked it) becomes the epoch; `_inspector` keeps the number as it is."""
     try:
-        stamp = dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="milliseconds")
+        stamp = dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds")
     except (ValueError, OverflowError, OSError):
         stamp = "1970-01-01T00:00:00.000+00:00"
     return stamp.replace("+00:00", "Z")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import sys
 import wave
 from array import array
@@ -59,7 +60,7 @@ class Upsampler:
         if not samples:
             return out
         seq = ([self._held] if self._held is not None else []) + samples.tolist()
-        for a, b in zip(seq, seq[1:]):
+        for a, b in itertools.pairwise(seq):
             step = b - a
             out.extend((a, a + step // 3, a + (2 * step) // 3))
         self._held = seq[-1]
@@ -136,7 +137,7 @@ class _Track:
     def _write(self, samples: array) -> None:
         if self._wave is None:
             self.info.path.parent.mkdir(parents=True, exist_ok=True)
-            self._wave = wave.open(str(self.info.path), "wb")
+            self._wave = wave.open(str(self.info.path), "wb")  # noqa: SIM115 - open across write() calls, closed in close()
             self._wave.setnchannels(1)
             self._wave.setsampwidth(2)
             self._wave.setframerate(RATE)

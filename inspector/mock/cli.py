@@ -121,11 +121,7 @@ def mock_command(
             require_key=require_key,
             session_factory=factory,  # type: ignore[arg-type]
         ) as mock:
-            what = (
-                f"playing back session {from_session}"
-                if from_session is not None
-                else "mock Realtime server"
-            )
+            what = f"playing back session {from_session}" if from_session is not None else "mock Realtime server"
             click.echo(f"inspector {what} on {mock.url}")
             click.echo(f"  connect to {mock.url}/v1/realtime?model=gpt-realtime")
             click.echo(f'  openai SDK: AsyncOpenAI(websocket_base_url="{mock.url}/v1")')
@@ -142,9 +138,5 @@ def mock_command(
     except KeyboardInterrupt:
         pass
     except OSError as exc:
-        reason = (
-            "address already in use"
-            if exc.errno == errno.EADDRINUSE
-            else (exc.strerror or str(exc))
-        )
+        reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
         fail(f"cannot listen on {host}:{port}: {reason}")

@@ -52,17 +52,13 @@ _SHAPES = {
         {**_COMMON, "name": Str(), "call_id": Str(), "arguments": Str()},
         required=["name", "arguments"],
     ),
-    "function_call_output": Obj(
-        {**_COMMON, "call_id": Str(), "output": Str()}, required=["call_id", "output"]
-    ),
+    "function_call_output": Obj({**_COMMON, "call_id": Str(), "output": Str()}, required=["call_id", "output"]),
 }
 _PARTS = {
     "input_text": Obj({"type": Str(), "text": Str()}, required=["text"]),
     # The transcript is null in the service's echoes, which clients may send back as they are.
     "input_audio": Obj({"type": Str(), "audio": Base64(), "transcript": Nullable(Str())}),
-    "input_image": Obj(
-        {"type": Str(), "image_url": Str(), "detail": Enum("auto", "low", "high")}, ["image_url"]
-    ),
+    "input_image": Obj({"type": Str(), "image_url": Str(), "detail": Enum("auto", "low", "high")}, ["image_url"]),
     "output_text": Obj({"type": Str(), "text": Str()}, required=["text"]),
 }
 
@@ -98,9 +94,7 @@ class _ItemRules(Spec):
 # `conversation.item.create`'s item, and an entry of `response.create`'s inline `input`, which
 # follows the same rules and may also point at a conversation item.
 ITEM = _ItemRules(_SHAPES)
-INPUT_ITEM = _ItemRules(
-    {**_SHAPES, "item_reference": Obj({"type": Str(), "id": Str()}, required=["id"])}
-)
+INPUT_ITEM = _ItemRules({**_SHAPES, "item_reference": Obj({"type": Str(), "id": Str()}, required=["id"])})
 
 
 def validate_item(item: Any, path: str = "item") -> MockError | None:
@@ -187,9 +181,7 @@ class Conversation:
         return True
 
     def has_call(self, call_id: str) -> bool:
-        return any(
-            i.get("type") == "function_call" and i.get("call_id") == call_id for i in self.items
-        )
+        return any(i.get("type") == "function_call" and i.get("call_id") == call_id for i in self.items)
 
     def snapshot(self) -> list[dict[str, Any]]:
         return copy.deepcopy(self.items)

@@ -47,9 +47,7 @@ def _api_key(headers: Mapping[str, str], subprotocols: Sequence[str]) -> str:
     return next((k for k in keys if k), "")
 
 
-def admit(
-    path: str, headers: Mapping[str, str], subprotocols: Sequence[str], *, require_key: bool
-) -> Admission:
+def admit(path: str, headers: Mapping[str, str], subprotocols: Sequence[str], *, require_key: bool) -> Admission:
     """Decide whether a freshly opened connection may start a session."""
     if require_key and not _api_key(headers, subprotocols):
         return Admission(

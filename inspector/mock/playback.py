@@ -39,16 +39,14 @@ def _segments(recording: Sequence[Recorded]) -> list[_Segment]:
             segments.append(_Segment(record.t, ()))
         else:
             last = segments[-1]
-            segments[-1] = _Segment(last.start, last.frames + (record,))
+            segments[-1] = _Segment(last.start, (*last.frames, record))
     return segments
 
 
 class PlaybackSession:
     """Plays a recording back. `gaps`: keep the recorded delays; `close`: end as recorded."""
 
-    def __init__(
-        self, recording: Sequence[Recorded], *, gaps: bool = True, close: Close | None = None
-    ) -> None:
+    def __init__(self, recording: Sequence[Recorded], *, gaps: bool = True, close: Close | None = None) -> None:
         self.segments = _segments(recording)
         self.gaps = gaps
         self.close = close
@@ -74,11 +72,7 @@ class PlaybackSession:
         for record in segment.frames:
             delay = max(0.0, record.t - segment.start) if self.gaps else 0.0
             # Binary frames cannot come from the service; a recording holding one sends its text.
-            frame = (
-                record.frame
-                if isinstance(record.frame, str)
-                else record.frame.decode("utf-8", "replace")
-            )
+            frame = record.frame if isinstance(record.frame, str) else record.frame.decode("utf-8", "replace")
             self.outbox.put(frame, now, delay)
         if index == len(self.segments) - 1 and self.close is not None:
             self.outbox.put(self.close, now)

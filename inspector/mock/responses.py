@@ -148,9 +148,7 @@ class ActiveResponse:
         elif kind == "response.output_item.done":
             output.done = True
 
-    def close_out(
-        self, reason: str, ids: IdFactory
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def close_out(self, reason: str, ids: IdFactory) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Cancel: the events that end the opened parts and the response, and the final items
         (those the client saw, now `incomplete`; the others never existed). The usage becomes
         what was streamed: the rest was never generated, as far as the client can tell."""
@@ -247,9 +245,7 @@ def _locator(response_id: str, item_id: str, output_index: int) -> dict[str, Any
     }
 
 
-def _part_done_events(
-    kind: str, loc: dict[str, Any], text: str, ids: IdFactory
-) -> list[dict[str, Any]]:
+def _part_done_events(kind: str, loc: dict[str, Any], text: str, ids: IdFactory) -> list[dict[str, Any]]:
     if kind == "text":
         return [
             {"type": "response.output_text.done", "event_id": ids.event(), **loc, "text": text},
@@ -277,9 +273,7 @@ def _part_done_events(
     ]
 
 
-def _item_event(
-    kind: str, ids: IdFactory, previous: str | None, item: dict[str, Any]
-) -> dict[str, Any]:
+def _item_event(kind: str, ids: IdFactory, previous: str | None, item: dict[str, Any]) -> dict[str, Any]:
     return {"type": kind, "event_id": ids.event(), "previous_item_id": previous, "item": item}
 
 
@@ -365,9 +359,7 @@ def plan_response(
             status, details = "incomplete", {"type": "incomplete", "reason": "max_output_tokens"}
         text = "".join(pieces)
         content = (
-            {"type": "output_text", "text": text}
-            if kind == "text"
-            else {"type": "output_audio", "transcript": text}
+            {"type": "output_text", "text": text} if kind == "text" else {"type": "output_audio", "transcript": text}
         )
         item = {
             "id": item_id,
@@ -385,9 +377,7 @@ def plan_response(
     audio = b""
     if kind == "audio":
         ms = max(400, MS_PER_CHARACTER * len(item["content"][0]["transcript"]))
-        audio = tone(
-            fmt["type"], ms - ms % 20, _VOICE_HZ.get(voice if isinstance(voice, str) else "", 200)
-        )
+        audio = tone(fmt["type"], ms - ms % 20, _VOICE_HZ.get(voice if isinstance(voice, str) else "", 200))
     out_audio_tokens = _audio_tokens(len(audio), fmt["type"])
     resp = ActiveResponse(
         response_id,
@@ -445,11 +435,7 @@ def _plan_output(
         timing.first_delta / 2,
     )
     if resp.in_conversation:
-        plan.add(
-            _item_event(
-                "conversation.item.added", ids, out.previous_item_id, copy.deepcopy(started)
-            )
-        )
+        plan.add(_item_event("conversation.item.added", ids, out.previous_item_id, copy.deepcopy(started)))
     loc = _locator(resp.id, item["id"], out.output_index)
     if out.kind == "function_call":
         fc = {
@@ -482,19 +468,9 @@ def _plan_output(
             timing.done_step,
         )
     else:
-        part = (
-            {"type": "text", "text": ""}
-            if out.kind == "text"
-            else {"type": "audio", "transcript": ""}
-        )
-        plan.add(
-            {"type": "response.content_part.added", "event_id": ids.event(), **loc, "part": part}
-        )
-        delta_type = (
-            "response.output_text.delta"
-            if out.kind == "text"
-            else "response.output_audio_transcript.delta"
-        )
+        part = {"type": "text", "text": ""} if out.kind == "text" else {"type": "audio", "transcript": ""}
+        plan.add({"type": "response.content_part.added", "event_id": ids.event(), **loc, "part": part})
+        delta_type = "response.output_text.delta" if out.kind == "text" else "response.output_audio_transcript.delta"
 
         def text_delta(piece: str, step: float) -> None:
             plan.add(

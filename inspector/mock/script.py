@@ -87,9 +87,7 @@ def _parse_line(line: str, number: int) -> tuple[str, Any]:
     if m := _WHEN.match(line):
         source, flags, action, rest = m.groups()
         try:
-            pattern = re.compile(
-                source, (re.IGNORECASE if "i" in flags else 0) | (re.DOTALL if "s" in flags else 0)
-            )
+            pattern = re.compile(source, (re.IGNORECASE if "i" in flags else 0) | (re.DOTALL if "s" in flags else 0))
         except re.error as exc:
             raise ScriptError(f"line {number}: bad regex /{source}/: {exc}") from None
         if action == "say":
@@ -98,9 +96,7 @@ def _parse_line(line: str, number: int) -> tuple[str, Any]:
         if not call:
             raise ScriptError(f"line {number}: expected `call NAME with {{JSON}}`")
         try:
-            json.loads(
-                _substitute(call.group(2), {str(i): "x" for i in range(10)}, json_escape=True)
-            )
+            json.loads(_substitute(call.group(2), {str(i): "x" for i in range(10)}, json_escape=True))
         except ValueError as exc:
             raise ScriptError(f"line {number}: the arguments are not JSON: {exc}") from None
         return "rule", _Rule("when", "call", call.group(2), pattern=pattern, function=call.group(1))
@@ -179,9 +175,7 @@ class Script:
         except ValueError:
             arguments = {}
         if isinstance(arguments, dict):
-            values.update(
-                {k: v if isinstance(v, str) else json.dumps(v) for k, v in arguments.items()}
-            )
+            values.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in arguments.items()})
         for rule in self.rules:
             if rule.kind == "after" and rule.function in (name, "*"):
                 return Answer(text=_substitute(rule.body, values))
@@ -193,9 +187,7 @@ def _last_user_text(items: Sequence[dict[str, Any]]) -> str:
         if item.get("type") == "message" and item.get("role") == "user":
             parts = []
             for part in item.get("content") or []:
-                text = (
-                    part.get("text") if part.get("type") == "input_text" else part.get("transcript")
-                )
+                text = part.get("text") if part.get("type") == "input_text" else part.get("transcript")
                 if isinstance(text, str):
                     parts.append(text)
             return " ".join(parts)

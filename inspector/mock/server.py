@@ -106,9 +106,7 @@ async def drive(ws: ServerConnection, session: SessionLike) -> None:
 
 def _process_request(connection: ServerConnection, request: Request) -> Response | None:
     if not is_realtime_path(request.path):
-        return connection.respond(
-            404, "Not Found: the Realtime endpoint is any path ending in /realtime\n"
-        )
+        return connection.respond(404, "Not Found: the Realtime endpoint is any path ending in /realtime\n")
     return None
 
 
@@ -142,9 +140,7 @@ async def run_mock(
         if session_factory is not None:
             return session_factory(model)
         connection_seed = seeds.getrandbits(64) if seed is not None else None
-        return MockSession(
-            seed=connection_seed, timing=timing, script=script, model=model, now_unix=time.time()
-        )
+        return MockSession(seed=connection_seed, timing=timing, script=script, model=model, now_unix=time.time())
 
     async def handler(ws: ServerConnection) -> None:
         state.connections += 1
@@ -158,9 +154,7 @@ async def run_mock(
         )
         if admission.error is not None and admission.close is not None:
             with contextlib.suppress(ConnectionClosed):
-                await ws.send(
-                    orjson.dumps(error_event(ids.event(), admission.error, None)), text=True
-                )
+                await ws.send(orjson.dumps(error_event(ids.event(), admission.error, None)), text=True)
                 await ws.close(admission.close.code, admission.close.reason)
             return
         await drive(ws, new_session(admission.model or "gpt-realtime"))

@@ -314,9 +314,7 @@ def _merge_audio(audio: dict[str, Any], update: dict[str, Any]) -> None:
                 )
             elif key == "transcription":
                 target[key] = (
-                    None
-                    if value is None
-                    else {"model": "whisper-1", "language": None, "prompt": None, **value}
+                    None if value is None else {"model": "whisper-1", "language": None, "prompt": None, **value}
                 )
             elif value is None and key in ("voice", "speed"):
                 continue

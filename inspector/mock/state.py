@@ -78,9 +78,7 @@ def error_event(event_id: str, error: MockError, client_event_id: str | None) ->
 
 
 def _item_missing(action: str, code: str, item_id: str) -> MockError:
-    return MockError(
-        code, f"Error {action} item: the item with id '{item_id}' does not exist.", "item_id"
-    )
+    return MockError(code, f"Error {action} item: the item with id '{item_id}' does not exist.", "item_id")
 
 
 class MockSession:
@@ -132,9 +130,7 @@ class MockSession:
     def pop_due(self, now: float) -> list[Outgoing]:
         return self.outbox.pop_due(now)
 
-    def feed(
-        self, frame: str | bytes | dict[str, Any], now: float = 0.0
-    ) -> list[tuple[float, dict[str, Any]]]:
+    def feed(self, frame: str | bytes | dict[str, Any], now: float = 0.0) -> list[tuple[float, dict[str, Any]]]:
         """Receive one frame (a dict is serialized first) and return everything pending as
         (delay, event), as if the client received it all."""
         if isinstance(frame, dict):
@@ -145,9 +141,7 @@ class MockSession:
     def receive(self, frame: str | bytes, now: float) -> None:
         if isinstance(frame, bytes):
             self._error(
-                MockError(
-                    "invalid_event", "Binary frames are not supported; send JSON text frames."
-                ),
+                MockError("invalid_event", "Binary frames are not supported; send JSON text frames."),
                 None,
                 now,
             )
@@ -155,9 +149,7 @@ class MockSession:
         try:
             data = orjson.loads(frame)
         except orjson.JSONDecodeError as exc:
-            self._error(
-                MockError("invalid_json", f"Failed to parse the event as JSON: {exc}"), None, now
-            )
+            self._error(MockError("invalid_json", f"Failed to parse the event as JSON: {exc}"), None, now)
             return
         if not isinstance(data, dict):
             self._error(MockError("invalid_json", "The event must be a JSON object."), None, now)
@@ -192,9 +184,7 @@ class MockSession:
     # --- session ----------------------------------------------------------------------------
 
     def _on_session_update(self, data: dict[str, Any], now: float) -> MockError | None:
-        new, error = apply_session_update(
-            self.session, data.get("session"), audio_present=self.audio_present
-        )
+        new, error = apply_session_update(self.session, data.get("session"), audio_present=self.audio_present)
         if error is not None or new is None:
             return error
         self.session = new
@@ -217,9 +207,7 @@ class MockSession:
             return missing("audio")
         raw = decode_base64(audio)
         if raw is None:
-            return MockError(
-                "invalid_value", "Invalid 'audio': expected base64-encoded audio bytes.", "audio"
-            )
+            return MockError("invalid_value", "Invalid 'audio': expected base64-encoded audio bytes.", "audio")
         self.buffer += raw
         turn = self.session["audio"]["input"]["turn_detection"]
         for event in self.vad.feed(raw, self._input_format, turn):
@@ -240,11 +228,7 @@ class MockSession:
                 urgent=True,
             )
             self.speech_start_ms = max(float(event.ms), self.buffer_start_ms)
-            if (
-                turn.get("interrupt_response", True)
-                and self.active
-                and self.active.id not in self.cancelling
-            ):
+            if turn.get("interrupt_response", True) and self.active and self.active.id not in self.cancelling:
                 self._cancel(self.active, "turn_detected", now)
             return
         item_id = self.speech_item_id or self.ids.item()
@@ -269,9 +253,7 @@ class MockSession:
         self._commit(audio, item_id, now)
         # A response being cancelled (barge-in) stays `active` until its response.done is sent;
         # the new turn's response is queued behind that, so it must not wait for it.
-        if turn.get("create_response", True) and (
-            self.active is None or self.active.id in self.cancelling
-        ):
+        if turn.get("create_response", True) and (self.active is None or self.active.id in self.cancelling):
             self._start_response({}, now)
 
     def _on_input_audio_buffer_commit(self, data: dict[str, Any], now: float) -> MockError | None:
@@ -386,11 +368,7 @@ class MockSession:
         if error := validate_item(item):
             return error
         previous = data.get("previous_item_id")
-        if (
-            previous is not None
-            and previous != "root"
-            and self.conversation.index(previous) is None
-        ):
+        if previous is not None and previous != "root" and self.conversation.index(previous) is None:
             return MockError(
                 "invalid_value",
                 f"Error adding item: the previous item with id '{previous}' does not exist.",
@@ -403,17 +381,13 @@ class MockSession:
                 f"Error adding item: an item with id '{item_id}' already exists.",
                 "item.id",
             )
-        if item["type"] == "function_call_output" and not self.conversation.has_call(
-            item["call_id"]
-        ):
+        if item["type"] == "function_call_output" and not self.conversation.has_call(item["call_id"]):
             return MockError(
                 "invalid_tool_call_id",
                 f"Tool call ID '{item['call_id']}' not found in conversation.",
                 "item.call_id",
             )
-        echo = echo_item(
-            item, item_id, self.ids.call() if item["type"] == "function_call" else None
-        )
+        echo = echo_item(item, item_id, self.ids.call() if item["type"] == "function_call" else None)
         self.conversation.insert(copy.deepcopy(echo), previous)
         audio = b"".join(
             decode_base64(p.get("audio") or "") or b""  # validated by `validate_item`
@@ -557,11 +531,7 @@ class MockSession:
         in_conversation = params.get("conversation", "auto") == "auto"
         context = self._context(params)
         choice = config["tool_choice"]
-        tools = (
-            []
-            if choice == "none"
-            else [t["name"] for t in config["tools"] if t.get("type") == "function"]
-        )
+        tools = [] if choice == "none" else [t["name"] for t in config["tools"] if t.get("type") == "function"]
         if isinstance(choice, dict):
             tools = [choice.get("name")]
         answer = self.script.answer(context, tools)
@@ -598,9 +568,7 @@ class MockSession:
             text += len(tokens(item.get("arguments") or item.get("output") or ""))
             # Inline `response.input` items need no id (the service accepts them without).
             if item.get("role") == "user" and item.get("id") in self.conversation.audio:
-                audio_ms += len(self.conversation.audio[item["id"]]) / bytes_per_ms(
-                    self._input_format
-                )
+                audio_ms += len(self.conversation.audio[item["id"]]) / bytes_per_ms(self._input_format)
         return text, math.ceil(audio_ms / 100)
 
     def _put_rate_limits(self, now: float, tag: str | None) -> None:
@@ -646,9 +614,7 @@ class MockSession:
             else self.out_of_band.get(wanted)
         )
         if target is None or target.id in self.cancelling:
-            return MockError(
-                "response_cancel_not_active", "Cancellation failed: no active response found"
-            )
+            return MockError("response_cancel_not_active", "Cancellation failed: no active response found")
         self._cancel(target, "client_cancelled", now)
         return None
 
@@ -665,9 +631,7 @@ class MockSession:
                 continue
             item_id = out.item["id"]
             if item_id in seen:
-                self.conversation.replace(
-                    copy.deepcopy(next(i for i in finals if i["id"] == item_id))
-                )
+                self.conversation.replace(copy.deepcopy(next(i for i in finals if i["id"] == item_id)))
                 # Keep the audio the client got: that is what a later truncate measures.
                 if item_id in self.conversation.audio:
                     kept = self.conversation.audio[item_id][: resp.audio_bytes_sent]

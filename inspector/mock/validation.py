@@ -128,9 +128,7 @@ class Base64(Spec):
         if not isinstance(value, str):
             return invalid_type(path, self.expected, value)
         if decode_base64(value) is None:
-            return MockError(
-                "invalid_value", f"Invalid '{path}': expected base64-encoded audio bytes.", path
-            )
+            return MockError("invalid_value", f"Invalid '{path}': expected base64-encoded audio bytes.", path)
         return None
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from inspector.store.schema import SEQ_BITS
 
@@ -140,7 +140,7 @@ class Or:
     children: tuple[Node, ...]
 
 
-Node = Union[Cond, Not, And, Or]
+Node = Cond | Not | And | Or
 
 
 class _Parser:

@@ -109,8 +109,12 @@ class Recorder:
         """Start the writer; raises `StoreError` here if the database cannot be opened."""
         self._process = subprocess.Popen(
             # `-c`, not `-m`: this package has already imported the writer module.
-            [sys.executable, "-c", "import sys; from inspector.store.writer import main; sys.exit(main())",
-             str(self.db_path)],
+            [
+                sys.executable,
+                "-c",
+                "import sys; from inspector.store.writer import main; sys.exit(main())",
+                str(self.db_path),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             # Its own process group: a signal to the tap's group (Ctrl-C, `timeout`) must not
@@ -171,7 +175,7 @@ class Recorder:
 
     async def wait_for_backlog(self) -> None:
         """Back-pressure: pause a producer until the writer has caught up to half the limit."""
-        while self.backlog > self.pause_bytes // 2 and not self._stopped.is_set():
+        while self.backlog > self.pause_bytes // 2 and not self._stopped.is_set():  # noqa: ASYNC110 - the backlog is a counter, not an event
             await asyncio.sleep(self.flush_interval)
 
     def _enqueue(self, item: tuple[Any, ...], size: int) -> None:

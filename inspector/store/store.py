@@ -47,11 +47,11 @@ __all__ = [
     "FrameIn",
     "SessionInfo",
     "SessionNotFound",
+    "Store",
+    "StoreBusy",
+    "StoreError",
     "database_files",
     "is_database_file",
-    "StoreBusy",
-    "Store",
-    "StoreError",
 ]
 
 _DIRS = (Direction.CLIENT, Direction.SERVER)
@@ -304,8 +304,7 @@ class Store:
         if not self.path.exists():
             if not create:
                 raise StoreError(
-                    f"no database at {self.path} (record one with `inspector tap`, "
-                    "or run `inspector demo`)"
+                    f"no database at {self.path} (record one with `inspector tap`, or run `inspector demo`)"
                 )
             try:
                 _create_private_file(self.path)
@@ -321,9 +320,7 @@ class Store:
                 raise StoreError(f"cannot make {self.path} private (mode 0600): {exc.strerror or exc}") from exc
         try:
             # Autocommit mode: transactions are explicit (BEGIN ... COMMIT) below.
-            self._conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
-            )
+            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout)
             self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             migrate(self._conn)
@@ -396,8 +393,18 @@ class Store:
         if "request_headers" in out:
             pairs = [(str(k), str(v)) for k, v in out["request_headers"] or []]
             out["request_headers"] = orjson.dumps(redact_headers(pairs)).decode()
-        for key in ("user_agent", "error", "close_reason", "label", "path", "model", "status",
-                    "client_addr", "close_side", "source"):
+        for key in (
+            "user_agent",
+            "error",
+            "close_reason",
+            "label",
+            "path",
+            "model",
+            "status",
+            "client_addr",
+            "close_side",
+            "source",
+        ):
             if isinstance(out.get(key), str):
                 out[key] = redact_text(out[key])
         return out
@@ -413,8 +420,7 @@ class Store:
         # Raw SQL, not sqlite-utils' insert: that one commits on its own, which would break the
         # single transaction of an import.
         cur = self._conn.execute(
-            f"INSERT INTO sessions ({', '.join(f'[{k}]' for k in row)}) "
-            f"VALUES ({', '.join('?' for _ in row)})",
+            f"INSERT INTO sessions ({', '.join(f'[{k}]' for k in row)}) VALUES ({', '.join('?' for _ in row)})",
             list(row.values()),
         )
         return int(cur.lastrowid)
@@ -527,8 +533,7 @@ class Store:
         """How many events of each type (problem frames counted under '')."""
         lo, hi = _key_range(session_id)
         rows = self._conn.execute(
-            "SELECT coalesce(type, ''), count(*) FROM events WHERE id BETWEEN ? AND ? "
-            "GROUP BY 1 ORDER BY 2 DESC",
+            "SELECT coalesce(type, ''), count(*) FROM events WHERE id BETWEEN ? AND ? GROUP BY 1 ORDER BY 2 DESC",
             (lo, hi),
         )
         return dict(rows.fetchall())

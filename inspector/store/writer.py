@@ -153,4 +153,3 @@ def main() -> int:
         except OSError:
             pass
     return serve(sys.argv[1], sys.stdin.buffer, sys.stdout.buffer)
-

@@ -72,7 +72,7 @@ class InspectorApp(App[None]):
             return
         try:
             version = self.store.data_version()
-        except Exception:  # noqa: BLE001 - a vanished file: keep showing what we have
+        except Exception:
             return
         if version != self._data_version:
             self._data_version = version

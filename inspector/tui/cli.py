@@ -13,8 +13,7 @@ from inspector.cli_common import db_option, fail
 __all__ = ["has_terminal", "run_tui", "tui_command"]
 
 NO_TERMINAL = (
-    "the UI needs a terminal; use inspector sessions / inspector events SESSION "
-    "(or --json) to print recordings instead"
+    "the UI needs a terminal; use inspector sessions / inspector events SESSION (or --json) to print recordings instead"
 )
 
 

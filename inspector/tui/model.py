@@ -64,9 +64,7 @@ def display_data(data: Any, event_type: str | None = None) -> Any:
         if isinstance(value, dict):
             out = {}
             for key, item in value.items():
-                if isinstance(item, str) and (
-                    (top and key == audio_key) or (key == "audio" and _BASE64.match(item))
-                ):
+                if isinstance(item, str) and ((top and key == audio_key) or (key == "audio" and _BASE64.match(item))):
                     out[key] = audio_summary(item, _audio_fmt(value))
                 else:
                     out[key] = walk(item, False)

@@ -249,7 +249,9 @@ class SessionScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="detail")
     def load_detail(self, seq: int | None, raw: bool) -> None:
         if seq is None:
-            self.app.call_from_thread(self.detail.show, None, "no events" if self.event_list.row_count == 0 else "", raw)
+            self.app.call_from_thread(
+                self.detail.show, None, "no events" if self.event_list.row_count == 0 else "", raw
+            )
             return
         try:
             with Store(self.app.db_path, create=False) as store:  # type: ignore[attr-defined]
@@ -349,9 +351,7 @@ class SessionScreen(Screen[None]):
         self.filter_bar.input.focus()
 
     def action_back(self) -> None:
-        if self.filter_bar.input.has_focus:
-            self.event_list.focus()
-        elif self.focused is self.detail:
+        if self.filter_bar.input.has_focus or self.focused is self.detail:
             self.event_list.focus()
         elif self._filter_store is not None:
             self._cancel_filter()
@@ -384,7 +384,7 @@ class SessionScreen(Screen[None]):
         if store is not None:
             try:
                 store.interrupt()
-            except Exception:  # noqa: BLE001 - the worker closed it meanwhile
+            except Exception:
                 pass
         self.workers.cancel_group(self, "filter")
 
@@ -438,7 +438,12 @@ class SessionScreen(Screen[None]):
         cached = self._nav_cache.get(text)
         if cached is None:
             compiled = compile_filter(text)
-            cached = array("q", self.store.seqs_where(self.session_id, compiled.where, compiled.params, join_frames=compiled.needs_frames))
+            cached = array(
+                "q",
+                self.store.seqs_where(
+                    self.session_id, compiled.where, compiled.params, join_frames=compiled.needs_frames
+                ),
+            )
             self._nav_cache[text] = cached
         return cached
 
@@ -446,7 +451,9 @@ class SessionScreen(Screen[None]):
         """The first event of every turn, as the turns view (and `export --turn`) count them."""
         cached = self._nav_cache.get("turns")
         if cached is None:
-            rows = [self.store.event(self.session_id, seq, with_frame=False) for seq in self._seqs_for(TURN_EVENTS_FILTER)]
+            rows = [
+                self.store.event(self.session_id, seq, with_frame=False) for seq in self._seqs_for(TURN_EVENTS_FILTER)
+            ]
             cached = array("q", (turn.start_seq for turn in find_turns(rows)))
             self._nav_cache["turns"] = cached
         return cached
@@ -502,7 +509,7 @@ class SessionScreen(Screen[None]):
             try:
                 compiled = compile_filter(text)
                 seqs = self.store.seqs_where(self.session_id, compiled.where, compiled.params)
-            except Exception as exc:  # noqa: BLE001 - shown, never raised
+            except Exception as exc:
                 self.notify(f"cannot search: {exc}", severity="error", markup=False)
                 return
             target = next((s for s in seqs if s != ev.seq), None)

@@ -12,8 +12,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
-from inspector.store import Store
 from inspector.formats.wav import wav_name, wav_paths
+from inspector.store import Store
 from inspector.tui.screens.dialogs import ConfirmScreen, PromptScreen
 from inspector.tui.turns import NEEDS_DATA, build_turns, slow_threshold
 from inspector.tui.widgets.turns_table import TurnsTable
@@ -117,7 +117,9 @@ class TurnsScreen(Screen[int | None]):
                     self.write_wav(folder, number)
 
             names = " and ".join(str(p) for p in existing)
-            self.app.push_screen(ConfirmScreen(f"{names} exist{'s' if len(existing) == 1 else ''}. Overwrite?", "Overwrite"), answered)
+            self.app.push_screen(
+                ConfirmScreen(f"{names} exist{'s' if len(existing) == 1 else ''}. Overwrite?", "Overwrite"), answered
+            )
 
         self.app.push_screen(PromptScreen(f"Write {what} as WAV files into the directory:", "./"), done)
 
@@ -138,4 +140,3 @@ class TurnsScreen(Screen[int | None]):
             return
         written = ", ".join(f"{f.path} ({f.seconds:.2f} s)" for f in files)
         self.app.call_from_thread(self.notify, f"wrote {written}", markup=False)  # paths: no markup
-

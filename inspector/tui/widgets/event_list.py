@@ -239,9 +239,7 @@ class EventList(ScrollView, can_focus=True):
 
     def _segments(self, cells: RowCells, base: Style, width: int) -> list[Segment]:
         dim = base + self.get_component_rich_style("event-list--dim")
-        side = base + self.get_component_rich_style(
-            "event-list--client" if cells.client else "event-list--server"
-        )
+        side = base + self.get_component_rich_style("event-list--client" if cells.client else "event-list--server")
         strong = base + self.get_component_rich_style("event-list--error") if cells.error else side
         mark = "!" if cells.error else " "
         fixed = self._seq_width + 1 + 11 + 2 + 1 + 8

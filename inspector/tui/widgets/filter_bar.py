@@ -11,7 +11,9 @@ from inspector.store.filter import CompiledFilter, FilterError, compile_filter
 
 __all__ = ["FilterBar"]
 
-PLACEHOLDER = "/ filter: type:response.* -type:*.delta dir:client is:error size>10kb t<1m $.response.status=failed words"
+PLACEHOLDER = (
+    "/ filter: type:response.* -type:*.delta dir:client is:error size>10kb t<1m $.response.status=failed words"
+)
 
 
 class FilterBar(Vertical):
