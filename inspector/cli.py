@@ -223,3 +223,7 @@ main.add_command(mock_command)
 from inspector.demo import demo_command  # noqa: E402
 
 main.add_command(demo_command)
+
+from inspector.turns_cli import turns_command  # noqa: E402
+
+main.add_command(turns_command)

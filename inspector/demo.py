@@ -230,31 +230,27 @@ async def record_demo(db_path: str | Path, *, say: Say = print, speed: float = 1
 def summarize_session(store: Any, session_id: int, db_path: str | Path) -> str:
     """The --no-tui summary: counts, turns, event types, and what to run next."""
     from inspector.display import format_duration, format_offset
-    from inspector.formats.turns import find_turns
+    from inspector.turns import read_turns
 
     info = store.session(session_id)
     lines = [
         f"session {session_id} ({info.label or info.source}, {info.model or '?'}): {format_duration(info.duration)}, "
         f"{info.client_events} client and {info.server_events} server events, {info.error_events} error(s), "
         f"closed by {info.close_side or '?'} ({info.close_code})",
-        "  turns (the TUI's turns view, `inspector export --turn N`):",
+        "  turns (`inspector turns`, the TUI's turns view, `inspector export --turn N`):",
     ]
-    for turn in find_turns(store.events(session_id)):
-        start = store.event(session_id, turn.first_seq, with_frame=False)
-        if turn.created_seq is None:
-            status, latency = "no response", "-"
-        else:
-            created = store.event(session_id, turn.created_seq, with_frame=False)
-            done = store.event(session_id, turn.done_seq, with_frame=False) if turn.done_seq else None
-            status = (done.summary or "done") if done else "not finished"
-            latency = f"{(done.t_ns - created.t_ns) / 1e6:.0f} ms" if done else "-"
-        audio = []
+    for turn in read_turns(store, session_id):
+        start = format_offset(turn.start_ns) if turn.start_ns is not None else "—"
+        latency = f"{turn.to_done_ms:.0f} ms" if turn.to_done_ms is not None else "-"
+        details = [f"{len(turn.tool_calls)} tool call(s)"] if turn.tool_calls else []
         if turn.input_seqs:
-            audio.append(f"{len(turn.input_seqs)} audio appends in")
+            details.append(f"{len(turn.input_seqs)} audio appends in")
         if turn.output_seqs:
-            audio.append(f"{len(turn.output_seqs)} audio deltas out")
+            details.append(f"{len(turn.output_seqs)} audio deltas out")
+        details += [f"error: {e}" for e in turn.errors]
         lines.append(
-            f"    {turn.number}  {format_offset(start.t_ns):>11}  {status:30} {latency:>8}  {', '.join(audio)}".rstrip()
+            f"    {turn.number}  {start:>11}  {turn.trigger.value:12} {', '.join(turn.statuses) or 'no response':30} "
+            f"{latency:>8}  {'; '.join(details)}".rstrip()
         )
     counts = sorted(store.type_counts(session_id).items())
     lines.append(f"  {len(counts)} event types:")

@@ -22,13 +22,16 @@ from inspector.audio import bytes_per_ms
 __all__ = [
     "AUDIO_FIELDS",
     "MAX_FRAME",
+    "PREVIEW_NAMES",
     "REDACTED",
     "Direction",
     "EventInfo",
     "Opcode",
     "audio_bytes",
     "audio_summary",
+    "content_text",
     "describe_frame",
+    "ga_type",
     "is_secret_header",
     "model_from_query",
     "redact_bytes",
@@ -77,6 +80,25 @@ AUDIO_FIELDS: dict[str, str] = {
     "response.output_audio.delta": "delta",
     "response.audio.delta": "delta",
 }
+
+
+# Preview (beta) event names and the GA names that mean the same. Some Azure endpoints still
+# speak the preview protocol; whatever reasons about events (turns, audio, summaries) uses
+# `ga_type` so that both vocabularies mean one thing.
+PREVIEW_NAMES: dict[str, str] = {
+    "response.text.delta": "response.output_text.delta",
+    "response.text.done": "response.output_text.done",
+    "response.audio.delta": "response.output_audio.delta",
+    "response.audio.done": "response.output_audio.done",
+    "response.audio_transcript.delta": "response.output_audio_transcript.delta",
+    "response.audio_transcript.done": "response.output_audio_transcript.done",
+    "conversation.item.created": "conversation.item.added",
+}
+
+
+def ga_type(event_type: str) -> str:
+    """The GA name of an event type (itself when it is one)."""
+    return PREVIEW_NAMES.get(event_type, event_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +156,7 @@ def _clip(text: str, width: int = 120) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _content_text(item: dict[str, Any]) -> str | None:
+def content_text(item: dict[str, Any]) -> str | None:
     """The readable text of an item: its text, transcript, arguments or output."""
     if item.get("type") == "function_call":
         return f"{item.get('name')}({item.get('arguments') or ''})"
@@ -176,7 +198,7 @@ def summarize(data: dict[str, Any], event_type: str | None) -> str | None:
     item = data.get("item")
     if isinstance(item, dict):
         who = item.get("role") or item.get("type")
-        text = _content_text(item)
+        text = content_text(item)
         return _clip(f"{who}: {text}" if text else f"{who}")
     if event_type in ("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"):
         ms = data.get("audio_start_ms", data.get("audio_end_ms"))

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 from click.testing import CliRunner
-from test_formats import FIXTURE_FILES, frames_of
+from test_formats import frames_of
 
 from inspector.cli import main
 from inspector.demo import API_KEY, speech_like_pcm
@@ -145,29 +145,14 @@ def test_demo_ignores_a_proxy_in_the_environment(tmp_path: Path, monkeypatch):
         assert store.sessions()[0].status == "closed"
 
 
-def _both_turns(store: Store, session_id: int):
-    from inspector.formats.turns import find_turns
-    from inspector.tui.turns import NEEDS_DATA, build_turns
+def test_the_demo_has_four_turns_with_its_tool_round_inside_the_third(demo):
+    from inspector.turns import Trigger, read_turns
 
-    events = list(store.events(session_id))
-    pairs = ((ev, store.event(session_id, ev.seq).data() if ev.type in NEEDS_DATA else None) for ev in events)
-    return find_turns(events), build_turns(pairs)
-
-
-def test_turn_n_of_the_wav_export_is_row_n_of_the_turns_view(demo, tmp_path: Path):
-    # The demo has a turn without a response (the failed function_call_output), which once
-    # shifted every later number between the two.
     db, _ = demo
-    sessions = []
     with Store(db, create=False) as store:
-        sessions.append(_both_turns(store, 1))
-    with Store(tmp_path / "fixtures.db") as store:
-        for imp in import_files(store, FIXTURE_FILES):
-            sessions.append(_both_turns(store, imp.session_id))
-    assert len(sessions) == 6
-    for for_wav, for_view in sessions:
-        assert len(for_wav) == len(for_view) > 0
-        for a, b in zip(for_wav, for_view):
-            assert (a.number, a.start_seq, a.created_seq) == (b.index, b.start_seq, b.response_seq)
-    demo_turns = sessions[0][0]
-    assert any(t.created_seq is None for t in demo_turns)
+        turns = read_turns(store, 1)
+    assert [t.trigger for t in turns] == [Trigger.USER_TEXT, Trigger.USER_AUDIO, Trigger.USER_TEXT, Trigger.USER_TEXT]
+    assert [len(t.responses) for t in turns] == [1, 1, 2, 1]
+    assert turns[2].tool_calls[0].name == "get_weather" and turns[2].tool_calls[0].output
+    assert turns[3].status.startswith("cancelled")
+    assert "input_audio_buffer_commit_empty" in turns[3].errors[0]  # step 5's refused commit

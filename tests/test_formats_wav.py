@@ -8,14 +8,12 @@ import math
 import struct
 import wave
 from array import array
-from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 import pytest
 
 from inspector.audio import decode_to_pcm16
-from inspector.formats.turns import find_turns
 from inspector.formats.wav import NoAudio, export_wav, upsample3
 
 
@@ -170,12 +168,8 @@ def test_one_turn_exports_only_that_turns_audio(store: Store, tmp_path: Path):
     assert files["input"].seconds == pytest.approx(0.6)
     assert read_wav(files["input"].path)[3] == b"".join(second_user)
     assert read_wav(files["output"].path)[3] == b"\x02\x00" * 9600
-    by_response = {f.role: f for f in export_wav(store, session_id, tmp_path / "r2", response_id="resp_2")}
-    assert read_wav(by_response["input"].path)[3] == read_wav(files["input"].path)[3]
     with pytest.raises(IndexError, match="2 turn"):
         export_wav(store, session_id, tmp_path / "t3", turn=3)
-    with pytest.raises(IndexError, match="no response resp_9"):
-        export_wav(store, session_id, tmp_path / "t3", response_id="resp_9")
 
 
 def test_a_session_without_audio_is_refused(store: Store, tmp_path: Path):
@@ -183,36 +177,3 @@ def test_a_session_without_audio_is_refused(store: Store, tmp_path: Path):
     with pytest.raises(NoAudio):
         export_wav(store, session_id, tmp_path / "none")
     assert not list(tmp_path.glob("none*"))
-
-
-@dataclass
-class Row:
-    seq: int
-    direction: Direction
-    type: str
-    response_id: str | None = None
-    is_error: bool = False
-
-
-def test_find_turns_assigns_committed_audio_and_leaves_uncommitted_and_cleared_audio_out():
-    rows = [
-        Row(1, C, "input_audio_buffer.append"),
-        Row(2, C, "input_audio_buffer.append"),
-        Row(3, S, "input_audio_buffer.cleared"),  # 1, 2 discarded
-        Row(4, C, "input_audio_buffer.append"),
-        Row(5, S, "input_audio_buffer.committed"),
-        Row(6, C, "input_audio_buffer.append"),  # still buffered when the response starts
-        Row(7, S, "response.created", "resp_a"),
-        Row(8, S, "response.output_audio.delta", "resp_a"),
-        Row(9, C, "input_audio_buffer.append"),
-        Row(10, S, "response.audio.delta", "resp_a"),  # beta name
-        Row(11, S, "response.done", "resp_a"),
-        Row(12, S, "input_audio_buffer.committed"),
-        Row(13, S, "response.created", "resp_b"),
-        Row(14, S, "response.done", "resp_b"),
-        Row(15, C, "input_audio_buffer.append"),  # never committed
-    ]
-    first, second = find_turns(rows)
-    assert (first.number, first.response_id, first.input_seqs, first.output_seqs) == (1, "resp_a", [4], [8, 10])
-    assert (first.created_seq, first.done_seq, first.commit_seqs, first.first_seq) == (7, 11, [5], 4)
-    assert (second.input_seqs, second.output_seqs, second.done_seq) == ([6, 9], [], 14)

@@ -257,10 +257,9 @@ async def test_next_previous_turn_and_reference_jump(db):
         el = app.screen.event_list
         await pilot.press("t")
         assert el.cursor_seq == 4  # conversation.item.create
-        await pilot.press("t")  # not response.create (5): the same turn
-        assert el.cursor_seq == 24  # the function call output
-        await pilot.press("t")  # no third turn: stays
-        assert el.cursor_seq == 24
+        await pilot.press("t")  # neither response.create (5) nor the tool's output (24): one turn
+        assert el.cursor_seq == 4
+        el.go_to_seq(40)  # in the answer after the tool round
         await pilot.press("T")
         assert el.cursor_seq == 4
         el.go_to_seq(15)  # a function_call_arguments.delta
@@ -379,13 +378,13 @@ async def test_turns_view_and_jump_to_a_turn(db):
         screen = app.screen
         assert isinstance(screen, TurnsScreen)
         table = screen.query_one("#turns-table")
-        assert table.row_count == 2
-        first, second = table.turns
-        assert first.user == ["What is the weather in London?"] and first.tool_calls
-        assert second.tool_outputs and "foggy" in second.text and second.status == "completed"
-        await pilot.press("j", "enter")
+        assert table.row_count == 1  # the tool round belongs to the turn that asked for it
+        (turn,) = table.turns
+        assert turn.inputs == ["What is the weather in London?"] and turn.tool_calls[0].output
+        assert "foggy" in turn.text and turn.statuses == ["completed", "completed"]
+        await pilot.press("enter")
         await pilot.pause()
-        assert isinstance(app.screen, SessionScreen) and app.screen.event_list.cursor_seq == second.start_seq
+        assert isinstance(app.screen, SessionScreen) and app.screen.event_list.cursor_seq == turn.start_seq == 4
         await pilot.press("v")
         await settle(app, pilot)
         await pilot.press("escape")

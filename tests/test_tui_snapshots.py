@@ -89,8 +89,8 @@ def test_detail_pane_with_audio_summary(db, snap_compare):
 def test_turns_view(db, snap_compare):
     """The turns of session 5 (three server-VAD turns): one row per turn with the user's
     transcript, the answer's transcript, ms to first output with a bar per turn (░ ▒ █; slow
-    turns in red with "slow"), status completed, then the latencies in ms (→created,
-    →1st delta, →done); the footer starts with ⏎ Go to turn."""
+    turns in red with "slow"), status completed, then the latencies in ms from the input
+    (→created, →done); the footer starts with ⏎ Go to turn."""
     path, ids = db
 
     async def run_before(pilot) -> None:

@@ -1,7 +1,7 @@
 """Audio out of a session: the user's input and the model's output as two 24 kHz mono WAV files.
 
 Input audio is every `input_audio_buffer.append`; output audio every `response.output_audio.delta`
-(beta: `response.audio.delta`); with a turn number, only that turn's (see `turns.py`). The audio
+(beta: `response.audio.delta`); with a turn number, only that turn's (see `inspector.turns`). The audio
 format comes from the session events in the recording as they happen: `session.created` /
 `session.updated` from the server and `session.update` from the client (GA
 `audio.input.format.type` / `audio.output.format.type`, beta `input_audio_format` /
@@ -25,9 +25,9 @@ from typing import Any
 import orjson
 
 from inspector.audio import decode_to_pcm16
-from inspector.formats.turns import INPUT_AUDIO_TYPES, OUTPUT_AUDIO_TYPES, find_turns
 from inspector.protocol import AUDIO_FIELDS, Direction
 from inspector.store import Store
+from inspector.turns import INPUT_AUDIO_TYPES, OUTPUT_AUDIO_TYPES, read_turns
 
 __all__ = [
     "AudioFormats",
@@ -197,24 +197,18 @@ def export_wav(
     prefix: Path,
     *,
     turn: int | None = None,
-    response_id: str | None = None,
 ) -> list[WavFile]:
-    """Write the session's input and output audio, or one turn's (by number, or by the id of its
-    response: what a turns view has at hand); returns the files written (a side with no audio
-    writes no file). Raises `NoAudio` when there is nothing to write and `IndexError` for a
-    turn that does not exist."""
+    """Write the session's input and output audio, or one turn's (numbered as everywhere:
+    `inspector.turns`): the user's speech and every spoken answer of the turn, tool rounds
+    included. Returns the files written (a side with no audio writes no file). Raises `NoAudio`
+    when there is nothing to write and `IndexError` for a turn that does not exist."""
     store.session(session_id)  # SessionNotFound before any file is created
     wanted: set[int] | None = None
-    if turn is not None or response_id is not None:
-        turns = find_turns(store.events(session_id))
-        if response_id is not None:
-            chosen = next((t for t in turns if t.response_id == response_id), None)
-            if chosen is None:
-                raise IndexError(f"session {session_id} has no response {response_id}")
-        elif turn is not None and 1 <= turn <= len(turns):
-            chosen = turns[turn - 1]
-        else:
+    if turn is not None:
+        turns = read_turns(store, session_id)
+        if not 1 <= turn <= len(turns):
             raise IndexError(f"session {session_id} has {len(turns)} turn(s); there is no turn {turn}")
+        chosen = turns[turn - 1]
         wanted = set(chosen.input_seqs) | set(chosen.output_seqs)
     formats = AudioFormats()
     tracks = {role: _Track(role, path) for role, path in wav_paths(prefix).items()}

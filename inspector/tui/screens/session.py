@@ -18,7 +18,6 @@ from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from inspector.display import format_bytes, format_duration
-from inspector.formats.turns import find_turns
 from inspector.store import Event, SessionInfo, Store, is_database_file
 from inspector.store.filter import CompiledFilter, compile_filter
 from inspector.store.store import event_key
@@ -26,12 +25,16 @@ from inspector.tui.db import DB_ERRORS
 from inspector.tui.export import ExportCancelled, export_jsonl
 from inspector.tui.model import references
 from inspector.tui.screens.dialogs import ConfirmScreen, PromptScreen
-from inspector.tui.turns import TURN_EVENTS_FILTER
 from inspector.tui.widgets.event_detail import EventDetail, detail_renderable
 from inspector.tui.widgets.event_list import EventList
 from inspector.tui.widgets.filter_bar import FilterBar
+from inspector.turns import BOUNDARY_TYPES, read_turns
 
 __all__ = ["SessionScreen"]
+
+# The events that decide where turns start (an indexed type filter): next/previous turn build the
+# turns over these alone, which gives the same turn starts as building over every event.
+_BOUNDARY_FILTER = " OR ".join(f"type:{name}" for name in sorted(BOUNDARY_TYPES))
 
 
 class SessionScreen(Screen[None]):
@@ -452,9 +455,9 @@ class SessionScreen(Screen[None]):
         cached = self._nav_cache.get("turns")
         if cached is None:
             rows = [
-                self.store.event(self.session_id, seq, with_frame=False) for seq in self._seqs_for(TURN_EVENTS_FILTER)
+                self.store.event(self.session_id, seq, with_frame=False) for seq in self._seqs_for(_BOUNDARY_FILTER)
             ]
-            cached = array("q", (turn.start_seq for turn in find_turns(rows)))
+            cached = array("q", (turn.start_seq for turn in read_turns(self.store, self.session_id, rows)))
             self._nav_cache["turns"] = cached
         return cached
 

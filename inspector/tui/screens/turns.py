@@ -3,6 +3,7 @@ first event in the event list; w/W write the turn's or the session's audio as WA
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from textual import work
@@ -10,13 +11,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from inspector.formats.wav import wav_name, wav_paths
-from inspector.store import Store
+from inspector.store import Event, Store
 from inspector.tui.screens.dialogs import ConfirmScreen, PromptScreen
-from inspector.tui.turns import NEEDS_DATA, build_turns, slow_threshold
 from inspector.tui.widgets.turns_table import TurnsTable
+from inspector.turns import Turn, is_slow, read_turns, slow_threshold
 
 __all__ = ["TurnsScreen"]
 
@@ -41,7 +42,7 @@ class TurnsScreen(Screen[int | None]):
     def compose(self) -> ComposeResult:
         yield Static(f"session {self.session_id} · turns · loading…", id="turns-title", markup=False)
         yield Static(
-            "latencies in ms from the commit or response.create: ░ → response.created  ▒ → first delta  █ → response.done",
+            "ms from the input (commit or response.create): ░ → response.created  ▒ → first text/audio  █ → last response.done",
             id="turns-legend",
             markup=False,
         )
@@ -57,25 +58,17 @@ class TurnsScreen(Screen[int | None]):
         worker = get_current_worker()
         try:
             with Store(self.app.db_path, create=False) as store:  # type: ignore[attr-defined]
-
-                def pairs():
-                    for ev in store.events(self.session_id):
-                        if worker.is_cancelled:
-                            return
-                        data = store.event(self.session_id, ev.seq).data() if ev.type in NEEDS_DATA else None
-                        yield ev, data
-
-                turns = build_turns(pairs())
+                turns = read_turns(store, self.session_id, _until_cancelled(store.events(self.session_id), worker))
         except Exception as exc:
             self.app.call_from_thread(self.notify, f"cannot build turns: {exc}", severity="error", markup=False)
             return
         if not worker.is_cancelled:
             self.app.call_from_thread(self._show, turns)
 
-    def _show(self, turns) -> None:
+    def _show(self, turns: list[Turn]) -> None:
         self.query_one(TurnsTable).show(turns)
         slow = slow_threshold(turns)
-        n_slow = sum(1 for t in turns if (t.first_output_ms or 0) > slow)
+        n_slow = sum(1 for t in turns if is_slow(t, slow))
         self.query_one("#turns-title", Static).update(
             f"session {self.session_id} · {len(turns)} turns · slow (> {slow:,.0f} ms to first output): {n_slow}"
         )
@@ -99,9 +92,8 @@ class TurnsScreen(Screen[int | None]):
         if one_turn and turn is None:
             self.notify("no turn selected", severity="warning")
             return
-        what = f"turn {turn.index}'s audio" if turn is not None else "the session's audio"
-
-        number = turn.index if turn is not None else None
+        what = f"turn {turn.number}'s audio" if turn is not None else "the session's audio"
+        number = turn.number if turn is not None else None
 
         def done(directory: str | None) -> None:
             if not directory:
@@ -140,3 +132,11 @@ class TurnsScreen(Screen[int | None]):
             return
         written = ", ".join(f"{f.path} ({f.seconds:.2f} s)" for f in files)
         self.app.call_from_thread(self.notify, f"wrote {written}", markup=False)  # paths: no markup
+
+
+def _until_cancelled(events: Iterable[Event], worker: Worker[None]) -> Iterator[Event]:
+    """The events, until the screen is closed (its worker cancelled)."""
+    for ev in events:
+        if worker.is_cancelled:
+            return
+        yield ev

@@ -7,8 +7,8 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from inspector.tui.turns import Turn, slow_threshold
 from inspector.tui.widgets._keys import TABLE_BINDINGS
+from inspector.turns import Trigger, Turn, is_slow, slow_threshold
 
 __all__ = ["TurnsTable", "latency_bar"]
 
@@ -22,14 +22,21 @@ def _ms(value: float | None) -> str:
     return "—" if value is None else f"{value:,.0f}"
 
 
+def _segments(turn: Turn) -> list[tuple[float | None, str]]:
+    """The three stretches of a turn's wait: input → created, → first output, → last done."""
+    created, first, done = turn.to_created_ms, turn.to_first_output_ms, turn.to_done_ms
+    to_first = None if first is None else first - (created or 0)
+    to_done = None if done is None else done - (first if first is not None else created or 0)
+    return [(created, "░"), (to_first, "▒"), (to_done, "█")]
+
+
 def latency_bar(turn: Turn, scale_ms: float, slow_ms: float) -> Text:
-    """░ input → created, ▒ created → first delta, █ first delta → done; red when slow."""
+    """░ input → created, ▒ → first text or audio, █ → last response.done; red when slow."""
     if scale_ms <= 0:
         return Text("")
-    slow = (turn.first_output_ms or 0) > slow_ms
-    parts = [(turn.to_created_ms, "░"), (turn.to_first_delta_ms, "▒"), (turn.to_done_ms, "█")]
+    slow = is_slow(turn, slow_ms)
     bar = Text()
-    for value, char in parts:
+    for value, char in _segments(turn):
         if value:
             bar.append(char * max(1, round(value / scale_ms * BAR_WIDTH)))
     bar.truncate(BAR_WIDTH)
@@ -37,6 +44,9 @@ def latency_bar(turn: Turn, scale_ms: float, slow_ms: float) -> Text:
     if slow:
         bar.append(" slow", style="bold red")
     return bar
+
+
+_NO_INPUT = {Trigger.IDLE_TIMEOUT: "(idle timeout: no speech)", Trigger.CLIENT: "(response.create)"}
 
 
 class TurnsTable(DataTable):
@@ -51,40 +61,48 @@ class TurnsTable(DataTable):
 
     def on_mount(self) -> None:
         # The latency bar right after the texts, which are clipped, so that it is on screen
-        # from 120 columns; the three partial latencies, for a closer look, come last.
-        for name in ("#", "Seq", "User", "Response", "ms to first output", "Status", "→created", "→1st delta", "→done"):
+        # from 120 columns; the other two latencies (from the same input), for a closer look, last.
+        for name in ("#", "Seq", "User", "Response", "ms to first output", "Status", "→created", "→done"):
             self.add_column(name)
 
     def show(self, turns: list[Turn]) -> None:
         self.clear()
         self.turns = turns
         slow_ms = slow_threshold(turns)
-        scale = max((t.total_ms or 0 for t in turns), default=0)
+        scale = max((t.to_done_ms or 0 for t in turns), default=0)
         for turn in turns:
-            user = " / ".join(u for u in turn.user if u)
-            if turn.tool_outputs:
-                user = " / ".join(filter(None, [user, *("tool output: " + o for o in turn.tool_outputs)]))
-            answer = turn.text.strip()
-            if turn.tool_calls:
-                answer = " / ".join(filter(None, [answer, *("call " + c for c in turn.tool_calls)]))
-            if turn.errors:
-                answer = " / ".join(filter(None, [answer, *("error " + e for e in turn.errors)]))
-            status = _clip(turn.status or ("no response" if turn.response_id is None else "open"), STATUS_WIDTH)
-            if turn.errors or turn.status.startswith("failed"):
+            user = turn.input_text or _NO_INPUT.get(turn.trigger, "")
+            outputs = [c.output for c in turn.tool_calls if c.output is not None]
+            if outputs:
+                user = " / ".join(filter(None, [user, *("tool output: " + o for o in outputs)]))
+            answer = " / ".join(
+                filter(
+                    None,
+                    [
+                        turn.text.strip(),
+                        *(f"call {c.name}({c.arguments})" for c in turn.tool_calls),
+                        *("error " + e for e in turn.errors),
+                    ],
+                )
+            )
+            status_text = ", ".join(turn.statuses) or "no response"
+            if turn.interrupted:
+                status_text += ", interrupted"
+            status = _clip(status_text, STATUS_WIDTH)
+            if turn.errors or "failed" in status_text:
                 status.stylize("bold red")
-            elif turn.status.startswith("cancelled"):
+            elif "cancelled" in status_text or turn.interrupted:
                 status.stylize("yellow")
             bar = latency_bar(turn, scale, slow_ms)
-            first = Text(_ms(turn.first_output_ms), justify="right")
+            first = Text(_ms(turn.to_first_output_ms), justify="right")
             self.add_row(
-                Text(str(turn.index)),
+                Text(str(turn.number)),
                 Text(str(turn.start_seq)),
                 _clip(user or "—", USER_WIDTH),
                 _clip(answer or "—", ANSWER_WIDTH),
                 Text.assemble(first, " ", bar),
                 status,
                 Text(_ms(turn.to_created_ms), justify="right"),
-                Text(_ms(turn.to_first_delta_ms), justify="right"),
                 Text(_ms(turn.to_done_ms), justify="right"),
             )
 
