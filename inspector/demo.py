@@ -210,9 +210,9 @@ async def record_demo(db_path: str | Path, *, say: Say = print, speed: float = 1
             say(f"mock on {mock.url}, tap on ws://127.0.0.1:{tap.port} recording to {db_path}")
             client = AsyncOpenAI(api_key=API_KEY, websocket_base_url=f"ws://127.0.0.1:{tap.port}/v1")
             # No proxy: the tap is on loopback, and HTTPS_PROXY must not send the demo elsewhere.
-            async with client.realtime.connect(
-                model="gpt-realtime", websocket_connection_options={"proxy": None}
-            ) as conn:
+            # websockets >= 15 takes proxy=; the SDK's TypedDict of options predates it.
+            options: Any = {"proxy": None}
+            async with client.realtime.connect(model="gpt-realtime", websocket_connection_options=options) as conn:
                 await _converse(conn, say, pace=1.0 / speed)
         # The mock stops first: closing its side ends the tap's upstream leg too, so the tap
         # never waits on a connection that nobody will close.

@@ -275,9 +275,12 @@ def _ms(a: int | None, b: int | None) -> float | None:
     return None if a is None or b is None else (b - a) / 1e6
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _item(data: Any) -> dict[str, Any]:
-    item = data.get("item") if isinstance(data, dict) else None
-    return item if isinstance(item, dict) else {}
+    return _dict(data.get("item") if isinstance(data, dict) else None)
 
 
 class _Builder:
@@ -441,10 +444,9 @@ class _Builder:
         if found is None:
             return
         turn, response = found
-        body = data.get("response") if isinstance(data, dict) else None
-        body = body if isinstance(body, dict) else {}
-        details = body.get("status_details") if isinstance(body.get("status_details"), dict) else {}
-        error = details.get("error") if isinstance(details.get("error"), dict) else {}
+        body = _dict(data.get("response") if isinstance(data, dict) else None)
+        details = _dict(body.get("status_details"))
+        error = _dict(details.get("error"))
         status = body.get("status") if isinstance(body.get("status"), str) else None
         response.status = status or (ev.summary or "done").split(" ")[0]
         response.reason = details.get("reason") or error.get("code") or None

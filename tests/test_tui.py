@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import orjson
@@ -17,6 +18,7 @@ from inspector.cli import main
 from inspector.protocol import Direction
 from inspector.store import FrameIn, Recorder, Store
 from inspector.tui.app import make_app
+from inspector.tui.db import WorkerStores
 from inspector.tui.screens.dialogs import ConfirmScreen, PromptScreen
 from inspector.tui.screens.help import HelpScreen, bindings_table
 from inspector.tui.screens.session import SessionScreen
@@ -39,6 +41,16 @@ async def settle(app, pilot) -> None:
     await pilot.pause()
 
 
+@asynccontextmanager
+async def running_app(path: Path, session_id: int | None = None, filter_text: str | None = None, *, size=SIZE):
+    """The app on `path` (optionally open on a session, with a filter), started headless and
+    settled: its workers done. Every test that starts the app goes through here."""
+    app = make_app(path, session_id, filter_text)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        yield app, pilot
+
+
 async def wait_until(pilot, predicate, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -52,9 +64,7 @@ async def wait_until(pilot, predicate, timeout: float = 5.0) -> None:
 
 async def test_sessions_screen_lists_sessions_newest_first(db):
     path, ids = db
-    app = make_app(path)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+    async with running_app(path) as (app, pilot):
         screen = app.screen
         assert isinstance(screen, SessionsScreen)
         assert screen.table.row_count == 3
@@ -70,9 +80,7 @@ async def test_sessions_screen_lists_sessions_newest_first(db):
 
 async def test_sessions_sort_search_and_mark(db):
     path, ids = db
-    app = make_app(path)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+    async with running_app(path) as (app, pilot):
         screen = app.screen
         await pilot.press("s")  # started → duration
         assert screen.sort == "duration"
@@ -92,9 +100,7 @@ async def test_sessions_sort_search_and_mark(db):
 
 async def test_sessions_label_and_delete_with_confirmation(db):
     path, _ids = db
-    app = make_app(path)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+    async with running_app(path) as (app, pilot):
         screen = app.screen
         target = screen.table.selected_id
         await pilot.press("l")
@@ -114,9 +120,7 @@ async def test_sessions_label_and_delete_with_confirmation(db):
 
 async def test_sessions_screen_is_live(db):
     path, _ids = db
-    app = make_app(path)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+    async with running_app(path) as (app, pilot):
         screen = app.screen
         with Recorder(path, flush_interval=0.005) as recorder:
             session = recorder.open_session(source="tap", model="gpt-live")
@@ -133,9 +137,7 @@ async def test_sessions_screen_is_live(db):
 
 async def test_session_screen_navigation_keys(db):
     path, ids = db
-    app = make_app(path, ids["tool_call_round"])
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running_app(path, ids["tool_call_round"]) as (app, pilot):
         screen = app.screen
         assert isinstance(screen, SessionScreen)
         el = screen.event_list
@@ -157,9 +159,7 @@ async def test_session_screen_navigation_keys(db):
 
 async def test_event_list_rows_and_mouse(db):
     path, ids = db
-    app = make_app(path, ids["tool_call_round"])
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running_app(path, ids["tool_call_round"]) as (app, pilot):
         el = app.screen.event_list
         text = el.render_line(3).text
         assert "conversation.item.create" in text and "→" in text and "user: What is the" in text
@@ -171,9 +171,7 @@ async def test_event_list_rows_and_mouse(db):
 
 async def test_detail_shows_pretty_json_with_audio_summarised_and_raw_toggle(db):
     path, ids = db
-    app = make_app(path, ids["audio_in_server_vad_turn"])
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running_app(path, ids["audio_in_server_vad_turn"]) as (app, pilot):
         screen = app.screen
         screen.event_list.go_to_seq(4)  # an input_audio_buffer.append
         await settle(app, pilot)
@@ -193,9 +191,7 @@ async def test_detail_shows_pretty_json_with_audio_summarised_and_raw_toggle(db)
 
 async def test_filter_bar_applies_filters_and_shows_errors(db):
     path, ids = db
-    app = make_app(path, ids["tool_call_round"])
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running_app(path, ids["tool_call_round"]) as (app, pilot):
         screen = app.screen
         await pilot.press("slash")
         assert app.focused is screen.filter_bar.input
@@ -220,8 +216,7 @@ async def test_filter_bar_applies_filters_and_shows_errors(db):
 
 async def test_initial_filter_from_make_app(db):
     path, ids = db
-    app = make_app(path, ids["tool_call_round"], filter_text="dir:client")
-    async with app.run_test(size=SIZE) as pilot:
+    async with running_app(path, ids["tool_call_round"], filter_text="dir:client") as (app, pilot):
         await wait_until(
             pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.event_list.seqs is not None
         )
@@ -235,9 +230,7 @@ async def test_next_previous_error(tmp_path):
         frames[3] = FrameIn(Direction.SERVER, 3000, '{"type":"error","error":{"code":"c","message":"m"}}')
         frames[7] = FrameIn(Direction.SERVER, 7000, "not json")
         sid = store.import_session(frames)
-    app = make_app(path, sid)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running_app(path, sid) as (app, pilot):
         el = app.screen.event_list
         await pilot.press("e")
         assert el.cursor_seq == 4
@@ -251,9 +244,7 @@ async def test_next_previous_error(tmp_path):
 
 async def test_next_previous_turn_and_reference_jump(db):
     path, ids = db
-    app = make_app(path, ids["tool_call_round"])
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running_app(path, ids["tool_call_round"]) as (app, pilot):
         el = app.screen.event_list
         await pilot.press("t")
         assert el.cursor_seq == 4  # conversation.item.create
@@ -269,8 +260,7 @@ async def test_next_previous_turn_and_reference_jump(db):
 
 async def test_reference_jump_clears_a_filter_that_hides_the_target(db):
     path, ids = db
-    app = make_app(path, ids["tool_call_round"], filter_text="type:*.delta")
-    async with app.run_test(size=SIZE) as pilot:
+    async with running_app(path, ids["tool_call_round"], filter_text="type:*.delta") as (app, pilot):
         await wait_until(
             pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.event_list.seqs is not None
         )
@@ -325,9 +315,7 @@ async def test_tui_export_imports_back_with_the_same_frames(db, tmp_path, monkey
     path, ids = db
     monkeypatch.chdir(tmp_path)
     sid = ids["audio_in_server_vad_turn"]
-    app = make_app(path, sid)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running_app(path, sid) as (app, pilot):
         await pilot.press("x", "enter")
         await settle(app, pilot)
         app.screen.set_filter_text("dir:client")
@@ -370,9 +358,7 @@ def test_a_cancelled_tui_export_leaves_no_file(db, tmp_path, monkeypatch):
 
 async def test_turns_view_and_jump_to_a_turn(db):
     path, ids = db
-    app = make_app(path, ids["tool_call_round"])
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running_app(path, ids["tool_call_round"]) as (app, pilot):
         await pilot.press("v")
         await settle(app, pilot)
         screen = app.screen
@@ -398,9 +384,7 @@ async def test_turns_view_writes_a_turns_audio_and_the_sessions_as_wav(tmp_path,
     path = tmp_path / "three.db"
     sid = build_db(path, (name,))[name]
     monkeypatch.chdir(tmp_path)
-    app = make_app(path, sid)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running_app(path, sid) as (app, pilot):
         await pilot.press("v")
         await settle(app, pilot)
         assert isinstance(app.screen, TurnsScreen)
@@ -439,9 +423,7 @@ async def test_turns_view_writes_a_turns_audio_and_the_sessions_as_wav(tmp_path,
 
 async def test_help_screen_lists_every_binding(db):
     path, ids = db
-    app = make_app(path, ids["tool_call_round"])
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running_app(path, ids["tool_call_round"]) as (app, pilot):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         console = Console(width=100, record=True, file=io.StringIO())
@@ -456,9 +438,7 @@ async def test_help_screen_lists_every_binding(db):
 
 async def test_command_palette_has_namespaced_entries_for_every_action(db):
     path, ids = db
-    app = make_app(path, ids["tool_call_round"])
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running_app(path, ids["tool_call_round"]) as (app, _pilot):
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert "session: Export…" in titles and "session: Next error" in titles and "app: Help" in titles
         for binding in SessionScreen.BINDINGS:
@@ -470,9 +450,7 @@ async def test_command_palette_has_namespaced_entries_for_every_action(db):
 
 async def test_quit(db):
     path, _ids = db
-    app = make_app(path)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+    async with running_app(path) as (app, pilot):
         await pilot.press("q")
     assert app.return_code == 0
 
@@ -481,9 +459,7 @@ async def test_quit(db):
 
 
 async def test_missing_database_is_shown_not_raised(tmp_path):
-    app = make_app(tmp_path / "nope.db")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+    async with running_app(tmp_path / "nope.db") as (app, pilot):
         text = str(app.screen.query_one("#error-box").render())
         assert "no database at" in text
         await pilot.press("q")
@@ -560,9 +536,7 @@ async def test_live_tail_follows_new_events_and_badges_when_scrolled_away(tmp_pa
         deadline = time.monotonic() + 5
         while Store(path).count(sid) < 5 and time.monotonic() < deadline:
             time.sleep(0.01)
-        app = make_app(path, sid)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
+        async with running_app(path, sid) as (app, pilot):
             screen = app.screen
             el = screen.event_list
             assert screen.follow and el.cursor_seq == 5
@@ -635,10 +609,8 @@ def _live_session(path: Path, n: int = 5) -> int:
 async def test_deleting_a_session_being_recorded_is_refused(db):
     path, _ids = db
     live = _live_session(path)
-    app = make_app(path)
-    notes = _notes(app)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+    async with running_app(path) as (app, pilot):
+        notes = _notes(app)
         screen = app.screen
         assert screen.table.selected_id == live  # the newest
         await pilot.press("d")
@@ -656,9 +628,7 @@ async def test_label_and_delete_do_not_freeze_the_ui_while_a_tap_holds_the_write
     import sqlite3
 
     path, _ids = db
-    app = make_app(path)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+    async with running_app(path) as (app, pilot):
         screen = app.screen
         target = screen.table.selected_id
         locker = sqlite3.connect(path, isolation_level=None)
@@ -718,10 +688,8 @@ async def test_markup_in_recorded_text_labels_and_paths_is_shown_as_text(tmp_pat
     with Store(path) as store:
         store.import_session(frames, label=MARKUP)
     monkeypatch.chdir(tmp_path)
-    app = make_app(path)
-    notes = _notes(app)
-    async with app.run_test(size=(200, 40)) as pilot:
-        await pilot.pause()
+    async with running_app(path, size=(200, 40)) as (app, pilot):
+        notes = _notes(app)
         assert MARKUP in app.screen.table.render_line(1).text  # the label
         await pilot.press("enter")
         await settle(app, pilot)
@@ -745,12 +713,13 @@ async def test_markup_in_recorded_text_labels_and_paths_is_shown_as_text(tmp_pat
 
 async def test_a_filter_reports_a_database_it_cannot_open(db, tmp_path):
     path, ids = db
-    app = make_app(path, ids["tool_call_round"])
-    notes = _notes(app)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running_app(path, ids["tool_call_round"]) as (app, pilot):
+        notes = _notes(app)
         screen = app.screen
-        app.db_path = tmp_path / "gone.db"  # the workers open their own connection: it fails
+        # Workers that open a connection from now on fail: the filter's own one, and the
+        # thread's shared one (a new WorkerStores has none open yet).
+        app.db_path = tmp_path / "gone.db"
+        app.worker_stores = WorkerStores(app.db_path)
         screen.set_filter_text("type:response.done")
         await settle(app, pilot)
         assert any(n.startswith("filter failed: no database at") for n in notes)
@@ -765,9 +734,7 @@ async def test_a_filter_reports_a_database_it_cannot_open(db, tmp_path):
 async def test_end_goes_to_the_last_event_and_resumes_following(db):
     path, ids = db
     live = _live_session(path, 30)
-    app = make_app(path, live)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running_app(path, live) as (app, pilot):
         screen, el = app.screen, app.screen.event_list
         assert screen.follow and el.cursor_seq == 30
         await pilot.press("g")
@@ -775,9 +742,7 @@ async def test_end_goes_to_the_last_event_and_resumes_following(db):
         await pilot.press("end")
         assert screen.follow and el.cursor_seq == 30
         assert "● following" in str(screen.query_one("#session-title").render())
-    app = make_app(path, ids["tool_call_round"])  # closed: the last event, nothing to follow
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running_app(path, ids["tool_call_round"]) as (app, pilot):  # closed: the last event, nothing to follow
         screen, el = app.screen, app.screen.event_list
         await pilot.press("end")
         assert el.cursor_seq == 50 and not screen.follow
@@ -787,9 +752,7 @@ async def test_end_goes_to_the_last_event_and_resumes_following(db):
 async def test_following_leaves_the_title_when_the_session_closes(db):
     path, _ids = db
     live = _live_session(path)
-    app = make_app(path, live)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running_app(path, live) as (app, pilot):
         title = app.screen.query_one("#session-title")
         assert "● following" in str(title.render())
         with Store(path) as store:  # the tap closes the session
@@ -800,9 +763,7 @@ async def test_following_leaves_the_title_when_the_session_closes(db):
 
 async def test_diff_marks_are_visible(db):
     path, _ids = db
-    app = make_app(path)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+    async with running_app(path) as (app, pilot):
         table = app.screen.table
         await pilot.press("m", "j", "m")
         rows = [table.render_line(y).text for y in (1, 2, 3)]  # under the header
@@ -811,9 +772,7 @@ async def test_diff_marks_are_visible(db):
 
 async def test_ids_column_at_160_columns_and_the_detail_pane_hides(db):
     path, ids = db
-    app = make_app(path, ids["tool_call_round"])
-    async with app.run_test(size=(160, 40)) as pilot:
-        await settle(app, pilot)
+    async with running_app(path, ids["tool_call_round"], size=(160, 40)) as (app, pilot):
         screen, el = app.screen, app.screen.event_list
         ev = app.store.event(ids["tool_call_round"], 9)  # response.output_item.added
         assert ev.item_id and ev.response_id
@@ -828,9 +787,7 @@ async def test_ids_column_at_160_columns_and_the_detail_pane_hides(db):
 
 async def test_event_types_stay_distinct_in_a_narrow_list(db):
     path, ids = db
-    app = make_app(path, ids["tool_call_round"])
-    async with app.run_test(size=(80, 60)) as pilot:
-        await settle(app, pilot)
+    async with running_app(path, ids["tool_call_round"], size=(80, 60)) as (app, _pilot):
         el = app.screen.event_list
         events = list(app.store.events(ids["tool_call_round"]))
         shown = {}
@@ -843,9 +800,7 @@ async def test_event_types_stay_distinct_in_a_narrow_list(db):
 
 async def test_turns_latency_bar_fits_in_120_columns(db):
     path, ids = db
-    app = make_app(path, ids["tool_call_round"])
-    async with app.run_test(size=(120, 30)) as pilot:
-        await settle(app, pilot)
+    async with running_app(path, ids["tool_call_round"], size=(120, 30)) as (app, pilot):
         await pilot.press("v")
         await settle(app, pilot)
         table = app.screen.query_one("#turns-table")
@@ -857,9 +812,7 @@ async def test_footers_show_enter_and_help_lists_the_table_keys(db):
     from textual.widgets._footer import FooterKey
 
     path, ids = db
-    app = make_app(path, ids["tool_call_round"])
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running_app(path, ids["tool_call_round"]) as (app, pilot):
         await pilot.press("escape")
         await pilot.pause()
         assert "Open" in [k.description for k in app.screen.query(FooterKey)]
@@ -876,9 +829,7 @@ async def test_next_turn_stops_where_the_turns_view_starts_a_turn(tmp_path):
     path = tmp_path / "inspector.db"
     ids = build_db(path, FIXTURE_NAMES)
     for sid in ids.values():
-        app = make_app(path, sid)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
+        async with running_app(path, sid) as (app, pilot):
             el = app.screen.event_list
             stops = []
             while True:
@@ -899,9 +850,7 @@ async def test_save_and_export_ask_before_overwriting(db, tmp_path, monkeypatch)
     saved, exported = tmp_path / f"session-{sid}-event-1.json", tmp_path / f"session-{sid}.jsonl"
     saved.write_text("mine")
     exported.write_text("mine too")
-    app = make_app(path, sid)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running_app(path, sid) as (app, pilot):
         await pilot.press("s", "enter")
         assert isinstance(app.screen, ConfirmScreen) and "exists" in app.screen.question
         await pilot.press("n")
@@ -924,10 +873,19 @@ async def test_save_and_export_ask_before_overwriting(db, tmp_path, monkeypatch)
 async def test_an_empty_file_is_refused_not_made_a_database(tmp_path):
     empty = tmp_path / "empty.db"
     empty.touch()
-    app = make_app(empty)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+    async with running_app(empty) as (app, _pilot):
         assert "is an empty file, not a recordings database" in str(app.screen.query_one("#error-box").render())
     result = CliRunner().invoke(main, ["tui", "--db", str(empty)])
     assert result.exit_code == 1 and "is an empty file" in result.output
     assert empty.stat().st_size == 0 and not list(tmp_path.glob("empty.db-*"))
+
+
+async def test_workers_share_one_connection_per_thread(db):
+    path, ids = db
+    async with running_app(path, ids["tool_call_round"]) as (app, pilot):
+        el = app.screen.event_list
+        for seq in range(2, 22):  # twenty detail loads, each a thread worker
+            el.go_to_seq(seq)
+            await settle(app, pilot)
+        assert app.screen.detail.event.seq == 21  # the last load landed
+        assert 1 <= app.worker_stores.opened <= 6  # the default pool's threads, not one per load

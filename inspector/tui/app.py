@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from inspector.store import Store
-from inspector.tui.db import DB_ERRORS
+from inspector.tui.db import DB_ERRORS, WorkerStores
 from inspector.tui.messages import DatabaseChanged
 from inspector.tui.screens.error import ErrorScreen
 from inspector.tui.screens.help import HelpScreen
@@ -39,7 +39,8 @@ class InspectorApp(App[None]):
         self.db_path = Path(db_path)
         self.initial_session = session_id
         self.initial_filter = filter_text
-        self.store: Store | None = None  # the UI thread's connection; workers open their own
+        self.store: Store | None = None  # the UI thread's connection
+        self.worker_stores = WorkerStores(self.db_path)  # the worker threads' (tui.db.worker_store)
         self.diff_pair: tuple[int, int] | None = None
         self._data_version = 0
 
@@ -58,6 +59,7 @@ class InspectorApp(App[None]):
     def on_unmount(self) -> None:
         if self.store is not None:
             self.store.close()
+        self.worker_stores.close()
 
     def open_session(self, session_id: int, filter_text: str | None = None) -> SessionScreen:
         screen = SessionScreen(session_id)

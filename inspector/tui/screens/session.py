@@ -21,7 +21,7 @@ from inspector.display import format_bytes, format_duration
 from inspector.store import Event, SessionInfo, Store, is_database_file
 from inspector.store.filter import CompiledFilter, compile_filter
 from inspector.store.store import event_key
-from inspector.tui.db import DB_ERRORS
+from inspector.tui.db import DB_ERRORS, worker_store
 from inspector.tui.export import ExportCancelled, export_jsonl
 from inspector.tui.model import references
 from inspector.tui.screens.dialogs import ConfirmScreen, PromptScreen
@@ -205,9 +205,10 @@ class SessionScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="tail")
     def filter_new_events(self, compiled: CompiledFilter, after: int, total: int) -> None:
         try:
-            with Store(self.app.db_path, create=False) as store:  # type: ignore[attr-defined]
-                newer = compiled.and_after(event_key(self.session_id, after))
-                seqs = store.seqs_where(self.session_id, newer.where, newer.params, join_frames=newer.needs_frames)
+            newer = compiled.and_after(event_key(self.session_id, after))
+            seqs = worker_store(self.app).seqs_where(
+                self.session_id, newer.where, newer.params, join_frames=newer.needs_frames
+            )
         except DB_ERRORS as exc:  # a worker's exception would end the app with a traceback
             self._notify_from_thread(f"cannot read new events: {exc}", severity="error")
             return
@@ -257,8 +258,7 @@ class SessionScreen(Screen[None]):
             )
             return
         try:
-            with Store(self.app.db_path, create=False) as store:  # type: ignore[attr-defined]
-                ev = store.event(self.session_id, seq)
+            ev = worker_store(self.app).event(self.session_id, seq)
             renderable = detail_renderable(ev, raw)
         except Exception as exc:
             ev, renderable = None, f"cannot read event {seq}: {exc}"
@@ -332,7 +332,7 @@ class SessionScreen(Screen[None]):
 
         self.app.push_screen(PromptScreen(f"Save the frame of event #{ev.seq} to:", default), done)
 
-    def _unless_it_exists(self, path: Path, write: Callable[[Path], None]) -> None:
+    def _unless_it_exists(self, path: Path, write: Callable[[Path], object]) -> None:
         """Write `path`, asking first when a file is there already (the default names repeat)."""
         if is_database_file(path, self.app.db_path):  # type: ignore[attr-defined]
             self.notify(f"{path} is the recordings database: choose another file", severity="error", markup=False)
@@ -395,6 +395,8 @@ class SessionScreen(Screen[None]):
     def run_filter(self, compiled: CompiledFilter, keep: int | None) -> None:
         worker = get_current_worker()
         started = time.perf_counter()
+        # Its own connection, not the thread's shared one (tui.db.WorkerStores): a newer filter
+        # interrupts this query, and an interrupt must never land on another worker's query.
         try:  # a worker's exception would end the app with a traceback
             store = Store(self.app.db_path, create=False)  # type: ignore[attr-defined]
         except DB_ERRORS as exc:
@@ -549,8 +551,8 @@ class SessionScreen(Screen[None]):
     def export(self, path: Path, seqs: list[int] | None) -> None:
         worker = get_current_worker()
         try:
-            with Store(self.app.db_path, create=False) as store:  # type: ignore[attr-defined]
-                count = export_jsonl(store, self.session_id, path, seqs, cancelled=lambda: worker.is_cancelled)
+            store = worker_store(self.app)
+            count = export_jsonl(store, self.session_id, path, seqs, cancelled=lambda: worker.is_cancelled)
         except ExportCancelled:
             return
         except Exception as exc:

@@ -10,8 +10,8 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from inspector.store import SessionInfo, Store
-from inspector.tui.db import DB_ERRORS
+from inspector.store import SessionInfo
+from inspector.tui.db import DB_ERRORS, worker_store
 from inspector.tui.screens.dialogs import ConfirmScreen, PromptScreen
 from inspector.tui.sessions_model import COLUMN_SORTS, SORTS, match_session, sort_sessions
 from inspector.tui.widgets.sessions_table import SessionsTable
@@ -164,14 +164,13 @@ class SessionsScreen(Screen[None]):
 
         self.app.push_screen(PromptScreen(f"Label for session {session_id} (empty clears it):", current), done)
 
-    # Writes run in a thread with their own connection: a tap holding the write lock would
+    # Writes run in a worker thread with its own connection: a tap holding the write lock would
     # otherwise freeze the UI for the whole busy timeout (10 s).
 
     @work(thread=True, group="write")
     def write_label(self, session_id: int, label: str | None) -> None:
         try:
-            with Store(self.app.db_path, create=False) as store:  # type: ignore[attr-defined]
-                store.set_label(session_id, label)
+            worker_store(self.app).set_label(session_id, label)
         except DB_ERRORS as exc:
             self._notify_from_thread(f"cannot label session {session_id}: {exc}", severity="error")
             return
@@ -199,13 +198,13 @@ class SessionsScreen(Screen[None]):
     @work(thread=True, group="write")
     def delete_session(self, session_id: int) -> None:
         try:
-            with Store(self.app.db_path, create=False) as store:  # type: ignore[attr-defined]
-                # Asked again: the list may be older than a tap that started meanwhile, and the
-                # recorder must never lose the session it writes into.
-                if store.session(session_id).status == "open":
-                    self._notify_from_thread(_STILL_RECORDING.format(session_id), severity="warning")
-                    return
-                store.delete_session(session_id)
+            store = worker_store(self.app)
+            # Asked again: the list may be older than a tap that started meanwhile, and the
+            # recorder must never lose the session it writes into.
+            if store.session(session_id).status == "open":
+                self._notify_from_thread(_STILL_RECORDING.format(session_id), severity="warning")
+                return
+            store.delete_session(session_id)
         except DB_ERRORS as exc:
             self._notify_from_thread(f"cannot delete session {session_id}: {exc}", severity="error")
             return

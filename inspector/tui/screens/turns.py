@@ -14,7 +14,8 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, get_current_worker
 
 from inspector.formats.wav import wav_name, wav_paths
-from inspector.store import Event, Store
+from inspector.store import Event
+from inspector.tui.db import worker_store
 from inspector.tui.screens.dialogs import ConfirmScreen, PromptScreen
 from inspector.tui.widgets.turns_table import TurnsTable
 from inspector.turns import Turn, is_slow, read_turns, slow_threshold
@@ -57,8 +58,8 @@ class TurnsScreen(Screen[int | None]):
     def load_turns(self) -> None:
         worker = get_current_worker()
         try:
-            with Store(self.app.db_path, create=False) as store:  # type: ignore[attr-defined]
-                turns = read_turns(store, self.session_id, _until_cancelled(store.events(self.session_id), worker))
+            store = worker_store(self.app)
+            turns = read_turns(store, self.session_id, _until_cancelled(store.events(self.session_id), worker))
         except Exception as exc:
             self.app.call_from_thread(self.notify, f"cannot build turns: {exc}", severity="error", markup=False)
             return
@@ -122,8 +123,7 @@ class TurnsScreen(Screen[int | None]):
         name = wav_name(self.session_id, turn)
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            with Store(self.app.db_path, create=False) as store:  # type: ignore[attr-defined]
-                files = export_wav(store, self.session_id, directory / name, turn=turn)
+            files = export_wav(worker_store(self.app), self.session_id, directory / name, turn=turn)
         except (NoAudio, IndexError) as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="warning", markup=False)
             return

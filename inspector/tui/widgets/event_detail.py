@@ -32,13 +32,13 @@ def detail_renderable(ev: Event, raw: bool) -> Any:
         return Text("(no frame)")
     data = ev.data()
     if raw or data is None:
-        text = frame if len(frame) <= MAX_RAW_CHARS else frame[:MAX_RAW_CHARS]
+        shown_text = frame if len(frame) <= MAX_RAW_CHARS else frame[:MAX_RAW_CHARS]
         note = (
             ""
             if len(frame) <= MAX_RAW_CHARS
             else f"\n… {len(frame) - MAX_RAW_CHARS} more characters (s saves the frame)"
         )
-        return Text(text + note, no_wrap=False)
+        return Text(shown_text + note, no_wrap=False)
     pretty = orjson.dumps(display_data(data, ev.type), option=orjson.OPT_INDENT_2).decode()
     text = JSON(pretty, indent=2).text
     text.no_wrap = False

@@ -188,7 +188,7 @@ class EventList(ScrollView, can_focus=True):
     def _load_page(self, page_no: int) -> list[Event | None]:
         first_row = page_no * PAGE_ROWS
         rows = range(first_row, min(first_row + PAGE_ROWS, self.row_count))
-        wanted = [self.seq_at(r) for r in rows]
+        wanted = [seq for seq in map(self.seq_at, rows) if seq is not None]
         if not wanted or self.store is None:
             return []
         try:
@@ -206,7 +206,7 @@ class EventList(ScrollView, can_focus=True):
                 self._read_error = str(exc)
                 self.notify(f"cannot read events: {exc}", severity="error", markup=False)
             return [None] * len(wanted)
-        return [found.get(seq) for seq in wanted]  # type: ignore[arg-type]
+        return [found.get(seq) for seq in wanted]
 
     # -- rendering -------------------------------------------------------------------------
 
