@@ -21,7 +21,6 @@ from inspector.display import format_bytes, format_duration
 from inspector.formats.turns import find_turns
 from inspector.store import Event, SessionInfo, Store, is_database_file
 from inspector.store.filter import CompiledFilter, compile_filter
-from inspector.store.store import event_key
 from inspector.tui.db import DB_ERRORS
 from inspector.tui.export import ExportCancelled, export_jsonl
 from inspector.tui.model import references
@@ -203,8 +202,7 @@ class SessionScreen(Screen[None]):
     def filter_new_events(self, compiled: CompiledFilter, after: int, total: int) -> None:
         try:
             with Store(self.app.db_path, create=False) as store:  # type: ignore[attr-defined]
-                newer = compiled.and_after(event_key(self.session_id, after))
-                seqs = store.seqs_where(self.session_id, newer.where, newer.params, join_frames=newer.needs_frames)
+                seqs = store.seqs_matching(self.session_id, compiled.and_after(after))
         except DB_ERRORS as exc:  # a worker's exception would end the app with a traceback
             self._notify_from_thread(f"cannot read new events: {exc}", severity="error")
             return
@@ -403,7 +401,7 @@ class SessionScreen(Screen[None]):
             total = store.last_seq(self.session_id)
             seqs = array(
                 "q",
-                store.seqs_where(self.session_id, compiled.where, compiled.params, join_frames=compiled.needs_frames),
+                store.seqs_matching(self.session_id, compiled),
             )
         except Exception as exc:
             if not worker.is_cancelled:
@@ -440,9 +438,7 @@ class SessionScreen(Screen[None]):
             compiled = compile_filter(text)
             cached = array(
                 "q",
-                self.store.seqs_where(
-                    self.session_id, compiled.where, compiled.params, join_frames=compiled.needs_frames
-                ),
+                self.store.seqs_matching(self.session_id, compiled),
             )
             self._nav_cache[text] = cached
         return cached
@@ -508,7 +504,7 @@ class SessionScreen(Screen[None]):
         for what, text in references(ev, ev.data()):
             try:
                 compiled = compile_filter(text)
-                seqs = self.store.seqs_where(self.session_id, compiled.where, compiled.params)
+                seqs = self.store.seqs_matching(self.session_id, compiled)
             except Exception as exc:
                 self.notify(f"cannot search: {exc}", severity="error", markup=False)
                 return
