@@ -1,6 +1,6 @@
 """The filter language: one line of text → a `CompiledFilter` for `Store.seqs_matching`.
 
-    type:response.*          glob on the event type          -type:*.delta   negation (any term)
+    type:response.*          glob on the event type, any case -type:*.delta  negation (any term)
     dir:client  dir:server   direction                       item:ID response:ID call:ID event:ID
     is:error                 errors, failed responses, problem frames (also is:problem, is:binary)
     size>10kb  size<=512     frame size (b, kb, mb; 1 kb = 1024 B)
@@ -16,8 +16,9 @@
 position of the offending token), and never anything else. User text only ever reaches SQLite
 as a bound parameter: the SQL string is assembled from constant fragments. Globs (type:, ids)
 mean what `fnmatch` means (`[!x]` negates), translated to SQLite's GLOB in one place; a type
-pattern is matched in lower case, as Realtime event types are written. `filter_term(key, value)` writes one term, quoted, for commands whose
-options are sugar for the language (`inspector events --type --dir`).
+pattern is matched in lower case, as Realtime event types are written. `filter_term(key, value)`
+writes one term, quoted, for commands whose options are sugar for the language
+(`inspector events --type --dir`).
 
 Pure code: no I/O.
 """
