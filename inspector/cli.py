@@ -2,32 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from inspector import __version__
 from inspector.cli_common import (
+    compile_or_fail,
     db_option,
     default_db,
     fail,
+    filter_option,
     json_option,
     open_store,
     parse_listen,
     setup_logging,
 )
 
+if TYPE_CHECKING:
+    from inspector.store import Event, Store
+    from inspector.store.filter import CompiledFilter
+
 
 class _Commands(click.Group):
     """Every command: a database that breaks mid-read is an error line, not a traceback."""
 
-    def invoke(self, ctx: click.Context):
-        import sqlite3
+    def invoke(self, ctx: click.Context) -> Any:
+        from inspector.store import StoreError
 
         try:
             return super().invoke(ctx)
-        except sqlite3.DatabaseError as exc:  # pages damaged past the header that opening checks
-            fail(f"cannot read the database: {exc} (is the file damaged?)")
+        except StoreError as exc:  # e.g. pages damaged past the header that opening checks
+            fail(str(exc))
 
 
 @click.group(cls=_Commands, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -118,7 +126,7 @@ def sessions(db_path: Path, as_json: bool, limit: int | None) -> None:
     header = f"{'ID':>4}  {'STARTED':19}  {'DURATION':>8}  {'SOURCE':6}  {'MODEL':20}  {'CLIENT':>6}  {'SERVER':>6}  {'ERRORS':>6}  STATUS"
     click.echo(header)
     for info in rows:
-        status = info.status + (f" ({info.close_code})" if info.close_code else "")
+        status = f"{info.status}" + (f" ({info.close_code})" if info.close_code else "")
         label = f"  [{info.label}]" if info.label else ""
         click.echo(
             f"{info.id:>4}  {format_started(info.started_at):19}  {format_duration(info.duration):>8}  "
@@ -129,21 +137,25 @@ def sessions(db_path: Path, as_json: bool, limit: int | None) -> None:
 
 @main.command()
 @click.argument("session_id", metavar="SESSION", type=int)
-@click.option("--type", "type_glob", help="Only event types matching this glob, e.g. 'response.*' (case-sensitive).")
-@click.option("--dir", "direction", type=click.Choice(["client", "server"]), help="Only one direction.")
 @click.option(
-    "--filter",
-    "filter_text",
-    metavar="TEXT",
-    help="Only events matching a filter, e.g. 'type:response.* -type:*.delta' or 'is:error'.",
+    "--type",
+    "type_glob",
+    help="Only event types matching this glob, e.g. 'response.*' (case-insensitive); short for --filter 'type:GLOB'.",
 )
+@click.option(
+    "--dir",
+    "direction",
+    type=click.Choice(["client", "server"]),
+    help="Only one direction; short for --filter 'dir:client' or 'dir:server'.",
+)
+@filter_option("Only events matching a filter, e.g. 'type:response.* -type:*.delta' or 'is:error'.")
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines with the exact frames.")
 def events(
     session_id: int,
     type_glob: str | None,
     direction: str | None,
-    filter_text: str | None,
+    compiled_filter: CompiledFilter | None,
     db_path: Path,
     as_json: bool,
 ) -> None:
@@ -153,7 +165,7 @@ def events(
     import orjson
 
     from inspector.display import format_bytes, format_offset, short_id
-    from inspector.protocol import Direction, Opcode
+    from inspector.protocol import Opcode
     from inspector.store import SessionNotFound
 
     store = open_store(db_path)
@@ -161,30 +173,12 @@ def events(
         store.session(session_id)
     except SessionNotFound as exc:
         fail(str(exc))
-    wanted = Direction(direction) if direction else None
-    matching: set[int] | None = None
-    if filter_text:
-        from inspector.store.filter import FilterError, compile_filter
-
-        try:
-            compiled = compile_filter(filter_text)
-        except FilterError as exc:
-            fail(
-                f"bad filter: {exc.message} at column {exc.position + 1}\n  {exc.caret(filter_text).replace(chr(10), chr(10) + '  ')}"
-            )
-        if not compiled.empty:
-            matching = set(
-                store.seqs_where(session_id, compiled.where, compiled.params, join_frames=compiled.needs_frames)
-            )
-    if type_glob:
-        chosen = store.events_of_type(session_id, type_glob, with_frames=as_json)
+    compiled = _events_filter(type_glob, direction, compiled_filter)
+    if compiled is None:
+        chosen: Iterable[Event] = store.events(session_id, with_frames=as_json)
     else:
-        chosen = store.events(session_id, with_frames=as_json)
+        chosen = _events_at(store, session_id, store.seqs_matching(session_id, compiled), with_frames=as_json)
     for ev in chosen:
-        if matching is not None and ev.seq not in matching:
-            continue
-        if wanted is not None and ev.direction != wanted:
-            continue
         if as_json:
             record = {
                 "seq": ev.seq,
@@ -203,6 +197,45 @@ def events(
             f"{(ev.type or '<' + (ev.problem or '?') + '>'):42} {ids:28} {format_bytes(ev.size):>7}"
             + (f"  {ev.summary}" if ev.summary else "")
         )
+
+
+def _events_filter(
+    type_glob: str | None, direction: str | None, compiled: CompiledFilter | None
+) -> CompiledFilter | None:
+    """`--type` and `--dir` are sugar: one filter, ANDed with `--filter`'s text, through the
+    same compiler as every other filter (None when nothing narrows the list)."""
+    from inspector.store.filter import filter_term
+
+    terms = []
+    if type_glob is not None:
+        terms.append(filter_term("type", type_glob))
+    if direction is not None:
+        terms.append(filter_term("dir", direction))
+    if compiled is not None and not compiled.empty:
+        terms.append(f"({compiled.text})")
+    if not terms:
+        return None
+    # --filter compiled on its own already (its errors point into the user's text); a bad
+    # --type value is reported against the filter it became.
+    return compile_or_fail(" ".join(terms))
+
+
+def _events_at(store: Store, session_id: int, seqs: list[int], *, with_frames: bool) -> Iterator[Event]:
+    """The events with these seqs (ascending), each query reading a seq range of at most PAGE
+    events: dense matches come a page at a time, sparse ones one by one."""
+    i = 0
+    while i < len(seqs):
+        j = i
+        while j + 1 < len(seqs) and seqs[j + 1] - seqs[i] < PAGE:
+            j += 1
+        wanted = set(seqs[i : j + 1])
+        for ev in store.page(session_id, seqs[i], seqs[j], with_frames=with_frames):
+            if ev.seq in wanted:
+                yield ev
+        i = j + 1
+
+
+PAGE = 500
 
 
 # Feature commands register themselves below (one import per feature module).

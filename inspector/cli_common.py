@@ -1,4 +1,5 @@
-"""Options and helpers every command shares: `--db`, `--json`, `--listen`, one-line errors.
+"""Options and helpers every command shares: `--db`, `--json`, `--filter`, `--listen`, one-line
+errors.
 
 Feature modules (mock, formats, tui, demo) import these from here, not from `inspector.cli`,
 which imports them in turn to register their commands.
@@ -8,10 +9,17 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from inspector.store import Store
+    from inspector.store.filter import CompiledFilter, FilterError
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 DEFAULT_DB = Path("recordings") / "inspector.db"
 
@@ -20,7 +28,7 @@ def default_db() -> str:
     return os.environ.get("INSPECTOR_DB") or str(DEFAULT_DB)
 
 
-def db_option(func):
+def db_option(func: _F) -> _F:
     """`--db PATH`: every command that reads or writes recordings takes it."""
     return click.option(
         "--db",
@@ -32,7 +40,7 @@ def db_option(func):
     )(func)
 
 
-def json_option(func):
+def json_option(func: _F) -> _F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(func)
 
 
@@ -56,7 +64,7 @@ def parse_listen(value: str, default_port: int) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", port_number
 
 
-def open_store(db_path: Path, *, create: bool = False):
+def open_store(db_path: Path, *, create: bool = False) -> Store:
     """The store, or a clean exit with the reason (missing, corrupt, newer schema)."""
     from inspector.store import Store, StoreError
 
@@ -64,6 +72,44 @@ def open_store(db_path: Path, *, create: bool = False):
         return Store(db_path, create=create)
     except StoreError as exc:
         fail(str(exc))
+
+
+def filter_error_message(text: str, exc: FilterError) -> str:
+    """The one wording of a bad filter for every command: what is wrong and where, then the
+    filter with a caret under the bad token."""
+    caret = exc.caret(text).replace("\n", "\n  ")
+    return f"bad filter: {exc.message} at column {exc.position + 1}\n  {caret}"
+
+
+def compile_or_fail(text: str) -> CompiledFilter:
+    """The compiled filter, or the shared error and a non-zero exit."""
+    from inspector.store.filter import FilterError, compile_filter
+
+    try:
+        return compile_filter(text)
+    except FilterError as exc:
+        fail(filter_error_message(text, exc))
+
+
+def _compile_filter_option(ctx: click.Context, param: click.Parameter, value: str | None) -> CompiledFilter | None:
+    return None if value is None else compile_or_fail(value)
+
+
+def filter_option(help_text: str) -> Callable[[_F], _F]:
+    """`--filter TEXT` in the filter language, handed to the command compiled (as
+    `compiled_filter`); a bad filter ends the command with the shared error line. For `events`,
+    `tui`, and the diff and replay commands to come."""
+
+    def decorate(func: _F) -> _F:
+        return click.option(
+            "--filter",
+            "compiled_filter",
+            metavar="TEXT",
+            callback=_compile_filter_option,
+            help=help_text,
+        )(func)
+
+    return decorate
 
 
 def setup_logging(verbose: bool = False) -> None:

@@ -1,4 +1,4 @@
-"""What a Realtime event is: direction, type, locator ids, audio fields, problems and secrets.
+"""What a Realtime event is: direction, type, locator ids, audio fields and problems.
 
 Pure code: no I/O. The tap, the store's writer, import, diff and the TUI all describe frames
 through these functions, so that every part agrees on what a frame means.
@@ -9,11 +9,10 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs
 
 import orjson
 
@@ -23,7 +22,6 @@ __all__ = [
     "AUDIO_FIELDS",
     "MAX_FRAME",
     "PREVIEW_NAMES",
-    "REDACTED",
     "Direction",
     "EventInfo",
     "Opcode",
@@ -32,18 +30,10 @@ __all__ = [
     "content_text",
     "describe_frame",
     "ga_type",
-    "is_secret_header",
     "model_from_query",
-    "redact_bytes",
-    "redact_headers",
-    "redact_query",
-    "redact_subprotocols",
-    "redact_text",
-    "redact_url",
     "subprotocols_in",
 ]
 
-REDACTED = "[REDACTED]"
 # The largest frame the tap passes and an import accepts: input_audio_buffer.append may carry
 # 15 MiB of base64 audio (websockets' default of 1 MiB would break real sessions).
 MAX_FRAME = 16 * 1024 * 1024
@@ -120,6 +110,11 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """A JSON object field, or {} when it is missing or not an object."""
+    return value if isinstance(value, dict) else {}
+
+
 def describe_frame(frame: str | bytes, opcode: Opcode = Opcode.TEXT) -> EventInfo:
     """Parse one frame and extract its type, locator ids, error flag and a one-line summary.
 
@@ -135,8 +130,8 @@ def describe_frame(frame: str | bytes, opcode: Opcode = Opcode.TEXT) -> EventInf
     if not isinstance(data, dict):
         return EventInfo(None, problem=Problem.NOT_OBJECT, is_error=True, summary="JSON but not an object")
     event_type = _str(data.get("type"))
-    item = data.get("item") if isinstance(data.get("item"), dict) else {}
-    response = data.get("response") if isinstance(data.get("response"), dict) else {}
+    item = _dict(data.get("item"))
+    response = _dict(data.get("response"))
     is_error = event_type == "error" or (event_type == "response.done" and response.get("status") == "failed")
     return EventInfo(
         type=event_type,
@@ -181,7 +176,7 @@ def summarize(data: dict[str, Any], event_type: str | None) -> str | None:
         audio = data.get(AUDIO_FIELDS[event_type])
         return audio_summary(audio) if isinstance(audio, str) else None
     if event_type == "error":
-        err = data.get("error") if isinstance(data.get("error"), dict) else {}
+        err = _dict(data.get("error"))
         return _clip(f"{err.get('code') or err.get('type')}: {err.get('message')}")
     if event_type.endswith(".delta") and isinstance(data.get("delta"), str):
         return _clip(data["delta"])
@@ -234,69 +229,6 @@ def audio_summary(b64: str, fmt: str = "audio/pcm") -> str:
     return f"<audio {ms:.0f} ms, {size} B>"
 
 
-# --- secrets -------------------------------------------------------------------------------
-
-# API keys (sk-..., sk-proj-...) and ephemeral client secrets (ek_...). Base64 audio never
-# contains '-' or '_', so these cannot match inside audio payloads. A key may start right after
-# a JSON escape in the raw text ("\nsk-..."), whose last character is a letter or digit.
-_SECRET = r"(?:sk-[A-Za-z0-9_-]{16,}|ek_[A-Za-z0-9_-]{16,})"
-_BEFORE_SECRET = r"(?:(?<![A-Za-z0-9_-])|(?<=\\[bfnrt])|(?<=\\u[0-9a-fA-F]{4}))"
-_SECRET_RE = re.compile(_BEFORE_SECRET + _SECRET)
-_SECRET_BYTES_RE = re.compile((_BEFORE_SECRET + _SECRET).encode())
-# The issue's credential headers: keys, and the organization and project ids that say whose
-# account a key belongs to. OpenAI-Beta is kept: it says which protocol the session spoke.
-_SECRET_HEADERS = {
-    "authorization",
-    "api-key",
-    "proxy-authorization",
-    "cookie",
-    "x-api-key",
-    "openai-organization",
-    "openai-project",
-}
-_SECRET_QUERY_KEYS = {"api-key", "api_key", "key", "token", "access_token", "client_secret"}
-# Browser clients put credentials into the subprotocol list as `<prefix>.<secret>`.
-_SECRET_SUBPROTOCOL_PREFIXES = (
-    "openai-insecure-api-key.",
-    "openai-insecure-key.",
-    "openai-organization.",
-    "openai-project.",
-)
-
-
-def redact_text(text: str) -> str:
-    """Replace anything shaped like an API key or ephemeral secret by the marker."""
-    if "sk-" not in text and "ek_" not in text:
-        return text
-    return _SECRET_RE.sub(REDACTED, text)
-
-
-def redact_bytes(data: bytes) -> bytes:
-    """`redact_text` for binary frames."""
-    if b"sk-" not in data and b"ek_" not in data:
-        return data
-    return _SECRET_BYTES_RE.sub(REDACTED.encode(), data)
-
-
-def is_secret_header(name: str) -> bool:
-    return name.lower() in _SECRET_HEADERS
-
-
-def redact_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Headers with credential values replaced; other values still scanned for key shapes.
-    The subprotocol header carries browser keys of any shape (Azure keys are not `sk-`)."""
-    out = []
-    for name, value in headers:
-        if is_secret_header(name):
-            value = REDACTED
-        elif name.lower() == "sec-websocket-protocol":
-            value = ", ".join(redact_subprotocols([p.strip() for p in value.split(",")]))
-        else:
-            value = redact_text(value)
-        out.append((name, value))
-    return out
-
-
 def subprotocols_in(headers: Iterable[tuple[str, str]]) -> list[str]:
     """The subprotocols a handshake's `Sec-WebSocket-Protocol` headers list, in order."""
     return [
@@ -308,14 +240,6 @@ def subprotocols_in(headers: Iterable[tuple[str, str]]) -> list[str]:
     ]
 
 
-def redact_subprotocols(subprotocols: list[str]) -> list[str]:
-    out = []
-    for proto in subprotocols:
-        prefix = next((p for p in _SECRET_SUBPROTOCOL_PREFIXES if proto.startswith(p)), None)
-        out.append(prefix + REDACTED if prefix else redact_text(proto))
-    return out
-
-
 def model_from_query(query: str) -> str | None:
     """The model a Realtime URL asks for: `model=` (OpenAI) or `deployment=` (Azure)."""
     params = parse_qs(query)
@@ -323,18 +247,3 @@ def model_from_query(query: str) -> str | None:
         if params.get(key):
             return params[key][0]
     return None
-
-
-def redact_query(query: str) -> str:
-    """A query string with credential parameters' values replaced."""
-    if not query:
-        return query
-    pairs = parse_qsl(query, keep_blank_values=True)
-    redacted = [(k, REDACTED if k.lower() in _SECRET_QUERY_KEYS else redact_text(v)) for k, v in pairs]
-    return urlencode(redacted, safe="[]")
-
-
-def redact_url(url: str) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)[-1]  # drop user:password@
-    return urlunsplit((parts.scheme, netloc, parts.path, redact_query(parts.query), ""))

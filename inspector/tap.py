@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -29,15 +30,16 @@ from websockets.exceptions import (
     InvalidURI,
 )
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from inspector.protocol import (
     MAX_FRAME,
     Direction,
     model_from_query,
-    redact_url,
     subprotocols_in,
 )
-from inspector.store import StoreError
+from inspector.redaction import redact_url
+from inspector.store import SessionStatus, StoreError
 from inspector.store.recorder import Recorder, SessionRecorder
 
 __all__ = ["Tap", "TapOptions", "upstream_proxy", "websocket_url"]
@@ -87,7 +89,7 @@ def websocket_url(base: str) -> str:
     return f"{scheme}://{parts.netloc}{parts.path}".rstrip("/")
 
 
-def upstream_proxy(url: str) -> bool | None:
+def upstream_proxy(url: str) -> Literal[True] | None:
     """websockets' `proxy` argument for an upstream: none for a loopback host (a local mock or
     test server; `HTTPS_PROXY` without `NO_PROXY=127.0.0.1` would otherwise send it to the
     proxy, which cannot reach it), else the environment's proxy settings, as for any client."""
@@ -197,7 +199,7 @@ class Tap:
                 url,
                 additional_headers=[h for h in forward if h[0].lower() != "user-agent"],
                 user_agent_header=request.headers.get("User-Agent"),
-                subprotocols=offered or None,
+                subprotocols=[Subprotocol(p) for p in offered] or None,
                 max_size=self.options.max_size,
                 compression=self.options.compression,
                 open_timeout=self.options.open_timeout,
@@ -209,7 +211,7 @@ class Tap:
             upstream_response = exc.response
             body = upstream_response.body or b""
             session.update(
-                status="failed",
+                status=SessionStatus.FAILED,
                 ended_at=time.time(),
                 error=f"upstream refused the handshake: HTTP {upstream_response.status_code} "
                 f"{body[:300].decode(errors='replace')}".strip(),
@@ -242,11 +244,11 @@ class Tap:
 
     async def _abandon(self, link: _Link, error: str) -> None:
         # The row first: closing the upstream may wait, and be cancelled by the handshake timeout.
-        link.session.update(status="failed", error=error, ended_at=time.time())
+        link.session.update(status=SessionStatus.FAILED, error=error, ended_at=time.time())
         if link.upstream is not None:
             await link.upstream.close(1001, "client handshake did not complete")
 
-    def _select_subprotocol(self, connection: ServerConnection, offered: Sequence[str]) -> str | None:
+    def _select_subprotocol(self, connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
         link = self._links.get(connection)
         if link is None or link.upstream is None:
             return None
@@ -262,7 +264,7 @@ class Tap:
             log.warning("%s", link.error)
             await client.close(1014, reason)
             session.update(
-                status="failed",
+                status=SessionStatus.FAILED,
                 error=link.error,
                 close_code=1014,
                 close_reason=reason,
@@ -280,10 +282,10 @@ class Tap:
             session_id: int | str = await asyncio.wrap_future(session.id)
         except StoreError:  # recording has stopped (logged by the recorder); forwarding goes on
             session_id = "(not recorded)"
-        # The path only: the query may hold a key.
-        log.info(
-            "session %s opened: %s from %s", session_id, client.request.path.split("?")[0], client.remote_address[0]
-        )
+        # The path only: the query may hold a key. (A handler only runs after a handshake, so
+        # the request is there; websockets types it optional for connections in general.)
+        path = client.request.path if client.request is not None else ""
+        log.info("session %s opened: %s from %s", session_id, path.split("?")[0], client.remote_address[0])
         done, _ = await asyncio.wait({to_upstream, to_client}, return_when=asyncio.FIRST_COMPLETED)
         first = done.pop()
         side, code, reason = first.result()
@@ -294,7 +296,7 @@ class Tap:
         session.update(
             # A close that the shutdown started interrupts the session; one already under way
             # when Ctrl-C came is an ordinary close.
-            status="interrupted" if self._stopping and side == "tap" else "closed",
+            status=SessionStatus.INTERRUPTED if self._stopping and side == "tap" else SessionStatus.CLOSED,
             close_code=code,
             close_reason=reason,
             close_side=side,

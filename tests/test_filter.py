@@ -4,7 +4,6 @@ with positions, and hypothesis properties (only FilterError, always parameterise
 from __future__ import annotations
 
 import re
-import sqlite3
 
 import pytest
 from click.testing import CliRunner
@@ -13,7 +12,7 @@ from hypothesis import strategies as st
 
 from inspector.cli import main
 from inspector.protocol import Direction
-from inspector.store import FrameIn, Store
+from inspector.store import FrameIn, Store, StoreError
 from inspector.store.filter import CompiledFilter, FilterError, compile_filter, filter_value
 from tests.tui_helpers import build_db
 
@@ -53,7 +52,7 @@ def fixture_store(tmp_path_factory):
 def matching(fixture_store, name: str, text: str) -> list[int]:
     store, ids = fixture_store
     compiled = compile_filter(text)
-    return store.seqs_where(ids[name], compiled.where, compiled.params, join_frames=compiled.needs_frames)
+    return store.seqs_matching(ids[name], compiled)
 
 
 def types_of(fixture_store, name: str, seqs: list[int]) -> set[str | None]:
@@ -179,6 +178,13 @@ def test_empty_filter_matches_everything():
         ("()", 0, "empty parentheses"),
         ("type:", 5, "needs a value"),
         ("seq>x", 4, "whole number"),
+        ("$.a==", 4, "not an operator"),
+        ("$.a==x", 4, "not an operator"),
+        ("$.a=<3", 4, "not an operator"),
+        ("$.usage.total_tokens>abc", 21, "compares numbers"),
+        ("$.usage.total_tokens>=", 22, "needs a value"),
+        ('$.a<"3"', 4, "compares numbers"),
+        ("$.a>true", 4, "compares numbers"),
     ],
 )
 def test_errors_point_at_the_bad_token(text, position, fragment):
@@ -187,6 +193,30 @@ def test_errors_point_at_the_bad_token(text, position, fragment):
     assert info.value.position == position
     assert fragment in info.value.message
     assert info.value.caret(text).splitlines()[1] == " " * position + "^"
+
+
+def test_json_path_comparisons_that_used_to_match_nothing_are_errors_now():
+    # `$.a==` once compared with the text "=" and `>abc` compared a number with text: both
+    # silently matched nothing. Now =/!= take any value and < > <= >= a number.
+    assert compile_filter("$.usage.total_tokens>=10").params == ("$.usage.total_tokens", 10)
+    assert compile_filter('$.item.name="=x"').params == ("$.item.name", "=x")  # quoted text is text
+    assert compile_filter("$.status!=completed").params == ("$.status", "completed")
+    for text in ("$.a==", "$.usage.total_tokens>abc"):
+        with pytest.raises(FilterError):
+            compile_filter(text)
+
+
+def test_filter_term_quotes_any_value_into_one_term():
+    from inspector.store.filter import filter_term
+
+    for value, param in [
+        ("response.*", "response.*"),
+        ("[!r]*", "[^r]*"),  # SQLite's spelling of fnmatch's negation
+        ('a "b" (c) \\ d', 'a "b" (c) \\ d'),
+        ("x OR Y", "x or y"),
+    ]:
+        assert compile_filter(filter_term("type", value)).params == (param,), value
+    assert compile_filter(filter_term("dir", "client")).where == "e.dir = 0"
 
 
 def test_filter_values():
@@ -200,7 +230,7 @@ def test_filter_values():
 
 # Everything the compiler may put into SQL: column names, operators, keywords, placeholders.
 _SQL_TOKEN = re.compile(
-    r"\s+|\(|\)|\?|=|!=|<=|>=|<|>|&|\d+|'\\'|"
+    r"\s+|\(|\)|\?|=|!=|<=|>=|<|>|&|\d+|'\\'|''|\{seq\}|lower|"
     r"e\.(type|dir|is_error|problem|opcode|size|t_ns|id|item_id|response_id|call_id|event_id)|"
     r"f\.body|json_extract|coalesce|NOT|AND|OR|GLOB|LIKE|ESCAPE|IS|NULL|CASE|WHEN|THEN|END|,"
 )
@@ -259,8 +289,8 @@ def test_random_input_only_ever_raises_filter_error_and_sql_is_parameterised(fix
     assert compiled.where.count("?") == len(compiled.params)
     store, ids = fixture_store
     try:
-        store.seqs_where(ids["odd"], compiled.where, compiled.params, join_frames=compiled.needs_frames)
-    except sqlite3.Error as exc:  # the compiled SQL must always run
+        store.seqs_matching(ids["odd"], compiled)
+    except StoreError as exc:  # the compiled SQL must always run (the store wraps sqlite3's errors)
         pytest.fail(f"{text!r} → {compiled.where!r}: {exc}")
 
 
@@ -291,6 +321,46 @@ def test_cli_events_filter(fixture_store):
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 2 and all("response.done" in line for line in lines)
+
+
+def cli_rows(store, session_id, *args):
+    result = CliRunner().invoke(main, ["events", str(session_id), "--db", str(store.path), *args])
+    assert result.exit_code == 0, result.output
+    return result.output.splitlines()
+
+
+def test_cli_events_type_option_and_type_term_give_the_same_rows(fixture_store):
+    store, ids = fixture_store
+    for glob in ("[!r]*", "response.*", "*.delta", "session.created", "Response.Done", "*"):
+        by_option = cli_rows(store, ids["tool_call_round"], "--type", glob)
+        assert by_option == cli_rows(store, ids["tool_call_round"], "--filter", f"type:{glob}"), glob
+    # `[!r]*` means what fnmatch means: every type not starting with r (the two used to differ).
+    not_r = cli_rows(store, ids["tool_call_round"], "--type", "[!r]*")
+    assert not_r and all(not line.split()[3].startswith("r") for line in not_r)
+    both = cli_rows(store, ids["odd"], "--type", "*", "--dir", "server", "--filter", "-is:binary")
+    assert both == cli_rows(store, ids["odd"], "--filter", "type:* dir:server -is:binary") and len(both) == 4
+
+
+def test_cli_events_type_option_is_case_insensitive(fixture_store):
+    store, ids = fixture_store
+    upper = cli_rows(store, ids["tool_call_round"], "--type", "RESPONSE.*")
+    assert upper and upper == cli_rows(store, ids["tool_call_round"], "--type", "response.*")
+    assert all(line.split()[3].startswith("response.") for line in upper)
+
+
+def test_events_and_tui_report_a_bad_filter_the_same_way(fixture_store):
+    store, ids = fixture_store
+    outputs = [
+        CliRunner().invoke(main, [command, str(ids["odd"]), "--db", str(store.path), "--filter", "type:a $.b==1"])
+        for command in ("events", "tui")
+    ]
+    for result in outputs:
+        assert result.exit_code == 1
+        assert result.stderr.splitlines() == [
+            "error: bad filter: '==' is not an operator (use = != < > <= >=, or quote the text) at column 12",
+            "  type:a $.b==1",
+            "             ^",
+        ]
 
 
 def test_cli_events_bad_filter_prints_a_clean_error(fixture_store):

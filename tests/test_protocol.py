@@ -6,11 +6,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from inspector.protocol import (
-    REDACTED,
     Opcode,
     audio_bytes,
     audio_summary,
     describe_frame,
+)
+from inspector.redaction import (
+    REDACTED,
     redact_headers,
     redact_query,
     redact_subprotocols,

@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import os
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -215,7 +218,9 @@ def test_an_empty_file_is_not_taken_for_a_database_by_a_reader(tmp_path):
         Store(tmp_path / "empty.db" / "x.db")
 
 
-def test_events_of_type_by_exact_type_or_glob_in_seq_order(tmp_path):
+def test_seqs_matching_a_type_by_exact_type_or_glob_in_seq_order(tmp_path):
+    from inspector.store.filter import compile_filter
+
     with Store(tmp_path / "x.db") as store:
         frames = [
             FrameIn(Direction.SERVER, i, f'{{"type":"{t}"}}')
@@ -231,16 +236,34 @@ def test_events_of_type_by_exact_type_or_glob_in_seq_order(tmp_path):
         ]
         sid = store.import_session(frames)
         other = store.import_session(frames)
-        assert [e.seq for e in store.events_of_type(sid, "response.output_text.delta")] == [2, 4]
-        assert [e.seq for e in store.events_of_type(sid, "response.*")] == [1, 2, 4, 5]
-        assert [e.seq for e in store.events_of_type(other, "*.delta")] == [2, 4]
-        assert [e.frame for e in store.events_of_type(sid, "error", with_frames=True)] == ['{"type":"error"}']
-        assert list(store.events_of_type(sid, "Response.*")) == []  # case-sensitive, as documented
-        assert [e.seq for e in store.events_of_type(sid, "[!r]*")] == [3]  # fnmatch's negation
+
+        def seqs(session_id: int, text: str) -> list[int]:
+            return store.seqs_matching(session_id, compile_filter(text))
+
+        assert seqs(sid, "type:response.output_text.delta") == [2, 4]
+        assert seqs(sid, "type:response.*") == [1, 2, 4, 5]
+        assert seqs(other, "type:*.delta") == [2, 4]
+        assert seqs(sid, "type:Response.*") == [1, 2, 4, 5]  # case-insensitive, as documented
+        assert seqs(sid, "type:RESPONSE.DONE") == [5]
+        assert seqs(sid, "type:[!r]*") == [3]  # fnmatch's negation
+        assert seqs(sid, "type:response.* -dir:server") == []
+        assert seqs(sid, "type:error").__len__() == 1 and store.frame(sid, 3) == '{"type":"error"}'
         untyped = store.import_session(
             [FrameIn(Direction.CLIENT, 0, b"\x00"), FrameIn(Direction.CLIENT, 1, "not json")]
         )
-        assert [e.seq for e in store.events_of_type(untyped, "*")] == [1, 2]  # every event, as before
+        assert seqs(untyped, "type:*") == [1, 2]  # every event, typed or not
+
+
+def test_seqs_matching_after_a_seq_returns_only_later_events(tmp_path):
+    from inspector.store.filter import compile_filter
+
+    with Store(tmp_path / "x.db") as store:
+        sid = store.import_session([FrameIn(Direction.SERVER, i, '{"type":"a"}') for i in range(6)])
+        compiled = compile_filter("type:a")
+        assert store.seqs_matching(sid, compiled.and_after(4)) == [5, 6]
+        assert store.seqs_matching(sid, compile_filter("").and_after(5)) == [6]
+        assert store.seqs_matching(sid, compiled.and_after(6)) == []
+        assert store.seqs_matching(sid, compile_filter("seq>=2 seq<4")) == [2, 3]
 
 
 def test_a_deleted_sessions_id_is_never_given_to_another(tmp_path):
@@ -280,3 +303,103 @@ def test_a_version_1_database_migrates_keeping_its_sessions_and_events(tmp_path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     assert "AUTOINCREMENT" in conn.execute("SELECT sql FROM sqlite_master WHERE name = 'sessions'").fetchone()[0]
     conn.close()
+
+
+# --- the sealed store -------------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_importing_the_filter_module_loads_neither_sqlite_nor_the_recorder():
+    code = (
+        "import sys, inspector.store.filter, inspector.store.values; "
+        "print(sorted(m for m in ('sqlite3', 'sqlite_utils', 'inspector.store.recorder', "
+        "'inspector.store.store') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "[]"
+    import inspector.store
+
+    assert inspector.store.Store.__name__ == "Store" and "Recorder" in dir(inspector.store)
+    with pytest.raises(AttributeError):
+        inspector.store.event_key  # noqa: B018 - how ids are packed is not public
+
+
+def _python_files_outside_the_store() -> list[Path]:
+    return [p for p in (REPO / "inspector").rglob("*.py") if "store" not in p.relative_to(REPO / "inspector").parts]
+
+
+def test_nothing_outside_the_store_imports_sqlite3_or_knows_how_event_ids_are_packed():
+    files = _python_files_outside_the_store() + list((REPO / "benchmarks").glob("*.py"))
+    assert len(files) > 20
+    for path in files:
+        text = path.read_text()
+        for needle in ("import sqlite3", "SEQ_BITS", "event_key", "key_range", "inspector.store.store", "seqs_where"):
+            assert needle not in text, f"{path.relative_to(REPO)} uses {needle}"
+
+
+def test_an_interrupted_read_raises_store_interrupted_not_a_sqlite_error(tmp_path):
+    from inspector.store import StoreInterrupted
+    from inspector.store.filter import compile_filter
+
+    with Store(tmp_path / "x.db") as store:
+        sid = store.import_session([FrameIn(Direction.CLIENT, i, '{"type":"a"}') for i in range(50)])
+        # What Store.interrupt() does from another thread, made deterministic: the connection's
+        # progress handler aborts every statement as SQLite's interrupt would.
+        store._conn.set_progress_handler(lambda: 1, 1)
+        with pytest.raises(StoreInterrupted):
+            store.seqs_matching(sid, compile_filter('"a"'))
+        with pytest.raises(StoreInterrupted):
+            list(store.events(sid))
+        store._conn.set_progress_handler(None, 1)
+        assert store.count(sid) == 50
+
+
+def test_a_damaged_page_raises_store_error_from_reads(tmp_path):
+    db = tmp_path / "damaged.db"
+    with Store(db) as store:
+        sid = store.import_session(
+            [FrameIn(Direction.CLIENT, i, '{"type":"x","pad":"%s"}' % ("a" * 2000)) for i in range(200)]
+        )
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with open(db, "r+b") as f:  # the header and the schema stay readable, data pages do not
+        f.seek(16384 * 3)
+        f.write(b"\xff" * 16384 * 6)
+    with Store(db, create=False) as store:
+        with pytest.raises(StoreError) as info:
+            list(store.events(sid, with_frames=True))
+        assert not isinstance(info.value, sqlite3.Error) and "damaged" in str(info.value)
+        assert isinstance(info.value.__cause__, sqlite3.DatabaseError)
+
+
+def test_event_rows_are_named_in_the_events_tables_column_order(tmp_path):
+    from inspector.store._codec import EventRow, FrameRow, event_rows
+
+    event, body = event_rows(7, 3, FrameIn(Direction.SERVER, 42, '{"type":"error","event_id":"e1"}'))
+    assert (event.dir, event.t_ns, event.type, event.event_id, event.is_error) == (1, 42, "error", "e1", 1)
+    assert event.size == len('{"type":"error","event_id":"e1"}') and body.body.startswith('{"type"')
+    with Store(tmp_path / "x.db") as store:
+        events_columns = [row[1] for row in store._conn.execute("PRAGMA table_info(events)")]
+        frames_columns = [row[1] for row in store._conn.execute("PRAGMA table_info(frames)")]
+    assert list(EventRow._fields) == events_columns and list(FrameRow._fields) == frames_columns
+
+
+def test_session_statuses_are_an_enum_stored_as_the_same_text(tmp_path):
+    from inspector.store import SessionStatus
+
+    db = tmp_path / "x.db"
+    assert {s.value for s in SessionStatus} == {"open", "closed", "failed", "interrupted"}
+    with Store(db) as store:
+        ids = {status: store.create_session(source="tap", status=status) for status in SessionStatus}
+        legacy = store.create_session(source="tap")
+        store.update_session(legacy, status="closed")  # plain text still works
+    raw = dict(sqlite3.connect(db).execute("SELECT id, status FROM sessions").fetchall())
+    assert {raw[ids[s]] for s in SessionStatus} == {"open", "closed", "failed", "interrupted"}
+    assert raw[legacy] == "closed"
+    sqlite3.connect(db, isolation_level=None).execute("UPDATE sessions SET status = 'paused' WHERE id = ?", (legacy,))
+    with Store(db) as store:
+        for status, sid in ids.items():
+            info = store.session(sid)
+            assert info.status is status and info.status == status.value and f"{info.status}" == status.value
+        assert store.session(legacy).status == "paused"  # a status this version does not know reads as text

@@ -13,6 +13,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
+from textual.worker import WorkerCancelled
 
 from inspector.cli import main
 from inspector.protocol import Direction
@@ -37,7 +38,12 @@ def db(tmp_path: Path) -> tuple[Path, dict[str, int]]:
 
 
 async def settle(app, pilot) -> None:
-    await app.workers.wait_for_complete()
+    for _ in range(10):
+        try:
+            await app.workers.wait_for_complete()
+            break
+        except WorkerCancelled:  # an exclusive worker replaced by a newer one: wait for that
+            continue
     await pilot.pause()
 
 

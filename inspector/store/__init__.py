@@ -1,22 +1,47 @@
 """Recordings storage: the `Store` API, the background `Recorder`, and the filter language.
 
-Everything else in the inspector reads and writes recordings through this package only.
+Everything else in the inspector reads and writes recordings through this package only (the
+contract is in `inspector.store.store`). Names are imported on first use, so that the pure
+modules (`inspector.store.filter`, `inspector.store.values`) load without SQLite, sqlite-utils
+or the recorder's subprocess machinery.
 """
 
 from __future__ import annotations
 
-from inspector.store.recorder import Recorder, SessionRecorder
-from inspector.store.store import (
-    Event,
-    FrameIn,
-    SessionInfo,
-    SessionNotFound,
-    Store,
-    StoreBusy,
-    StoreError,
-    database_files,
-    is_database_file,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from inspector.store.files import database_files, is_database_file
+    from inspector.store.recorder import Recorder, SessionRecorder
+    from inspector.store.store import Store
+    from inspector.store.values import (
+        Event,
+        FrameIn,
+        SessionInfo,
+        SessionNotFound,
+        SessionStatus,
+        StoreBusy,
+        StoreError,
+        StoreInterrupted,
+    )
+
+# Public name -> the module that defines it.
+_HOMES = {
+    "Event": "values",
+    "FrameIn": "values",
+    "SessionInfo": "values",
+    "SessionNotFound": "values",
+    "SessionStatus": "values",
+    "StoreBusy": "values",
+    "StoreError": "values",
+    "StoreInterrupted": "values",
+    "Store": "store",
+    "Recorder": "recorder",
+    "SessionRecorder": "recorder",
+    "database_files": "files",
+    "is_database_file": "files",
+}
 
 __all__ = [
     "Event",
@@ -25,9 +50,24 @@ __all__ = [
     "SessionInfo",
     "SessionNotFound",
     "SessionRecorder",
+    "SessionStatus",
     "Store",
     "StoreBusy",
     "StoreError",
+    "StoreInterrupted",
     "database_files",
     "is_database_file",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])

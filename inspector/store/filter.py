@@ -1,19 +1,24 @@
-"""The filter language: one line of text → a parameterised SQL condition for `Store.seqs_where`.
+"""The filter language: one line of text → a `CompiledFilter` for `Store.seqs_matching`.
 
-    type:response.*          glob on the event type          -type:*.delta   negation (any term)
+    type:response.*          glob on the event type, any case -type:*.delta  negation (any term)
     dir:client  dir:server   direction                       item:ID response:ID call:ID event:ID
     is:error                 errors, failed responses, problem frames (also is:problem, is:binary)
     size>10kb  size<=512     frame size (b, kb, mb; 1 kb = 1024 B)
     t>2.5s  t<1m  t>=300ms   time since the session started (s when no unit)
     seq>100                  the event's position in the session
-    $.response.status=cancelled   a JSON path compared with = != < > <= >= (numbers, true,
-                             false, null or text; quote text with spaces: $.item.name="a b")
+    $.response.status=cancelled   a JSON path compared with = != (numbers, true, false, null
+                             or text; quote text with spaces: $.item.name="a b") or with
+                             < > <= >= (numbers only)
     hello "two words"        case-insensitive text search in the frame, audio excluded
     a OR b, (a OR b) c       OR, parentheses; terms next to each other are ANDed (AND optional)
 
 `compile_filter(text)` returns a `CompiledFilter` or raises `FilterError` (with the 0-based
 position of the offending token), and never anything else. User text only ever reaches SQLite
-as a bound parameter: the SQL string is assembled from constant fragments.
+as a bound parameter: the SQL string is assembled from constant fragments. Globs (type:, ids)
+mean what `fnmatch` means (`[!x]` negates), translated to SQLite's GLOB in one place; a type
+pattern is matched in lower case, as Realtime event types are written. `filter_term(key, value)`
+writes one term, quoted, for commands whose options are sugar for the language
+(`inspector events --type --dir`).
 
 Pure code: no I/O.
 """
@@ -21,15 +26,15 @@ Pure code: no I/O.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
-
-from inspector.store.schema import SEQ_BITS
 
 __all__ = [
     "CompiledFilter",
     "FilterError",
     "compile_filter",
+    "filter_term",
     "filter_value",
     "parse_filter",
 ]
@@ -236,7 +241,28 @@ _IS = {
 _DIRS = {"client": Cond("e.dir = 0"), "server": Cond("e.dir = 1")}
 _GLOB_CHARS = set("*?[")
 KEYS = ("type", "dir", "is", *_ID_COLUMNS)
-_SEQ_MASK = (1 << SEQ_BITS) - 1
+# Where a condition reads an event's seq: the store substitutes its own expression, so that how
+# events are keyed stays the store's business (see `CompiledFilter.sql`).
+SEQ = "{seq}"
+_ORDERING = (">", "<", ">=", "<=")
+_OPERATOR_CHARS = "=<>!"
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _sqlite_glob(pattern: str) -> str:
+    """An fnmatch-style glob as SQLite's GLOB reads it: `[!x]` is SQLite's `[^x]`."""
+    return pattern.replace("[!", "[^")
+
+
+def _type_term(value: str) -> Cond:
+    """Types match case-insensitively by folding the pattern (ASCII, as SQLite's lower() does):
+    every Realtime event type is lower case, and the stored column stays comparable as it is, so
+    an exact type seeks the (type, id) index. Frames without a type (binary, not JSON) have the
+    type "" for globs, so `type:*` matches every event."""
+    folded = value.translate(_ASCII_LOWER)
+    if _GLOB_CHARS & set(value):
+        return Cond("coalesce(e.type, '') GLOB ?", (_sqlite_glob(folded),))
+    return Cond("e.type = ?", (folded,))
 
 
 def _term(tok: _Token) -> Node:
@@ -258,9 +284,7 @@ def _key_term(key: str, value: str, tok: _Token) -> Node:
     if not value:
         raise FilterError(f"'{key}:' needs a value", value_pos)
     if key == "type":
-        if _GLOB_CHARS & set(value):
-            return Cond("e.type GLOB ?", (value,))
-        return Cond("e.type = ?", (value,))
+        return _type_term(value)
     if key == "dir":
         cond = _DIRS.get(value.lower())
         if cond is None:
@@ -274,7 +298,7 @@ def _key_term(key: str, value: str, tok: _Token) -> Node:
     if key in _ID_COLUMNS:
         column = _ID_COLUMNS[key]
         if _GLOB_CHARS & set(value):
-            return Cond(f"{column} GLOB ?", (value,))
+            return Cond(f"{column} GLOB ?", (_sqlite_glob(value),))
         return Cond(f"{column} = ?", (value,))
     raise FilterError(
         f"unknown field '{key}' (use {', '.join(k + ':' for k in KEYS)}, or quote the text)",
@@ -282,7 +306,7 @@ def _key_term(key: str, value: str, tok: _Token) -> Node:
     )
 
 
-def _number(value: str, units: dict[str, float], what: str, pos: int) -> float:
+def _number(value: str, units: Mapping[str, float], what: str, pos: int) -> float:
     m = re.match(r"^(-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))([a-zA-Z]*)$", value)
     if not m or m.group(2).lower() not in units:
         raise FilterError(f"{what} expects a number with a unit ({', '.join(u for u in units if u)})", pos)
@@ -303,7 +327,7 @@ def _comparison(key: str, op: str, value: str, pos: int) -> Node:
         return Cond(f"e.t_ns {sql_op} ?", (int(n),))
     if not re.fullmatch(r"[0-9]{1,10}", value):
         raise FilterError("seq expects a whole number", value_pos)
-    return Cond(f"(e.id & {_SEQ_MASK}) {sql_op} ?", (int(value),))
+    return Cond(f"{SEQ} {sql_op} ?", (int(value),))
 
 
 def filter_value(raw: str) -> Any:
@@ -329,6 +353,11 @@ def _json_term(tok: _Token) -> Node:
     quoted = tok.raw[1 + len(path) + len(op) :].startswith('"')
     if not raw and not quoted:
         raise FilterError(f"'{op}' needs a value", value_pos)
+    if not quoted and raw[0] in _OPERATOR_CHARS:
+        # `$.a==x` or `$.a=<3`: a second operator is a typo, not text to compare with.
+        raise FilterError(f"'{op}{raw[0]}' is not an operator (use = != < > <= >=, or quote the text)", value_pos)
+    if op in _ORDERING and (quoted or not _NUMBER.match(raw)):
+        raise FilterError(f"'{op}' compares numbers: {raw!r} is not a number", value_pos)
     value = raw if quoted else filter_value(raw)
     # Problem frames (binary, not JSON) are never parsed: CASE guarantees the order.
     extract = "(CASE WHEN e.problem IS NULL THEN json_extract(f.body, ?) END)"
@@ -352,23 +381,32 @@ def _text_search(text: str, pos: int) -> Node:
 
 @dataclass(frozen=True, slots=True)
 class CompiledFilter:
-    """`where` and `params` for `Store.seqs_where`; `needs_frames` is its `join_frames`."""
+    """A filter ready for `Store.seqs_matching`. Callers pass it whole; only the store reads
+    its parts: `where` (SQL over `e` events and `f` frames, with `SEQ` where a seq is read),
+    `params`, `needs_frames` (whether `f` is joined) and `after_seq` (only later events)."""
 
     text: str
     where: str = "1"
     params: tuple[Any, ...] = ()
     needs_frames: bool = False
     empty: bool = field(default=True)
+    after_seq: int | None = None
 
-    def and_after(self, session_key_floor: int) -> CompiledFilter:
-        """The same filter restricted to events after a given `events.id` (live tail)."""
-        return CompiledFilter(
-            self.text,
-            f"({self.where}) AND e.id > ?",
-            (*self.params, session_key_floor),
-            self.needs_frames,
-            False,
-        )
+    def and_after(self, seq: int) -> CompiledFilter:
+        """The same filter restricted to events after `seq` (live tail)."""
+        return replace(self, after_seq=seq, empty=False)
+
+    def sql(self, *, seq: str) -> str:
+        """`where` with the backend's expression for an event's seq (constant SQL, never user
+        text, so the substitution cannot inject anything)."""
+        return self.where.replace(SEQ, seq)
+
+
+def filter_term(key: str, value: str) -> str:
+    """One `key:value` term with the value quoted, whatever it holds (spaces, quotes,
+    parentheses): how an option such as `--type GLOB` becomes filter text."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'{key}:"{escaped}"'
 
 
 def _sql(node: Node) -> tuple[str, list[Any], bool]:

@@ -30,10 +30,10 @@ import time
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from inspector.protocol import Direction
-from inspector.store.store import StoreError
+from inspector.store.values import StoreError
 from inspector.store.writer import FRAME, OPEN, UPDATE
 
 __all__ = ["Recorder", "RecorderStats", "SessionRecorder"]
@@ -107,7 +107,7 @@ class Recorder:
 
     def start(self) -> Recorder:
         """Start the writer; raises `StoreError` here if the database cannot be opened."""
-        self._process = subprocess.Popen(
+        process = self._process = subprocess.Popen(
             # `-c`, not `-m`: this package has already imported the writer module.
             [
                 sys.executable,
@@ -123,15 +123,19 @@ class Recorder:
             # the tap's, whatever the writer's nice value (it halved the tap's throughput).
             process_group=0,
         )
+        # Both pipes exist: Popen was asked for them (its type leaves them optional).
+        assert process.stdin is not None and process.stdout is not None
         try:
-            ready = pickle.load(self._process.stdout)
+            ready = pickle.load(process.stdout)
         except EOFError:
             ready = ("error", "the writer process exited at start")
         if ready[0] != "ready":
-            self._process.wait()
+            process.wait()
             raise StoreError(ready[1])
-        self._feeder = threading.Thread(target=self._feed, name="inspector-feeder", daemon=True)
-        self._receiver = threading.Thread(target=self._receive, name="inspector-receiver", daemon=True)
+        self._feeder = threading.Thread(target=self._feed, args=(process.stdin,), name="inspector-feeder", daemon=True)
+        self._receiver = threading.Thread(
+            target=self._receive, args=(process, process.stdout), name="inspector-receiver", daemon=True
+        )
         self._feeder.start()
         self._receiver.start()
         return self
@@ -141,8 +145,9 @@ class Recorder:
         if self._process is None:
             return
         self._stop.set()
-        self._feeder.join()
-        self._receiver.join()
+        for thread in (self._feeder, self._receiver):
+            if thread is not None:
+                thread.join()
         self._process.wait()
         self._process = None
         if self.stats.backlog_high_water > self.warn_bytes:
@@ -198,9 +203,8 @@ class Recorder:
 
     # -- the feeder and receiver threads -------------------------------------------------------
 
-    def _feed(self) -> None:
+    def _feed(self, pipe: IO[bytes]) -> None:
         """Every flush interval, send what is queued to the writer; at stop, send the rest."""
-        pipe = self._process.stdin
         try:
             while True:
                 stopping = self._stop.wait(self.flush_interval)
@@ -220,11 +224,11 @@ class Recorder:
             except OSError:
                 pass
 
-    def _receive(self) -> None:
+    def _receive(self, process: subprocess.Popen[bytes], answers: IO[bytes]) -> None:
         """Apply the writer's answers: session row ids, and how much is committed."""
         try:
             while True:
-                message = pickle.load(self._process.stdout)
+                message = pickle.load(answers)
                 kind = message[0]
                 if kind == "batch":
                     _, opened, frames, size = message
@@ -239,8 +243,8 @@ class Recorder:
             pass
         finally:
             self._stopped.set()
-            if self._process.wait() != 0:
-                self._fail(f"the writer process exited with status {self._process.returncode}")
+            if process.wait() != 0:
+                self._fail(f"the writer process exited with status {process.returncode}")
             for handle in list(self._sessions.values()):
                 # The event loop's thread may have failed a new session's id meanwhile.
                 if not handle.id.done():

@@ -19,7 +19,9 @@ import time
 from typing import Any, BinaryIO
 
 from inspector.protocol import Direction
-from inspector.store.store import FrameIn, Store, StoreBusy, StoreError, event_rows
+from inspector.store._codec import EventRow, FrameRow, event_rows
+from inspector.store.store import Store
+from inspector.store.values import FrameIn, StoreBusy, StoreError
 
 OPEN, FRAME, UPDATE = 0, 1, 2
 BUSY_PAUSE = 0.2  # seconds between two attempts on a locked database (each waits 10 s itself)
@@ -41,9 +43,9 @@ def write_batch(store: Store, sessions: _Sessions, batch: list[tuple[Any, ...]])
     A session deleted while it is recorded (by another process) loses its later frames, with one
     warning, and the other sessions go on being recorded (that used to stop the writer)."""
     opened: dict[int, int] = {}
-    events: list[tuple[Any, ...]] = []
-    bodies: list[tuple[Any, ...]] = []
-    per_session: dict[int, list[tuple[Any, ...]]] = {}
+    events: list[EventRow] = []
+    bodies: list[FrameRow] = []
+    per_session: dict[int, list[EventRow]] = {}
     updates: list[tuple[int, dict[str, Any]]] = []
     size = 0
     with store.transaction():

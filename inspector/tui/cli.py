@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from inspector.cli_common import db_option, fail
+from inspector.cli_common import compile_or_fail, db_option, fail, filter_option
+
+if TYPE_CHECKING:
+    from inspector.store.filter import CompiledFilter
 
 __all__ = ["has_terminal", "run_tui", "tui_command"]
 
@@ -39,12 +43,7 @@ def run_tui(db_path: Path, session_id: int | None, filter_text: str | None = Non
     except DB_ERRORS as exc:
         fail(str(exc))
     if filter_text:
-        from inspector.store.filter import FilterError, compile_filter
-
-        try:
-            compile_filter(filter_text)
-        except FilterError as exc:
-            fail(f"bad filter: {exc.message} at column {exc.position + 1}")
+        compile_or_fail(filter_text)
     if not has_terminal():
         fail(NO_TERMINAL)
 
@@ -55,11 +54,11 @@ def run_tui(db_path: Path, session_id: int | None, filter_text: str | None = Non
 
 @click.command("tui")
 @db_option
-@click.option("--filter", "filter_text", metavar="TEXT", help="Open SESSION with this filter applied.")
+@filter_option("Open SESSION with this filter applied.")
 @click.argument("session_id", metavar="[SESSION]", type=int, required=False)
-def tui_command(db_path: Path, filter_text: str | None, session_id: int | None) -> None:
+def tui_command(db_path: Path, compiled_filter: CompiledFilter | None, session_id: int | None) -> None:
     """Browse recordings in the terminal: sessions, events, filters, detail, turns, live tail.
 
     Opens the sessions screen, or SESSION directly. Press ? in the app for every key.
     """
-    run_tui(db_path, session_id, filter_text)
+    run_tui(db_path, session_id, compiled_filter.text if compiled_filter else None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,10 @@ from inspector.store import Store, StoreError
 __all__ = ["DB_ERRORS", "WorkerStores", "worker_store"]
 
 # What opening or reading the database can raise: shown as a notification, never a traceback
-# (an exception in a worker would end the app with one).
-DB_ERRORS = (StoreError, OSError, sqlite3.Error)
+# (an exception in a worker would end the app with one). The store wraps every database error in
+# a StoreError; OSError stays because the TUI also writes files around the store (save a frame,
+# export JSON Lines or WAV) and a full disk or a read-only directory fails there, not in SQLite.
+DB_ERRORS = (StoreError, OSError)
 
 
 class WorkerStores:

@@ -20,7 +20,6 @@ from textual.worker import get_current_worker
 from inspector.display import format_bytes, format_duration
 from inspector.store import Event, SessionInfo, Store, is_database_file
 from inspector.store.filter import CompiledFilter, compile_filter
-from inspector.store.store import event_key
 from inspector.tui.db import DB_ERRORS, worker_store
 from inspector.tui.export import ExportCancelled, export_jsonl
 from inspector.tui.model import references
@@ -205,10 +204,7 @@ class SessionScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="tail")
     def filter_new_events(self, compiled: CompiledFilter, after: int, total: int) -> None:
         try:
-            newer = compiled.and_after(event_key(self.session_id, after))
-            seqs = worker_store(self.app).seqs_where(
-                self.session_id, newer.where, newer.params, join_frames=newer.needs_frames
-            )
+            seqs = worker_store(self.app).seqs_matching(self.session_id, compiled.and_after(after))
         except DB_ERRORS as exc:  # a worker's exception would end the app with a traceback
             self._notify_from_thread(f"cannot read new events: {exc}", severity="error")
             return
@@ -408,7 +404,7 @@ class SessionScreen(Screen[None]):
             total = store.last_seq(self.session_id)
             seqs = array(
                 "q",
-                store.seqs_where(self.session_id, compiled.where, compiled.params, join_frames=compiled.needs_frames),
+                store.seqs_matching(self.session_id, compiled),
             )
         except Exception as exc:
             if not worker.is_cancelled:
@@ -445,9 +441,7 @@ class SessionScreen(Screen[None]):
             compiled = compile_filter(text)
             cached = array(
                 "q",
-                self.store.seqs_where(
-                    self.session_id, compiled.where, compiled.params, join_frames=compiled.needs_frames
-                ),
+                self.store.seqs_matching(self.session_id, compiled),
             )
             self._nav_cache[text] = cached
         return cached
@@ -513,7 +507,7 @@ class SessionScreen(Screen[None]):
         for what, text in references(ev, ev.data()):
             try:
                 compiled = compile_filter(text)
-                seqs = self.store.seqs_where(self.session_id, compiled.where, compiled.params)
+                seqs = self.store.seqs_matching(self.session_id, compiled)
             except Exception as exc:
                 self.notify(f"cannot search: {exc}", severity="error", markup=False)
                 return

@@ -1,0 +1,146 @@
+"""How events are laid out in rows: ids, the `events` and `frames` rows, audio stored decoded.
+
+Private to the store package: nothing outside it knows that an event's id packs its session and
+seq (`session_id << SEQ_BITS | seq`), nor how a frame is cut into rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from inspector.protocol import Direction, Opcode, describe_frame
+from inspector.redaction import redact_bytes, redact_text
+from inspector.store.schema import SEQ_BITS
+from inspector.store.values import Event, FrameIn
+
+_DIRS = (Direction.CLIENT, Direction.SERVER)
+SEQ_MASK = (1 << SEQ_BITS) - 1
+
+
+def event_key(session_id: int, seq: int) -> int:
+    return (session_id << SEQ_BITS) | seq
+
+
+def seq_of(key: int) -> int:
+    return key & SEQ_MASK
+
+
+def key_range(session_id: int, first: int = 0, last: int | None = None) -> tuple[int, int]:
+    """The ids of a session's events with first <= seq <= last (all of them by default)."""
+    top = SEQ_MASK if last is None else min(last, SEQ_MASK)
+    return event_key(session_id, min(max(first, 0), SEQ_MASK + 1)), event_key(session_id, max(top, 0))
+
+
+class EventRow(NamedTuple):
+    """One `events` row, in column order (so `executemany` takes it as it is)."""
+
+    id: int
+    dir: int  # 0 client, 1 server
+    t_ns: int
+    opcode: int
+    size: int
+    type: str | None
+    event_id: str | None
+    item_id: str | None
+    response_id: str | None
+    call_id: str | None
+    problem: str | None
+    is_error: int
+    summary: str | None
+
+
+class FrameRow(NamedTuple):
+    """One `frames` row: the body, with the audio cut out and stored decoded when possible."""
+
+    id: int
+    body: str | bytes
+    audio: bytes | None = None
+    audio_at: int | None = None
+
+
+EVENT_SELECT = (
+    "SELECT e.id, e.dir, e.t_ns, e.opcode, e.size, e.type, e.event_id, e.item_id, "
+    "e.response_id, e.call_id, e.problem, e.is_error, e.summary"
+)
+
+
+def event_from_row(row: Sequence[Any]) -> Event:
+    """An `Event` from `EVENT_SELECT`'s columns, plus a `frames` row's last three when joined."""
+    key = row[0]
+    return Event(
+        session_id=key >> SEQ_BITS,
+        seq=key & SEQ_MASK,
+        direction=_DIRS[row[1]],
+        t_ns=row[2],
+        opcode=Opcode(row[3]),
+        size=row[4],
+        type=row[5],
+        event_id=row[6],
+        item_id=row[7],
+        response_id=row[8],
+        call_id=row[9],
+        problem=row[10],
+        is_error=bool(row[11]),
+        summary=row[12],
+        frame=join_frame(row[13], row[14], row[15]) if len(row) > 13 else None,
+    )
+
+
+def frame_size(data: str | bytes) -> int:
+    """Bytes on the wire of a frame's payload; cheap for ASCII text (the usual case)."""
+    if isinstance(data, bytes):
+        return len(data)
+    return len(data) if data.isascii() else len(data.encode())
+
+
+def event_rows(session_id: int, seq: int, frame: FrameIn) -> tuple[EventRow, FrameRow]:
+    """The `events` and `frames` rows for one frame. Secrets are redacted here, the one place
+    every writer (tap, import, replay) passes through before anything reaches disk."""
+    opcode = frame.opcode if frame.opcode is not None else Opcode.TEXT  # FrameIn always sets it
+    data = redact_text(frame.data) if isinstance(frame.data, str) else redact_bytes(frame.data)
+    info = describe_frame(data, opcode)
+    key = event_key(session_id, seq)
+    body = FrameRow(key, data)
+    if info.audio and isinstance(data, str):
+        body = _split_audio(key, data, info.audio) or body
+    event = EventRow(
+        key,
+        0 if frame.direction == Direction.CLIENT else 1,
+        frame.t_ns,
+        int(opcode),
+        frame_size(frame.data),
+        info.type,
+        info.event_id,
+        info.item_id,
+        info.response_id,
+        info.call_id,
+        info.problem.value if info.problem else None,
+        int(info.is_error),
+        info.summary,
+    )
+    return event, body
+
+
+def _split_audio(key: int, text: str, b64: str) -> FrameRow | None:
+    """Frame row with the audio stored decoded, or None when that would not be byte-exact
+    (escaped slashes, non-canonical base64, the value appearing twice)."""
+    at = text.find(b64)
+    if at < 0 or text.find(b64, at + 1) >= 0:
+        return None
+    try:
+        raw = base64.b64decode(b64, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if base64.b64encode(raw).decode() != b64:
+        return None
+    return FrameRow(key, text[:at] + text[at + len(b64) :], raw, at)
+
+
+def join_frame(body: str | bytes, audio: bytes | None, at: int | None) -> str | bytes:
+    """The exact frame from a `frames` row (see `_split_audio`)."""
+    if audio is None or at is None or not isinstance(body, str):
+        return body
+    return body[:at] + base64.b64encode(audio).decode() + body[at:]
