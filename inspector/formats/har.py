@@ -20,7 +20,7 @@ import datetime as dt
 import math
 import time
 from collections.abc import Iterator, Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
@@ -39,7 +39,9 @@ from inspector.formats.common import (
 )
 from inspector.formats.jsonl import close_record, session_header
 from inspector.protocol import Direction, Opcode, model_from_query
-from inspector.store import FrameIn, Store
+
+if TYPE_CHECKING:  # the store loads sqlite3: detecting a file's format needs none of it
+    from inspector.store import Store
 
 __all__ = ["export_har", "is_websocket_entry", "read_har"]
 
@@ -145,6 +147,8 @@ def _fields_from_request(path: str, where: str, entry: dict[str, Any]) -> dict[s
 
 
 def _read_entry(path: str, where: str, entry: dict[str, Any]) -> SessionImport:
+    from inspector.store import FrameIn  # see the TYPE_CHECKING import above
+
     messages = entry.get("_webSocketMessages") or []
     if not isinstance(messages, list):
         raise FormatError(path, f"{where}._webSocketMessages", "must be a list")
