@@ -19,11 +19,13 @@ from typing import Any
 
 import orjson
 
+from inspector.mock.active import ActiveResponse
 from inspector.mock.audio import bytes_per_ms
 from inspector.mock.conversation import Conversation, echo_item, validate_item
 from inspector.mock.ids import IdFactory
 from inspector.mock.outbox import Outbox, Outgoing
-from inspector.mock.responses import NO_LATENCY, ActiveResponse, Timing, plan_response, tokens
+from inspector.mock.response_events import tokens
+from inspector.mock.responses import NO_LATENCY, Timing, plan_response
 from inspector.mock.script import Script
 from inspector.mock.session import (
     RESPONSE_SPEC,
@@ -549,8 +551,8 @@ class MockSession:
         if in_conversation:
             self.active = resp
             self.conversation.insert(copy.deepcopy(resp.outputs[0].item))
-            if resp.extra["audio"]:
-                self.conversation.audio[resp.outputs[0].item["id"]] = resp.extra["audio"]
+            if resp.audio:
+                self.conversation.audio[resp.outputs[0].item["id"]] = resp.audio
         else:
             self.out_of_band[resp.id] = resp
         hook = self._sent_hook(resp)
