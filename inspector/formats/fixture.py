@@ -86,8 +86,9 @@ def _fixture_frames(imp: SessionImport, first: dict[str, Any], lines: Lines) -> 
             t_ns = _fixture_t_ns(path, lineno, at)
         kind = obj.get("kind", "message")
         if kind == "close":
-            data = obj.get("data") if isinstance(obj.get("data"), dict) else obj
-            close = {"close_code": data.get("code"), "close_reason": data.get("reason"), "close_side": direction.value}
+            given = obj.get("data")
+            body = given if isinstance(given, dict) else obj
+            close = {"close_code": body.get("code"), "close_reason": body.get("reason"), "close_side": direction.value}
             imp.trailer.update(check_session_fields(close, path, lineno, CLOSE_FIELDS))
             if at is not None:
                 imp.trailer["ended_at"] = imp.fields["started_at"] + at

@@ -23,6 +23,8 @@ class ItemHandlers(SessionCore):
 
     def _on_conversation_item_create(self, data: dict[str, Any], now: float) -> MockError | None:
         item = data.get("item")
+        if item is None:
+            return missing("item")
         if error := validate_item(item):
             return error
         previous = data.get("previous_item_id")

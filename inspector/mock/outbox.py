@@ -82,7 +82,7 @@ class Outbox:
 
     def pop_all(self, now: float) -> list[tuple[float, Outgoing]]:
         """Everything still pending as (delay from `now`, payload): for callers that send it all."""
-        out = []
+        out: list[tuple[float, Outgoing]] = []
         while self._entries:
             entry = self._entries[0]
             out.extend((max(0.0, entry.due - now), p) for p in self.pop_due(entry.due))

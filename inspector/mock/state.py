@@ -82,6 +82,7 @@ class MockSession(InputAudioHandlers, ItemHandlers):
         if isinstance(frame, dict):
             frame = orjson.dumps(frame).decode()
         self.receive(frame, now)
+        # A generated session queues events only: no serialized frames, no closes (playback's).
         return self.outbox.pop_all(now)  # type: ignore[return-value]
 
     def receive(self, frame: str | bytes, now: float) -> None:
