@@ -52,7 +52,6 @@ class ActiveResponse:
     in_conversation: bool
     usage: dict[str, Any]
     audio: bytes = b""  # the whole synthesized answer, for the conversation (and truncation)
-    created_sent: bool = False
     done: bool = False
     audio_sent: bool = False
     # What the client has received, for the usage of a cancelled response.
@@ -61,9 +60,6 @@ class ActiveResponse:
 
     def mark_sent(self, event: dict[str, Any]) -> None:
         kind = event["type"]
-        if kind == "response.created":
-            self.created_sent = True
-            return
         if kind == "response.done":
             self.done = True
             return

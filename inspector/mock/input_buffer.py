@@ -10,7 +10,7 @@ import copy
 import math
 from typing import Any
 
-from inspector.mock.audio import bytes_per_ms
+from inspector.audio import bytes_per_ms
 from inspector.mock.response_events import tokens
 from inspector.mock.response_handlers import ResponseHandlers
 from inspector.mock.vad import VadEvent

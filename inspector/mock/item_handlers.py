@@ -6,7 +6,7 @@ import base64
 import copy
 from typing import Any
 
-from inspector.mock.audio import bytes_per_ms
+from inspector.audio import bytes_per_ms
 from inspector.mock.conversation import echo_item, validate_item
 from inspector.mock.state_core import SessionCore
 from inspector.mock.validation import MockError, decode_base64, missing

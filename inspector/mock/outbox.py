@@ -45,9 +45,6 @@ class Outbox:
         self._seq = 0
         self._last_due = 0.0
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
     def put(
         self,
         payload: Outgoing,

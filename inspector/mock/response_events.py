@@ -8,7 +8,7 @@ import math
 import re
 from typing import Any
 
-from inspector.mock.audio import bytes_per_ms
+from inspector.audio import bytes_per_ms
 from inspector.mock.ids import IdFactory
 
 __all__ = [

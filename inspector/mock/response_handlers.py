@@ -11,8 +11,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from inspector.audio import bytes_per_ms
 from inspector.mock.active import ActiveResponse
-from inspector.mock.audio import bytes_per_ms
 from inspector.mock.outbox import Outgoing
 from inspector.mock.response_events import tokens
 from inspector.mock.responses import plan_response

@@ -13,8 +13,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from inspector.audio import bytes_per_ms
 from inspector.mock.active import ActiveResponse, OutputState
-from inspector.mock.audio import bytes_per_ms, tone
+from inspector.mock.audio import tone
 from inspector.mock.ids import IdFactory
 from inspector.mock.response_events import (
     arguments_done,
