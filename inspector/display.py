@@ -1,4 +1,4 @@
-"""Formatting shared by the CLI and the TUI: times, durations, sizes, one-line event rows."""
+"""Formatting shared by the CLI and the TUI: times, durations, offsets, sizes, short ids."""
 
 from __future__ import annotations
 

@@ -5,8 +5,8 @@
 For each client handshake the tap first opens the same path and query on the upstream, passing
 the credential headers and the subprotocol list, and only then answers the client: with the
 subprotocol the upstream chose, or with the upstream's own HTTP refusal. Frames are forwarded as
-they come (text as text, binary as binary) and handed to the `Recorder`, which writes them from
-its own thread; nothing on the forwarding path touches SQLite.
+they come (text as text, binary as binary) and handed to the `Recorder`, whose writer process
+commits them; nothing on the forwarding path touches SQLite.
 """
 
 from __future__ import annotations

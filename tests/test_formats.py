@@ -460,6 +460,14 @@ def test_har_times_before_1970_or_impossible_are_refused_like_jsonl_headers(
     assert store.sessions() == []
 
 
+@pytest.mark.parametrize("kind", [["send"], {"send": 1}, None])
+def test_a_har_message_type_that_is_not_a_string_is_a_format_error(kind: object, store: Store, tmp_path: Path):
+    path = write(tmp_path / "odd.har", json.dumps(_one_socket_har([{**_text(1.0), "type": kind}])))
+    with pytest.raises(FormatError, match=r"odd\.har:log\.entries\[0\]\._webSocketMessages\[0\]\.type: must be"):
+        import_files(store, [path])
+    assert store.sessions() == []
+
+
 def test_har_export_of_an_impossible_start_already_in_a_database_does_not_raise(store: Store):
     session_id = store.import_session([FrameIn(Direction.SERVER, 0, "{}")], started_at=-9e11)
     doc = orjson.loads(export_bytes(store, session_id, "har"))

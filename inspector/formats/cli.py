@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from inspector.cli_common import db_option, fail, json_option, open_store
+from inspector.files import atomic_write
 
 __all__ = ["export_command", "import_command"]
 
@@ -102,14 +103,10 @@ def _export_document(store, session_id: int, fmt: str, output_arg: str | None, d
         output = Path(output_arg)
     if is_database_file(output, db_path):
         fail(f"cannot write {output}: it is the database itself (--db {db_path})")
-    # Write beside the target and rename, so that a failure never leaves half a file behind.
-    partial = output.with_name(output.name + ".partial")
     try:
-        with open(partial, "wb") as stream:
+        with atomic_write(output) as stream:
             count = write(stream)
-        os.replace(partial, output)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         fail(f"cannot write {output}: {exc.strerror or exc}")
     click.echo(f"wrote session {session_id} ({count} frames) to {output}", err=True)
 

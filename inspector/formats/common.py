@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from inspector.protocol import MAX_FRAME
-from inspector.store import FrameIn
+import orjson
+
+from inspector.protocol import MAX_FRAME, Direction
+
+if TYPE_CHECKING:  # the store loads sqlite3: a reader needs it only once frames are read
+    from inspector.store import FrameIn
 
 __all__ = [
     "EXPORTED_FIELDS",
@@ -17,11 +21,17 @@ __all__ = [
     "MAX_TIMESTAMP",
     "MAX_T_NS",
     "FormatError",
+    "Lines",
     "SessionImport",
+    "check_direction",
     "check_frame_size",
     "check_session_fields",
     "check_timestamp",
+    "parse_line",
 ]
+
+# The non-blank lines of a JSON Lines file with their 1-based numbers.
+Lines = Iterator[tuple[int, bytes]]
 
 FORMAT_NAME = "realtime-inspector/1"
 MAX_T_NS = 2**63 - 1  # SQLite's INTEGER; about 292 years
@@ -133,3 +143,21 @@ def check_frame_size(frame: str | bytes, path: str, where: int | str) -> None:
         raise FormatError(
             path, where, f"frame of {size} bytes is larger than the {MAX_FRAME // 2**20} MiB the tap accepts"
         )
+
+
+def parse_line(path: str, lineno: int, line: bytes) -> Any:
+    """One JSON Lines line parsed; a `FormatError` that says when the file looks cut short."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        reason = str(exc).split(":", 1)[0]
+        if not line.endswith(b"\n"):
+            reason += " (the file looks truncated: its last line is incomplete)"
+        raise FormatError(path, lineno, f"invalid JSON: {reason}") from None
+
+
+def check_direction(path: str, lineno: int, value: Any) -> Direction:
+    try:
+        return Direction(value)
+    except ValueError:
+        raise FormatError(path, lineno, f"direction must be 'client' or 'server', not {value!r}") from None

@@ -7,13 +7,17 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
+from typing import TYPE_CHECKING
 
 import orjson
 
-from inspector.formats.common import MAX_FRAME, FormatError, SessionImport
+from inspector.formats.common import MAX_FRAME, FormatError, SessionImport, parse_line
+from inspector.formats.fixture import read_fixture
 from inspector.formats.har import read_har
-from inspector.formats.jsonl import parse_line, read_fixture, read_interchange
-from inspector.store import Store
+from inspector.formats.jsonl import read_interchange
+
+if TYPE_CHECKING:  # the store loads sqlite3: detecting a file's format needs none of it
+    from inspector.store import Store
 
 __all__ = ["Imported", "detect_format", "import_files", "read_sessions"]
 

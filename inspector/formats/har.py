@@ -20,7 +20,7 @@ import datetime as dt
 import math
 import time
 from collections.abc import Iterator, Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
@@ -39,7 +39,9 @@ from inspector.formats.common import (
 )
 from inspector.formats.jsonl import close_record, session_header
 from inspector.protocol import Direction, Opcode, model_from_query
-from inspector.store import FrameIn, Store
+
+if TYPE_CHECKING:  # the store loads sqlite3: detecting a file's format needs none of it
+    from inspector.store import Store
 
 __all__ = ["export_har", "is_websocket_entry", "read_har"]
 
@@ -123,8 +125,9 @@ def _ended_at(entry: dict[str, Any], opened: float, last_message: float) -> floa
 
 
 def _fields_from_request(path: str, where: str, entry: dict[str, Any]) -> dict[str, Any]:
-    request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
-    response = entry.get("response") if isinstance(entry.get("response"), dict) else {}
+    given_request, given_response = entry.get("request"), entry.get("response")
+    request = given_request if isinstance(given_request, dict) else {}
+    response = given_response if isinstance(given_response, dict) else {}
     headers = _pairs(path, f"{where}.request.headers", request.get("headers"))
     answer = _subprotocols(_pairs(path, f"{where}.response.headers", response.get("headers")))
     fields: dict[str, Any] = {
@@ -145,6 +148,8 @@ def _fields_from_request(path: str, where: str, entry: dict[str, Any]) -> dict[s
 
 
 def _read_entry(path: str, where: str, entry: dict[str, Any]) -> SessionImport:
+    from inspector.store import FrameIn  # see the TYPE_CHECKING import above
+
     messages = entry.get("_webSocketMessages") or []
     if not isinstance(messages, list):
         raise FormatError(path, f"{where}._webSocketMessages", "must be a list")
@@ -187,7 +192,9 @@ def _read_entry(path: str, where: str, entry: dict[str, Any]) -> SessionImport:
 def _read_message(path: str, where: str, message: Any) -> tuple[Direction, float, int | None, str | bytes] | None:
     if not isinstance(message, dict):
         raise FormatError(path, where, "a WebSocket message must be an object")
-    direction = _TYPES.get(message.get("type"))
+    kind = message.get("type")
+    # Not a plain .get(kind): a list or an object there would be an unhashable key.
+    direction = _TYPES.get(kind) if isinstance(kind, str) else None
     if direction is None:
         raise FormatError(path, f"{where}.type", f"must be 'send' or 'receive', not {message.get('type')!r}")
     at = message.get("time")

@@ -1,6 +1,6 @@
-"""JSON Lines: our interchange format (exact, round-trips) and the fixtures' format (import only).
+"""Our JSON Lines interchange format (`realtime-inspector/1`): exact, round-trips.
 
-Interchange (`realtime-inspector/1`), one JSON object a line:
+One JSON object a line:
 
     {"format":"realtime-inspector/1","frames":3,"session":{"started_at":1732440000.25,...}}
     {"direction":"server","t_ns":0,"opcode":"text","text":"{\"type\":\"session.created\",...}"}
@@ -11,11 +11,7 @@ Interchange (`realtime-inspector/1`), one JSON object a line:
 survive); binary frames are base64. `frames` lets an import notice a file cut at a line boundary.
 The close line appears when the session has close information.
 
-Fixture format (../shared/fixtures/openai-realtime/): `{"direction","kind":"message"|"close",
-"at"?,"data"}` where `data` is the parsed event; the frame is rebuilt as `orjson.dumps(data)`
-(compact: the original spacing is not in the file). A line without `at` keeps the previous line's
-time (0 at the start): we do not invent latencies that were never measured, so a fixture without
-times shows every event at +0 ms rather than at made-up offsets.
+The fixtures' JSON Lines format (import only) is in `inspector.formats.fixture`.
 """
 
 from __future__ import annotations
@@ -24,8 +20,7 @@ import base64
 import binascii
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
@@ -35,16 +30,19 @@ from inspector.formats.common import (
     FORMAT_NAME,
     MAX_T_NS,
     FormatError,
+    Lines,
     SessionImport,
+    check_direction,
     check_frame_size,
     check_session_fields,
+    parse_line,
 )
-from inspector.protocol import Direction, Opcode
-from inspector.store import Event, FrameIn, Store
+from inspector.protocol import Opcode
 
-__all__ = ["export_jsonl", "frame_record", "read_fixture", "read_interchange", "session_header"]
+if TYPE_CHECKING:  # the store loads sqlite3: detecting a file's format needs none of it
+    from inspector.store import Event, FrameIn, Store
 
-Lines = Iterator[tuple[int, bytes]]
+__all__ = ["close_record", "export_jsonl", "frame_record", "read_interchange", "session_header"]
 
 
 def session_header(store: Store, session_id: int, frames: int | None = None) -> dict[str, Any]:
@@ -103,23 +101,6 @@ def export_jsonl(store: Store, session_id: int, out: IO[bytes], seqs: Sequence[i
 # -- reading ----------------------------------------------------------------------------------
 
 
-def parse_line(path: str, lineno: int, line: bytes) -> Any:
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        reason = str(exc).split(":", 1)[0]
-        if not line.endswith(b"\n"):
-            reason += " (the file looks truncated: its last line is incomplete)"
-        raise FormatError(path, lineno, f"invalid JSON: {reason}") from None
-
-
-def _direction(path: str, lineno: int, value: Any) -> Direction:
-    try:
-        return Direction(value)
-    except ValueError:
-        raise FormatError(path, lineno, f"direction must be 'client' or 'server', not {value!r}") from None
-
-
 def read_interchange(path: str, header: dict[str, Any], lines: Lines) -> SessionImport:
     """A session from our own format; `lines` continues after the header (line 1)."""
     if header.get("format") != FORMAT_NAME:
@@ -138,6 +119,8 @@ def read_interchange(path: str, header: dict[str, Any], lines: Lines) -> Session
 
 
 def _interchange_frames(imp: SessionImport, expected: int | None, lines: Lines) -> Iterator[FrameIn]:
+    from inspector.store import FrameIn  # see the TYPE_CHECKING import above
+
     path = imp.path
     closed_at: int | None = None
     last = 1
@@ -156,7 +139,7 @@ def _interchange_frames(imp: SessionImport, expected: int | None, lines: Lines) 
             imp.trailer.update(check_session_fields(renamed, path, lineno, CLOSE_FIELDS))
             closed_at = lineno
             continue
-        direction = _direction(path, lineno, obj.get("direction"))
+        direction = check_direction(path, lineno, obj.get("direction"))
         t_ns = obj.get("t_ns")
         if isinstance(t_ns, bool) or not isinstance(t_ns, int) or not 0 <= t_ns <= MAX_T_NS:
             raise FormatError(path, lineno, "t_ns must be a non-negative integer (nanoseconds since the session start)")
@@ -184,69 +167,3 @@ def _interchange_frames(imp: SessionImport, expected: int | None, lines: Lines) 
         raise FormatError(
             path, last, f"truncated: the header promises {expected} frames but the file holds {imp.frame_count}"
         )
-
-
-def _fixture_t_ns(path: str, lineno: int, at: Any) -> int:
-    """`at` (seconds) as nanoseconds, checked after rounding: 9223372036.854775807 s rounds to
-    2**63 ns, one more than SQLite's INTEGER holds."""
-    reason = "'at' must be a non-negative number of seconds, at most 9223372036.854775 (292 years)"
-    if isinstance(at, bool) or not isinstance(at, (int, float)):
-        raise FormatError(path, lineno, reason)
-    try:
-        t_ns = round(at * 1e9)
-    except (OverflowError, ValueError):  # inf, NaN, an integer too large for a float
-        raise FormatError(path, lineno, reason) from None
-    if not 0 <= t_ns <= MAX_T_NS:
-        raise FormatError(path, lineno, reason)
-    return t_ns
-
-
-def read_fixture(path: str, first: dict[str, Any], lines: Lines) -> SessionImport:
-    """A session from the fixture format; `first` is line 1, already parsed."""
-    fields: dict[str, Any] = {"started_at": time.time(), "label": Path(path).stem}
-    data = first.get("data")
-    if isinstance(data, dict) and data.get("type") == "session.created":
-        session = data.get("session")
-        if isinstance(session, dict) and isinstance(session.get("model"), str):
-            fields["model"] = session["model"]
-    imp = SessionImport(path, "fixture", fields, iter(()))
-    imp.frames = _fixture_frames(imp, first, lines)
-    return imp
-
-
-def _fixture_frames(imp: SessionImport, first: dict[str, Any], lines: Lines) -> Iterator[FrameIn]:
-    path = imp.path
-    t_ns = 0
-    closed_at: int | None = None
-
-    def all_lines() -> Iterator[tuple[int, Any]]:
-        yield 1, first
-        for lineno, line in lines:
-            yield lineno, parse_line(path, lineno, line)
-
-    for lineno, obj in all_lines():
-        if not isinstance(obj, dict):
-            raise FormatError(path, lineno, "expected a JSON object")
-        if closed_at is not None:
-            raise FormatError(path, lineno, f"nothing may follow the close line (line {closed_at})")
-        direction = _direction(path, lineno, obj.get("direction"))
-        at = obj.get("at")
-        if at is not None:
-            t_ns = _fixture_t_ns(path, lineno, at)
-        kind = obj.get("kind", "message")
-        if kind == "close":
-            data = obj.get("data") if isinstance(obj.get("data"), dict) else obj
-            close = {"close_code": data.get("code"), "close_reason": data.get("reason"), "close_side": direction.value}
-            imp.trailer.update(check_session_fields(close, path, lineno, CLOSE_FIELDS))
-            if at is not None:
-                imp.trailer["ended_at"] = imp.fields["started_at"] + at
-            closed_at = lineno
-            continue
-        if kind != "message":
-            raise FormatError(path, lineno, f"kind must be 'message' or 'close', not {kind!r}")
-        if "data" not in obj:
-            raise FormatError(path, lineno, "a message line needs 'data' (the event)")
-        data = orjson.dumps(obj["data"])
-        check_frame_size(data, path, lineno)
-        imp.frame_count += 1
-        yield FrameIn(direction, t_ns, data.decode(), Opcode.TEXT)

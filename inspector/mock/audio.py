@@ -13,12 +13,7 @@ from functools import lru_cache
 
 from inspector.audio import G711_RATE, PCM_RATE, bytes_per_ms, decode_to_pcm16, g711_table
 
-__all__ = [
-    "bytes_per_ms",
-    "decode_to_pcm16",
-    "frame_levels",
-    "tone",
-]
+__all__ = ["frame_levels", "tone"]
 
 # --- G.711 encoding (decoding lives in inspector.audio) --------------------------------------
 

@@ -12,7 +12,7 @@ import click
 
 from inspector.cli_common import db_option, fail, parse_listen
 from inspector.mock.script import DEFAULT_SCRIPT, Script, ScriptError
-from inspector.mock.server import run_mock
+from inspector.mock.server import Latency, run_mock
 
 __all__ = ["mock_command"]
 
@@ -85,7 +85,7 @@ def mock_command(
     listen: str,
     script_path: Path | None,
     seed: int | None,
-    latency: str,
+    latency: Latency,  # click.Choice holds it to these values
     require_key: bool,
     from_session: int | None,
     db_path: Path,
@@ -119,7 +119,7 @@ def mock_command(
             latency=latency,
             script=script,
             require_key=require_key,
-            session_factory=factory,  # type: ignore[arg-type]
+            session_factory=factory,
         ) as mock:
             what = f"playing back session {from_session}" if from_session is not None else "mock Realtime server"
             click.echo(f"inspector {what} on {mock.url}")

@@ -165,7 +165,10 @@ class Conversation:
         elif previous_item_id == "root":
             self.items.insert(0, item)
         else:
-            self.items.insert(self.index(previous_item_id) + 1, item)  # type: ignore[operator]
+            index = self.index(previous_item_id)
+            if index is None:
+                raise KeyError(previous_item_id)
+            self.items.insert(index + 1, item)
 
     def replace(self, item: dict[str, Any]) -> None:
         i = self.index(item["id"])

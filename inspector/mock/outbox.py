@@ -45,9 +45,6 @@ class Outbox:
         self._seq = 0
         self._last_due = 0.0
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
     def put(
         self,
         payload: Outgoing,
@@ -82,7 +79,7 @@ class Outbox:
 
     def pop_all(self, now: float) -> list[tuple[float, Outgoing]]:
         """Everything still pending as (delay from `now`, payload): for callers that send it all."""
-        out = []
+        out: list[tuple[float, Outgoing]] = []
         while self._entries:
             entry = self._entries[0]
             out.extend((max(0.0, entry.due - now), p) for p in self.pop_due(entry.due))

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -21,6 +21,7 @@ import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from inspector.mock.handshake import admit, choose_subprotocol, is_realtime_path
 from inspector.mock.ids import IdFactory
@@ -110,8 +111,9 @@ def _process_request(connection: ServerConnection, request: Request) -> Response
     return None
 
 
-def _select_subprotocol(connection: ServerConnection, subprotocols: list[str]) -> str | None:
-    return choose_subprotocol(subprotocols)
+def _select_subprotocol(connection: ServerConnection, subprotocols: Sequence[Subprotocol]) -> Subprotocol | None:
+    chosen = choose_subprotocol(subprotocols)
+    return None if chosen is None else Subprotocol(chosen)
 
 
 @contextlib.asynccontextmanager

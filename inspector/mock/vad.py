@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from inspector.mock.audio import bytes_per_ms, frame_levels
+from inspector.audio import bytes_per_ms
+from inspector.mock.audio import frame_levels
 
 __all__ = ["FRAME_MS", "EnergyVad", "VadEvent", "threshold_dbfs"]
 

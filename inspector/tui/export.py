@@ -4,10 +4,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from inspector.files import atomic_write
 from inspector.formats import jsonl
 from inspector.store import Store
 
@@ -47,12 +47,5 @@ def export_jsonl(
     returns how many frames were written. The file is written beside `path` and renamed at the
     end, so a failed or cancelled export (`cancelled()` is polled as it goes; `ExportCancelled`
     is raised) leaves no half file that an import would refuse."""
-    partial = path.with_name(path.name + ".partial")
-    try:
-        with open(partial, "wb") as stream:
-            count = jsonl.export_jsonl(store, session_id, _Output(stream, cancelled), seqs)  # type: ignore[arg-type]
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    return count
+    with atomic_write(path) as stream:
+        return jsonl.export_jsonl(store, session_id, _Output(stream, cancelled), seqs)  # type: ignore[arg-type]
