@@ -21,3 +21,9 @@ def test_ci_runs_exactly_the_readme_test_command():
 def test_readme_first_command_installs_and_runs_the_demo():
     first = _shell_lines((ROOT / "README.md").read_text())[0]
     assert "pip install -e ." in first and first.endswith("inspector demo")
+
+
+def test_the_test_command_lints_and_type_checks_before_the_tests():
+    (command,) = [line for line in _shell_lines((ROOT / "README.md").read_text()) if "pytest" in line]
+    steps = [command.index(step) for step in ("ruff check .", "ruff format --check .", "mypy", "-m pytest")]
+    assert steps == sorted(steps)
