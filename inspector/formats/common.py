@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from inspector.protocol import MAX_FRAME, Direction
+from inspector.store.values import SessionStatus
 
 if TYPE_CHECKING:  # the store loads sqlite3: a reader needs it only once frames are read
     from inspector.store import FrameIn
@@ -37,9 +38,9 @@ FORMAT_NAME = "realtime-inspector/1"
 MAX_T_NS = 2**63 - 1  # SQLite's INTEGER; about 292 years
 MAX_TIMESTAMP = 253402300800.0  # 10000-01-01T00:00:00Z in unix seconds: times must be before it
 TIMESTAMP_FIELDS = ("started_at", "ended_at")
-# The store's statuses once a session is over ("open" is the only other one). An imported session
-# is never live: any other status becomes "interrupted", or it would look recording forever.
-FINAL_STATUSES = ("closed", "failed", "interrupted")
+# The store's statuses once a session is over (all but OPEN). An imported session is never
+# live: any other status becomes INTERRUPTED, or it would look recording forever.
+FINAL_STATUSES = tuple(status.value for status in SessionStatus if status is not SessionStatus.OPEN)
 
 # Session metadata an export carries and an import restores. Ids and counters are the database's
 # own (recomputed on import); `replay_of` names a session of another database, so it is dropped;
@@ -111,7 +112,7 @@ def check_session_fields(
         if name in out:
             check_timestamp(out[name], path, where, f"session field {name!r}")
     if "status" in out and out["status"] not in FINAL_STATUSES:
-        out["status"] = "interrupted"
+        out["status"] = SessionStatus.INTERRUPTED
     for name in ("offered_subprotocols",):
         if name in out and not all(isinstance(v, str) for v in out[name]):
             raise FormatError(path, where, f"session field {name!r} must be a list of strings")

@@ -39,6 +39,7 @@ from inspector.formats.common import (
 )
 from inspector.formats.jsonl import close_record, session_header
 from inspector.protocol import Direction, Opcode, model_from_query
+from inspector.store.values import SessionStatus
 
 if TYPE_CHECKING:  # the store loads sqlite3: detecting a file's format needs none of it
     from inspector.store import Store
@@ -185,7 +186,7 @@ def _read_entry(path: str, where: str, entry: dict[str, Any]) -> SessionImport:
         ended = _ended_at(entry, start if opened is None else opened, last_message)
         if ended is not None:
             fields["ended_at"] = ended
-    fields.setdefault("status", "closed")
+    fields.setdefault("status", SessionStatus.CLOSED)
     return SessionImport(path, "har", fields, iter(out), frame_count=len(out))
 
 

@@ -18,7 +18,7 @@ from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from inspector.display import format_bytes, format_duration
-from inspector.store import Event, SessionInfo, Store, is_database_file
+from inspector.store import Event, SessionInfo, SessionStatus, Store, is_database_file
 from inspector.store.filter import CompiledFilter, compile_filter
 from inspector.tui.db import DB_ERRORS, worker_store
 from inspector.tui.export import ExportCancelled, export_jsonl
@@ -84,7 +84,7 @@ class SessionScreen(Screen[None]):
     @property
     def live(self) -> bool:
         """The session is still being recorded: there is something to follow."""
-        return self.info is not None and self.info.status == "open"
+        return self.info is not None and self.info.status == SessionStatus.OPEN
 
     @property
     def store(self) -> Store:

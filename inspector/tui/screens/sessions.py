@@ -10,7 +10,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from inspector.store import SessionInfo
+from inspector.store import SessionInfo, SessionStatus
 from inspector.tui.db import DB_ERRORS, worker_store
 from inspector.tui.screens.dialogs import ConfirmScreen, PromptScreen
 from inspector.tui.sessions_model import COLUMN_SORTS, SORTS, match_session, sort_sessions
@@ -181,7 +181,7 @@ class SessionsScreen(Screen[None]):
         if session_id is None:
             return
         info = next((s for s in self.sessions if s.id == session_id), None)
-        if info is not None and info.status == "open":
+        if info is not None and info.status == SessionStatus.OPEN:
             self.notify(_STILL_RECORDING.format(session_id), severity="warning")
             return
         events = info.events if info else 0
@@ -201,7 +201,7 @@ class SessionsScreen(Screen[None]):
             store = worker_store(self.app)
             # Asked again: the list may be older than a tap that started meanwhile, and the
             # recorder must never lose the session it writes into.
-            if store.session(session_id).status == "open":
+            if store.session(session_id).status == SessionStatus.OPEN:
                 self._notify_from_thread(_STILL_RECORDING.format(session_id), severity="warning")
                 return
             store.delete_session(session_id)

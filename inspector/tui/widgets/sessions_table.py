@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from inspector.store import SessionInfo
+from inspector.store import SessionInfo, SessionStatus
 from inspector.tui.sessions_model import COLUMNS, session_cells
 from inspector.tui.widgets._keys import TABLE_BINDINGS
 
@@ -62,9 +62,9 @@ class SessionsTable(DataTable):
             cells[i].justify = "right"
         if info.error_events:
             cells[8].stylize("bold red")
-        if info.status == "open":
+        if info.status == SessionStatus.OPEN:
             cells[9].stylize("bold green")
-        elif info.status in ("failed", "interrupted"):
+        elif info.status in (SessionStatus.FAILED, SessionStatus.INTERRUPTED):
             cells[9].stylize("red")
         if marked:
             cells[0].stylize("bold yellow")
