@@ -28,7 +28,10 @@ PURE_MODULES = [
     "inspector.mock.playback",
     "inspector.mock.responses",
     "inspector.mock.state",
+    "inspector.store.filter",
+    "inspector.store.values",
     "inspector.tui",
+    "inspector.turns",
 ]
 
 
