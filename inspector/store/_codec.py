@@ -1,4 +1,5 @@
-"""How events are laid out in rows: ids, the `events` and `frames` rows, audio stored decoded.
+"""How values are laid out in rows: ids, the `events` and `frames` rows (audio stored decoded),
+and the `sessions` row (its metadata redacted).
 
 Private to the store package: nothing outside it knows that an event's id packs its session and
 seq (`session_id << SEQ_BITS | seq`), nor how a frame is cut into rows.
@@ -11,10 +12,12 @@ import binascii
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import orjson
+
 from inspector.protocol import Direction, Opcode, describe_frame
-from inspector.redaction import redact_bytes, redact_text
+from inspector.redaction import redact_bytes, redact_headers, redact_subprotocols, redact_text, redact_url
 from inspector.store.schema import SEQ_BITS
-from inspector.store.values import Event, FrameIn
+from inspector.store.values import SESSION_COLUMNS, Event, FrameIn, SessionInfo, SessionStatus
 
 _DIRS = (Direction.CLIENT, Direction.SERVER)
 SEQ_MASK = (1 << SEQ_BITS) - 1
@@ -144,3 +147,57 @@ def join_frame(body: str | bytes, audio: bytes | None, at: int | None) -> str | 
     if audio is None or at is None or not isinstance(body, str):
         return body
     return body[:at] + base64.b64encode(audio).decode() + body[at:]
+
+
+# -- sessions ----------------------------------------------------------------------------------
+
+_JSON_COLUMNS = ("offered_subprotocols", "request_headers")
+# Session fields that are free text: scanned for key-shaped secrets before they are written.
+_TEXT_COLUMNS = (
+    "user_agent",
+    "error",
+    "close_reason",
+    "label",
+    "path",
+    "model",
+    "client_addr",
+    "close_side",
+    "source",
+)
+
+
+def session_from_row(row: dict[str, Any]) -> SessionInfo:
+    values = {k: row[k] for k in SESSION_COLUMNS if k in row}
+    for name in _JSON_COLUMNS:
+        values[name] = orjson.loads(values[name]) if values.get(name) else []
+    values["status"] = SessionStatus.read(values["status"])
+    return SessionInfo(**values)
+
+
+def session_row(fields_: dict[str, Any]) -> dict[str, Any]:
+    """A session's fields as column values, redacted: metadata is redacted here so that no caller
+    can forget to."""
+    unknown = set(fields_) - set(SESSION_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown session fields: {sorted(unknown)}")
+    out = dict(fields_)
+    if isinstance(out.get("status"), SessionStatus):
+        out["status"] = out["status"].value  # stored as the plain text it always was
+    # Metadata is redacted here so that no caller can forget to.
+    if out.get("target_url"):
+        out["target_url"] = redact_url(out["target_url"])
+    if out.get("query"):
+        out["query"] = redact_url("?" + out["query"])[1:]
+    if out.get("subprotocol"):
+        out["subprotocol"] = redact_subprotocols([out["subprotocol"]])[0]
+    if "offered_subprotocols" in out:
+        out["offered_subprotocols"] = orjson.dumps(
+            redact_subprotocols(list(out["offered_subprotocols"] or []))
+        ).decode()
+    if "request_headers" in out:
+        pairs = [(str(k), str(v)) for k, v in out["request_headers"] or []]
+        out["request_headers"] = orjson.dumps(redact_headers(pairs)).decode()
+    for key in (*_TEXT_COLUMNS, "status"):
+        if isinstance(out.get(key), str):
+            out[key] = redact_text(out[key])
+    return out

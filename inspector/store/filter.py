@@ -30,6 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from inspector.store._filter_syntax import And, Cond, FilterError, Node, Not, Parser, Token
+
 __all__ = [
     "CompiledFilter",
     "FilterError",
@@ -38,183 +40,6 @@ __all__ = [
     "filter_value",
     "parse_filter",
 ]
-
-
-class FilterError(ValueError):
-    """A filter that cannot be understood; `position` is where the bad token starts."""
-
-    def __init__(self, message: str, position: int) -> None:
-        super().__init__(f"{message} (at column {position + 1})")
-        self.message = message
-        self.position = position
-
-    def caret(self, text: str) -> str:
-        """The filter with a `^` under the bad token, for a one-line terminal error."""
-        return f"{text}\n{' ' * self.position}^"
-
-
-# --- tokens ---------------------------------------------------------------------------------
-
-_LPAREN, _RPAREN, _OR, _AND, _NOT, _TERM = "(", ")", "OR", "AND", "-", "term"
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    kind: str
-    pos: int
-    text: str = ""  # the term's text, quotes removed
-    quoted: bool = False  # the whole term was one quoted phrase
-    raw: str = ""  # the term as typed
-
-
-def _read_term(text: str, i: int) -> tuple[str, bool, int]:
-    """A term runs to whitespace or a parenthesis; double quotes inside keep spaces and
-    parentheses (backslash escapes a quote). Returns (value, fully_quoted, end)."""
-    out: list[str] = []
-    start = i
-    quoted_parts = 0
-    while i < len(text) and not text[i].isspace() and text[i] not in "()":
-        if text[i] == '"':
-            quote_at = i
-            i += 1
-            while i < len(text) and text[i] != '"':
-                if text[i] == "\\" and i + 1 < len(text):
-                    i += 1
-                out.append(text[i])
-                i += 1
-            if i >= len(text):
-                raise FilterError("unterminated quote", quote_at)
-            i += 1
-            quoted_parts += 1
-        else:
-            out.append(text[i])
-            i += 1
-    fully_quoted = quoted_parts == 1 and text[start] == '"' and text[i - 1] == '"'
-    return "".join(out), fully_quoted, i
-
-
-def _tokenize(text: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch.isspace():
-            i += 1
-        elif ch in "()":
-            tokens.append(_Token(ch, i))
-            i += 1
-        elif ch == "-" and i + 1 < len(text) and not text[i + 1].isspace():
-            tokens.append(_Token(_NOT, i))
-            i += 1
-        else:
-            value, quoted, end = _read_term(text, i)
-            if not quoted and value in ("OR", "AND"):
-                tokens.append(_Token(value, i))
-            elif not quoted and value == "-":
-                raise FilterError("'-' must be followed by a term", i)
-            else:
-                tokens.append(_Token(_TERM, i, value, quoted, text[i:end]))
-            i = end
-    return tokens
-
-
-# --- syntax tree ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Cond:
-    """One condition: a SQL fragment made of constants, with its parameters."""
-
-    sql: str
-    params: tuple[Any, ...] = ()
-    needs_frames: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Not:
-    child: Node
-
-
-@dataclass(frozen=True, slots=True)
-class And:
-    children: tuple[Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Or:
-    children: tuple[Node, ...]
-
-
-Node = Cond | Not | And | Or
-
-
-class _Parser:
-    """expr := and ('OR' and)* ; and := unary ('AND'? unary)* ; unary := '-' unary | atom ;
-    atom := '(' expr ')' | term"""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.tokens = _tokenize(text)
-        self.i = 0
-
-    def peek(self) -> _Token | None:
-        return self.tokens[self.i] if self.i < len(self.tokens) else None
-
-    def take(self) -> _Token:
-        tok = self.tokens[self.i]
-        self.i += 1
-        return tok
-
-    def parse(self) -> Node | None:
-        if not self.tokens:
-            return None
-        node = self.expr()
-        tok = self.peek()
-        if tok is not None:  # only a stray ')' can stop expr early
-            raise FilterError("unbalanced ')'", tok.pos)
-        return node
-
-    def expr(self) -> Node:
-        parts = [self.conj()]
-        while (tok := self.peek()) is not None and tok.kind == _OR:
-            self.take()
-            parts.append(self.conj())
-        return parts[0] if len(parts) == 1 else Or(tuple(parts))
-
-    def conj(self) -> Node:
-        parts = [self.unary()]
-        while (tok := self.peek()) is not None and tok.kind not in (_OR, _RPAREN):
-            if tok.kind == _AND:
-                self.take()
-            parts.append(self.unary())
-        return parts[0] if len(parts) == 1 else And(tuple(parts))
-
-    def unary(self) -> Node:
-        tok = self.peek()
-        if tok is None:
-            raise FilterError("a term is missing at the end", len(self.text))
-        if tok.kind == _NOT:
-            self.take()
-            if self.peek() is None or self.peek().kind in (_OR, _AND, _RPAREN):  # type: ignore[union-attr]
-                raise FilterError("'-' must be followed by a term", tok.pos)
-            return Not(self.unary())
-        return self.atom()
-
-    def atom(self) -> Node:
-        tok = self.take()
-        if tok.kind == _LPAREN:
-            if (nxt := self.peek()) is not None and nxt.kind == _RPAREN:
-                raise FilterError("empty parentheses", tok.pos)
-            node = self.expr()
-            close = self.peek()
-            if close is None or close.kind != _RPAREN:
-                raise FilterError("'(' is never closed", tok.pos)
-            self.take()
-            return node
-        if tok.kind == _TERM:
-            return _term(tok)
-        what = {"OR": "OR", "AND": "AND", ")": "')'"}.get(tok.kind, tok.kind)
-        raise FilterError(f"{what} needs a term before it", tok.pos)
 
 
 # --- terms ----------------------------------------------------------------------------------
@@ -265,7 +90,7 @@ def _type_term(value: str) -> Cond:
     return Cond("e.type = ?", (folded,))
 
 
-def _term(tok: _Token) -> Node:
+def _term(tok: Token) -> Node:
     text = tok.text
     if tok.quoted:
         return _text_search(text, tok.pos)
@@ -279,7 +104,7 @@ def _term(tok: _Token) -> Node:
     return _text_search(text, tok.pos)
 
 
-def _key_term(key: str, value: str, tok: _Token) -> Node:
+def _key_term(key: str, value: str, tok: Token) -> Node:
     value_pos = tok.pos + len(key) + 1
     if not value:
         raise FilterError(f"'{key}:' needs a value", value_pos)
@@ -338,7 +163,7 @@ def filter_value(raw: str) -> Any:
     return {"true": 1, "false": 0, "null": None}.get(raw, raw)
 
 
-def _json_term(tok: _Token) -> Node:
+def _json_term(tok: Token) -> Node:
     text = tok.text
     m = _JSON_PATH.match(text)
     if not m:
@@ -432,7 +257,7 @@ def parse_filter(text: str) -> Node | None:
         raise FilterError("a filter is text", 0)
     if "\x00" in text:
         raise FilterError("NUL characters are not allowed", text.index("\x00"))
-    return _Parser(text).parse()
+    return Parser(text, _term).parse()
 
 
 def compile_filter(text: str) -> CompiledFilter:

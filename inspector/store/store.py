@@ -42,19 +42,16 @@ The contract (what a second backend, e.g. PostgreSQL, implements so that no call
 
 from __future__ import annotations
 
-import functools
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
-import orjson
 import sqlite_utils
 
 from inspector.protocol import Direction
-from inspector.redaction import redact_headers, redact_subprotocols, redact_text, redact_url
 from inspector.store._codec import (
     EVENT_SELECT,
     EventRow,
@@ -65,67 +62,25 @@ from inspector.store._codec import (
     join_frame,
     key_range,
     seq_of,
+    session_from_row,
+    session_row,
 )
+from inspector.store._sqlite import Transaction, guarded, store_error
 from inspector.store.files import create_private_file
 from inspector.store.filter import CompiledFilter
 from inspector.store.schema import SchemaError, migrate
 from inspector.store.values import (
-    SESSION_COLUMNS,
     Event,
     FrameIn,
     SessionInfo,
     SessionNotFound,
     SessionStatus,
-    StoreBusy,
     StoreError,
-    StoreInterrupted,
 )
 
 __all__ = ["PAGE_ROWS", "Store"]
 
 PAGE_ROWS = 1000
-_JSON_COLUMNS = ("offered_subprotocols", "request_headers")
-# Session fields that are free text: scanned for key-shaped secrets before they are written.
-_TEXT_COLUMNS = (
-    "user_agent",
-    "error",
-    "close_reason",
-    "label",
-    "path",
-    "model",
-    "client_addr",
-    "close_side",
-    "source",
-)
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def store_error(exc: sqlite3.Error) -> StoreError:
-    """The `StoreError` that stands for a driver error at the API boundary."""
-    text = str(exc)
-    if isinstance(exc, sqlite3.OperationalError) and text == "interrupted":
-        return StoreInterrupted("the query was interrupted")
-    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
-        return StoreBusy(f"the database is busy: {text}")
-    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
-        # Pages damaged past the header that opening checks ("malformed", "not a database").
-        return StoreError(f"cannot read the database: {text} (is the file damaged?)")
-    return StoreError(f"database error: {text}")
-
-
-def _guarded(method: Callable[Concatenate[Store, _P], _R]) -> Callable[Concatenate[Store, _P], _R]:
-    """Translate the driver's exceptions into `StoreError`s: none of them leaves the store."""
-
-    @functools.wraps(method)
-    def wrapper(self: Store, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.Error as exc:
-            raise store_error(exc) from exc
-
-    return wrapper
 
 
 class Store:
@@ -169,7 +124,7 @@ class Store:
             except OSError as exc:
                 raise StoreError(f"cannot make {self.path} private (mode 0600): {exc.strerror or exc}") from exc
 
-    @_guarded
+    @guarded
     def close(self) -> None:
         self._conn.close()
 
@@ -181,18 +136,18 @@ class Store:
 
     # -- transactions -------------------------------------------------------------------------
 
-    def transaction(self) -> _Transaction:
+    def transaction(self) -> Transaction:
         """`with store.transaction():` groups writes into one atomic commit."""
-        return _Transaction(self._conn)
+        return Transaction(self._conn)
 
-    @_guarded
+    @guarded
     def data_version(self) -> int:
         """Changes when another connection commits: a ~5 µs check for live views."""
         return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
     # -- sessions -----------------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def sessions(self, *, limit: int | None = None) -> list[SessionInfo]:
         """All sessions, newest first."""
         sql = "SELECT * FROM sessions ORDER BY started_at DESC, id DESC"
@@ -200,55 +155,20 @@ class Store:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [self._session_from_row(row) for row in self._db.query(sql, params)]
+        return [session_from_row(row) for row in self._db.query(sql, params)]
 
-    @_guarded
+    @guarded
     def session(self, session_id: int) -> SessionInfo:
         rows = list(self._db.query("SELECT * FROM sessions WHERE id = ?", [session_id]))
         if not rows:
             raise SessionNotFound(session_id)
-        return self._session_from_row(rows[0])
+        return session_from_row(rows[0])
 
-    @staticmethod
-    def _session_from_row(row: dict[str, Any]) -> SessionInfo:
-        values = {k: row[k] for k in SESSION_COLUMNS if k in row}
-        for name in _JSON_COLUMNS:
-            values[name] = orjson.loads(values[name]) if values.get(name) else []
-        values["status"] = SessionStatus.read(values["status"])
-        return SessionInfo(**values)
-
-    @staticmethod
-    def _session_columns(fields_: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(fields_) - set(SESSION_COLUMNS)
-        if unknown:
-            raise ValueError(f"unknown session fields: {sorted(unknown)}")
-        out = dict(fields_)
-        if isinstance(out.get("status"), SessionStatus):
-            out["status"] = out["status"].value  # stored as the plain text it always was
-        # Metadata is redacted here so that no caller can forget to.
-        if out.get("target_url"):
-            out["target_url"] = redact_url(out["target_url"])
-        if out.get("query"):
-            out["query"] = redact_url("?" + out["query"])[1:]
-        if out.get("subprotocol"):
-            out["subprotocol"] = redact_subprotocols([out["subprotocol"]])[0]
-        if "offered_subprotocols" in out:
-            out["offered_subprotocols"] = orjson.dumps(
-                redact_subprotocols(list(out["offered_subprotocols"] or []))
-            ).decode()
-        if "request_headers" in out:
-            pairs = [(str(k), str(v)) for k, v in out["request_headers"] or []]
-            out["request_headers"] = orjson.dumps(redact_headers(pairs)).decode()
-        for key in (*_TEXT_COLUMNS, "status"):
-            if isinstance(out.get(key), str):
-                out[key] = redact_text(out[key])
-        return out
-
-    @_guarded
+    @guarded
     def create_session(self, *, source: str, status: SessionStatus = SessionStatus.OPEN, **fields_: Any) -> int:
         """Insert a session row and return its id. Fields are those of `SessionInfo`."""
         fields_.setdefault("started_at", time.time())
-        row = self._session_columns({"source": source, "status": status, **fields_})
+        row = session_row({"source": source, "status": status, **fields_})
         with self.transaction():
             return self._insert_session(row)
 
@@ -262,7 +182,7 @@ class Store:
         assert cur.lastrowid is not None  # an INSERT into a rowid table always sets it
         return cur.lastrowid
 
-    @_guarded
+    @guarded
     def existing(self, session_ids: Iterable[int]) -> set[int]:
         """Which of these sessions still exist (one may be deleted while it is recorded)."""
         ids = list(session_ids)
@@ -271,9 +191,9 @@ class Store:
         marks = ", ".join("?" for _ in ids)
         return {row[0] for row in self._conn.execute(f"SELECT id FROM sessions WHERE id IN ({marks})", ids)}
 
-    @_guarded
+    @guarded
     def update_session(self, session_id: int, **fields_: Any) -> None:
-        row = self._session_columns(fields_)
+        row = session_row(fields_)
         with self.transaction():
             cur = self._conn.execute(
                 f"UPDATE sessions SET {', '.join(f'[{k}] = ?' for k in row)} WHERE id = ?",
@@ -285,7 +205,7 @@ class Store:
     def set_label(self, session_id: int, label: str | None) -> None:
         self.update_session(session_id, label=label or None)
 
-    @_guarded
+    @guarded
     def delete_session(self, session_id: int) -> None:
         self.session(session_id)
         lo, hi = key_range(session_id)
@@ -296,7 +216,7 @@ class Store:
 
     # -- writing events -----------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def append_events(self, session_id: int, frames: Iterable[FrameIn]) -> int:
         """Append frames after the session's last seq, in one transaction; returns the count.
         Session counters are brought up to date in the same transaction."""
@@ -322,14 +242,14 @@ class Store:
         self.add_counts(session_id, events)
         return len(events)
 
-    @_guarded
+    @guarded
     def insert_rows(self, events: Sequence[EventRow], bodies: Sequence[FrameRow]) -> None:
         """Low-level batch insert of rows made by `event_rows` (the recorder's fast path, inside
         this package only). The caller holds the transaction."""
         self._conn.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", events)
         self._conn.executemany("INSERT INTO frames VALUES (?,?,?,?)", bodies)
 
-    @_guarded
+    @guarded
     def add_counts(self, session_id: int, events: Sequence[EventRow]) -> None:
         """Add rows made by `event_rows` to the session's counters (no rescan of the session,
         which would cost O(events) per batch on a long live session)."""
@@ -350,13 +270,13 @@ class Store:
             ),
         )
 
-    @_guarded
+    @guarded
     def import_session(self, frames: Iterable[FrameIn], *, source: str = "import", **fields_: Any) -> int:
         """Create a session and write all its frames in ONE transaction: an import that fails
         half way leaves the database unchanged."""
         fields_.setdefault("started_at", time.time())
         fields_.setdefault("status", SessionStatus.CLOSED)
-        row = self._session_columns({"source": source, **fields_})
+        row = session_row({"source": source, **fields_})
         with self.transaction():
             session_id = self._insert_session(row)
             self._append(session_id, 0, frames)
@@ -364,18 +284,18 @@ class Store:
 
     # -- reading events -----------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def last_seq(self, session_id: int) -> int:
         lo, hi = key_range(session_id)
         row = self._conn.execute("SELECT max(id) FROM events WHERE id BETWEEN ? AND ?", (lo, hi)).fetchone()
         return seq_of(row[0]) if row[0] is not None else 0
 
-    @_guarded
+    @guarded
     def count(self, session_id: int) -> int:
         lo, hi = key_range(session_id)
         return int(self._conn.execute("SELECT count(*) FROM events WHERE id BETWEEN ? AND ?", (lo, hi)).fetchone()[0])
 
-    @_guarded
+    @guarded
     def type_counts(self, session_id: int) -> dict[str, int]:
         """How many events of each type (problem frames counted under '')."""
         lo, hi = key_range(session_id)
@@ -385,7 +305,7 @@ class Store:
         )
         return dict(rows.fetchall())
 
-    @_guarded
+    @guarded
     def page(self, session_id: int, first_seq: int, last_seq: int, *, with_frames: bool = False) -> list[Event]:
         """Events with first_seq <= seq <= last_seq: a rowid range scan, never OFFSET."""
         lo, hi = key_range(session_id, first_seq, last_seq)
@@ -420,7 +340,7 @@ class Store:
             raise StoreError(f"session {session_id} has no event {seq}")
         return events[0]
 
-    @_guarded
+    @guarded
     def frame(self, session_id: int, seq: int) -> str | bytes:
         row = self._conn.execute(
             "SELECT body, audio, audio_at FROM frames WHERE id = ?", (event_key(session_id, seq),)
@@ -429,7 +349,7 @@ class Store:
             raise StoreError(f"session {session_id} has no event {seq}")
         return join_frame(*row)
 
-    @_guarded
+    @guarded
     def seqs_matching(self, session_id: int, compiled: CompiledFilter) -> list[int]:
         """Seqs of the session's events that match a compiled filter, ascending; only those
         after `compiled.after_seq` when it is set (a live tail asks for the new ones)."""
@@ -448,41 +368,3 @@ class Store:
             self._conn.interrupt()
         except sqlite3.Error as exc:  # a closed connection has nothing to interrupt
             raise store_error(exc) from exc
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error. Nested uses join the outer transaction,
-    so that the recorder can batch calls that are atomic on their own."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self._outer = False
-
-    def __enter__(self) -> None:
-        try:
-            self._outer = not self._conn.in_transaction
-            if self._outer:
-                self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:  # locked by another writer past busy_timeout
-            raise _write_error(exc) from exc
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        if not self._outer:
-            return
-        try:
-            if exc_type:
-                self._conn.execute("ROLLBACK")
-                return
-            try:
-                self._conn.execute("COMMIT")
-            except sqlite3.OperationalError:
-                self._conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise _write_error(exc) from exc
-
-
-def _write_error(exc: sqlite3.Error) -> StoreError:
-    """`StoreBusy` for a lock that may be released (worth waiting for), else `StoreError`."""
-    busy = "locked" in str(exc) or "busy" in str(exc)
-    return (StoreBusy if busy else StoreError)(f"cannot write to the database: {exc}")
