@@ -119,13 +119,19 @@ async def _converse(conn: Any, say: Say, *, pace: float) -> None:
     )
     await _until(conn, "session.updated")
     say("  ← session.updated (tools: get_weather; server VAD; input transcription)")
+    for step in (_text_turn, _audio_turn, _tool_turn, _cancelled_turn, _refused_commit):
+        await step(conn, say, pace)
 
+
+async def _text_turn(conn: Any, say: Say, pace: float) -> None:
     start = time.perf_counter()
     await _user_says(conn, "Hi! What can you do?")
     await conn.response.create(response=TEXT_ONLY)
     events = await _until(conn, "response.done")
     say(f"1 text turn      → 'Hi! What can you do?'  ← '{_answer_text(events)}' ({_ms(start)})")
 
+
+async def _audio_turn(conn: Any, say: Say, pace: float) -> None:
     start = time.perf_counter()
     speech = speech_like_pcm(1200)
     audio = bytes(300 * RATE * 2 // 1000) + speech + bytes(700 * RATE * 2 // 1000)
@@ -143,6 +149,8 @@ async def _converse(conn: Any, say: Say, *, pace: float) -> None:
         f"← {audio_ms:.0f} ms of audio, '{_answer_text(events)}' ({_ms(start)})"
     )
 
+
+async def _tool_turn(conn: Any, say: Say, pace: float) -> None:
     start = time.perf_counter()
     await _user_says(conn, "What's the weather in Paris?")
     await conn.response.create(response=TEXT_ONLY)
@@ -158,6 +166,8 @@ async def _converse(conn: Any, say: Say, *, pace: float) -> None:
     events = await _until(conn, "response.done")
     say(f"3 function call  → get_weather({call.arguments}) → {output}  ← '{_answer_text(events)}' ({_ms(start)})")
 
+
+async def _cancelled_turn(conn: Any, say: Say, pace: float) -> None:
     start = time.perf_counter()
     await _user_says(conn, "Tell me a very long story about the sea.")
     await conn.response.create(response=TEXT_ONLY)
@@ -170,6 +180,8 @@ async def _converse(conn: Any, say: Say, *, pace: float) -> None:
         f"← response.done status={status} ({_ms(start)})"
     )
 
+
+async def _refused_commit(conn: Any, say: Say, pace: float) -> None:
     start = time.perf_counter()
     await conn.input_audio_buffer.clear()
     await _until(conn, "input_audio_buffer.cleared")

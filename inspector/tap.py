@@ -101,6 +101,26 @@ def upstream_proxy(url: str) -> Literal[True] | None:
     return None if loopback else True
 
 
+def _refusal(session: SessionRecorder, upstream_response: Response) -> Response:
+    """The upstream refused the handshake: the client gets the upstream's own answer (status,
+    body, the headers that explain it), as if the tap were not there; the session says why."""
+    body = upstream_response.body or b""
+    session.update(
+        status=SessionStatus.FAILED,
+        ended_at=time.time(),
+        error=f"upstream refused the handshake: HTTP {upstream_response.status_code} "
+        f"{body[:300].decode(errors='replace')}".strip(),
+    )
+    refusal = Headers(
+        (name, value)
+        for name, value in upstream_response.headers.raw_items()
+        if name.lower() in _REFUSAL_HEADERS or name.lower().startswith("openai-")
+    )
+    refusal["Content-Length"] = str(len(body))
+    refusal["Connection"] = "close"
+    return Response(upstream_response.status_code, upstream_response.reason_phrase, refusal, body)
+
+
 def _is_websocket_upgrade(request: Request) -> bool:
     """The checks websockets makes before accepting, so that the tap can make them first."""
     headers = request.headers
@@ -206,24 +226,8 @@ class Tap:
                 proxy=upstream_proxy(url),
             )
         except InvalidStatus as exc:
-            # The client gets the upstream's own answer, as if the tap were not there.
             del self._links[connection]
-            upstream_response = exc.response
-            body = upstream_response.body or b""
-            session.update(
-                status=SessionStatus.FAILED,
-                ended_at=time.time(),
-                error=f"upstream refused the handshake: HTTP {upstream_response.status_code} "
-                f"{body[:300].decode(errors='replace')}".strip(),
-            )
-            refusal = Headers(
-                (name, value)
-                for name, value in upstream_response.headers.raw_items()
-                if name.lower() in _REFUSAL_HEADERS or name.lower().startswith("openai-")
-            )
-            refusal["Content-Length"] = str(len(body))
-            refusal["Connection"] = "close"
-            return Response(upstream_response.status_code, upstream_response.reason_phrase, refusal, body)
+            return _refusal(session, exc.response)
         except (TimeoutError, OSError, InvalidHandshake, InvalidURI, ValueError) as exc:
             # Accept the client, then close it with 1014 (bad gateway) saying why: a WebSocket
             # client shows a close reason more readily than an HTTP error body.
