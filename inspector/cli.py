@@ -16,6 +16,7 @@ from inspector.cli_common import (
     fail,
     filter_option,
     json_option,
+    open_session,
     open_store,
     parse_listen,
     setup_logging,
@@ -166,13 +167,8 @@ def events(
 
     from inspector.display import format_bytes, format_offset, short_id
     from inspector.protocol import Opcode
-    from inspector.store import SessionNotFound
 
-    store = open_store(db_path)
-    try:
-        store.session(session_id)
-    except SessionNotFound as exc:
-        fail(str(exc))
+    store = open_session(db_path, session_id)
     compiled = _events_filter(type_glob, direction, compiled_filter)
     if compiled is None:
         chosen: Iterable[Event] = store.events(session_id, with_frames=as_json)

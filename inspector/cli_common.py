@@ -74,6 +74,18 @@ def open_store(db_path: Path, *, create: bool = False) -> Store:
         fail(str(exc))
 
 
+def open_session(db_path: Path, session_id: int) -> Store:
+    """The store holding `session_id`, or a clean exit saying the session does not exist."""
+    from inspector.store import SessionNotFound
+
+    store = open_store(db_path)
+    try:
+        store.session(session_id)
+    except SessionNotFound as exc:
+        fail(str(exc))
+    return store
+
+
 def filter_error_message(text: str, exc: FilterError) -> str:
     """The one wording of a bad filter for every command: what is wrong and where, then the
     filter with a caret under the bad token."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from inspector.cli_common import db_option, fail, json_option, open_store
+from inspector.cli_common import db_option, json_option, open_session
 
 __all__ = ["turns_command"]
 
@@ -39,14 +39,9 @@ def turns_command(session_id: int, db_path: Path, as_json: bool) -> None:
     """
     import orjson
 
-    from inspector.store import SessionNotFound
     from inspector.turns import read_turns
 
-    store = open_store(db_path)
-    try:
-        store.session(session_id)
-    except SessionNotFound as exc:
-        fail(str(exc))
+    store = open_session(db_path, session_id)
     turns = read_turns(store, session_id)
     if as_json:
         for turn in turns:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from inspector.cli_common import db_option, fail, json_option, open_store
+from inspector.cli_common import db_option, fail, json_option, open_session, open_store
 from inspector.files import atomic_write
 
 __all__ = ["export_command", "import_command"]
@@ -53,15 +53,10 @@ def export_command(session_id: int, fmt: str, output: str | None, turn: int | No
         inspector export 3 --format wav -o exports/          # exports/session-3-input.wav, …
         inspector export 3 --format wav --turn 2 -o turn2    # turn2-input.wav, turn2-output.wav
     """
-    from inspector.store import SessionNotFound
 
     if turn is not None and fmt != "wav":
         raise click.UsageError("--turn applies to --format wav only")
-    store = open_store(db_path)
-    try:
-        store.session(session_id)
-    except SessionNotFound as exc:
-        fail(str(exc))
+    store = open_session(db_path, session_id)
     if fmt == "wav":
         _export_wav(store, session_id, output, turn)
     else:
