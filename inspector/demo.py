@@ -275,6 +275,7 @@ def summarize_session(store: Any, session_id: int, db_path: str | Path) -> str:
     hints = [
         (f"inspector tui{db} {session_id}", "browse it"),
         (f"inspector events {session_id}{db} --type 'response.*'", "list events"),
+        (f"inspector turns {session_id}{db}", "its turns and their latencies"),
         (f"inspector export {session_id}{db} --format wav -o ./", "its audio as WAV files"),
     ]
     width = max(len(command) for command, _ in hints) + 3
