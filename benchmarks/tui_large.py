@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 TARGETS = {
     "first paint": 0.3,
     "jump to last": 0.1,
+    "previous turn (first T)": 1.0,
     "indexed filter": 0.3,
     "full-text search": 3.0,
 }
@@ -214,6 +215,14 @@ async def measure(path: Path, session_id: int) -> dict[str, float]:
         await wait(lambda: el.row_count - 1 in rendered)
         results["jump to last"] = rendered[el.row_count - 1] - start
         assert el.cursor_seq == el.total
+
+        # previous turn (T) from the end: the first press builds the turn starts (inspector.turns
+        # over the boundary events only, an indexed filter), on the UI thread
+        start = time.perf_counter()
+        before = el.cursor_seq
+        await pilot.press("T")
+        await wait(lambda: el.cursor_seq != before)
+        results["previous turn (first T)"] = time.perf_counter() - start
 
         # an indexed filter, until its rows are painted
         rendered.clear()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ from inspector.cli_common import (
 )
 
 if TYPE_CHECKING:
-    from inspector.store import Event, Store
+    from inspector.store import Event
     from inspector.store.filter import CompiledFilter
 
 
@@ -173,7 +173,7 @@ def events(
     if compiled is None:
         chosen: Iterable[Event] = store.events(session_id, with_frames=as_json)
     else:
-        chosen = _events_at(store, session_id, store.seqs_matching(session_id, compiled), with_frames=as_json)
+        chosen = store.events_matching(session_id, compiled, with_frames=as_json)
     for ev in chosen:
         if as_json:
             record = {
@@ -214,24 +214,6 @@ def _events_filter(
     # --filter compiled on its own already (its errors point into the user's text); a bad
     # --type value is reported against the filter it became.
     return compile_or_fail(" ".join(terms))
-
-
-def _events_at(store: Store, session_id: int, seqs: list[int], *, with_frames: bool) -> Iterator[Event]:
-    """The events with these seqs (ascending), each query reading a seq range of at most PAGE
-    events: dense matches come a page at a time, sparse ones one by one."""
-    i = 0
-    while i < len(seqs):
-        j = i
-        while j + 1 < len(seqs) and seqs[j + 1] - seqs[i] < PAGE:
-            j += 1
-        wanted = set(seqs[i : j + 1])
-        for ev in store.page(session_id, seqs[i], seqs[j], with_frames=with_frames):
-            if ev.seq in wanted:
-                yield ev
-        i = j + 1
-
-
-PAGE = 500
 
 
 # Feature commands register themselves below (one import per feature module).

@@ -403,3 +403,19 @@ def test_session_statuses_are_an_enum_stored_as_the_same_text(tmp_path):
             info = store.session(sid)
             assert info.status is status and info.status == status.value and f"{info.status}" == status.value
         assert store.session(legacy).status == "paused"  # a status this version does not know reads as text
+
+
+def test_events_matching_gives_the_events_of_seqs_matching_with_their_frames(tmp_path):
+    from inspector.store.filter import compile_filter
+
+    with Store(tmp_path / "x.db") as store:
+        frames = [FrameIn(Direction.SERVER, i, f'{{"type":"t{i % 3}","n":{i}}}') for i in range(30)]
+        sid = store.import_session(frames)
+        store.import_session(frames)  # another session's events never leak in
+        compiled = compile_filter("type:t1 OR type:t2")
+        events = list(store.events_matching(sid, compiled, with_frames=True))
+        assert [e.seq for e in events] == store.seqs_matching(sid, compiled)
+        assert len(events) == 20 and all(e.session_id == sid for e in events)
+        assert events[0].frame == frames[1].data and events[-1].frame == frames[29].data
+        rows_only = list(store.events_matching(sid, compiled.and_after(25)))
+        assert [e.seq for e in rows_only] == [27, 29] and rows_only[0].frame is None

@@ -41,6 +41,7 @@ from typing import Any, Protocol
 
 from inspector.turns.builder import TurnBuilder
 from inspector.turns.model import (
+    BOUNDARY_NEEDS_DATA,
     BOUNDARY_TYPES,
     INPUT_AUDIO_TYPES,
     NEEDS_DATA,
@@ -53,6 +54,7 @@ from inspector.turns.model import (
 )
 
 __all__ = [
+    "BOUNDARY_NEEDS_DATA",
     "BOUNDARY_TYPES",
     "INPUT_AUDIO_TYPES",
     "NEEDS_DATA",
@@ -83,15 +85,23 @@ class _TurnStore(Protocol):
     def frame(self, session_id: int, seq: int) -> str | bytes: ...
 
 
-def read_turns(store: _TurnStore, session_id: int, events: Iterable[Any] | None = None) -> list[Turn]:
+def read_turns(
+    store: _TurnStore,
+    session_id: int,
+    events: Iterable[Any] | None = None,
+    *,
+    needs_data: frozenset[str] = NEEDS_DATA,
+) -> list[Turn]:
     """The turns of a recorded session, through the Store API it is given: rows for every event
-    (or for `events`, e.g. only those of `BOUNDARY_TYPES`), frames only for `NEEDS_DATA`."""
+    (or for `events`), frames only for `needs_data`. Over the rows of `BOUNDARY_TYPES` with
+    `needs_data=BOUNDARY_NEEDS_DATA` the turns start where they do over everything (their
+    texts and statuses are not all filled in): what next/previous turn on 1M events need."""
     import orjson
 
     def pairs() -> Iterator[tuple[Any, Any]]:
         for ev in store.events(session_id) if events is None else events:
             data = None
-            if ev.type in NEEDS_DATA:
+            if ev.type in needs_data:
                 try:
                     data = orjson.loads(store.frame(session_id, ev.seq))
                 except orjson.JSONDecodeError:

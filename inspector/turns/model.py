@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from inspector.protocol import AUDIO_FIELDS, PREVIEW_NAMES, Direction
 
 __all__ = [
+    "BOUNDARY_NEEDS_DATA",
     "BOUNDARY_TYPES",
     "INPUT_AUDIO_TYPES",
     "NEEDS_DATA",
@@ -74,6 +75,9 @@ def _with_preview_names(ga_names: frozenset[str]) -> frozenset[str]:
 
 NEEDS_DATA = _with_preview_names(_NEEDS_DATA_GA)
 BOUNDARY_TYPES = _with_preview_names(_BOUNDARY_GA)
+# Of the boundary events, only a client's item create needs its frame to place turn starts (its
+# role and item type decide whether it opens a turn); the rest go by their rows (ids, summary).
+BOUNDARY_NEEDS_DATA = frozenset({"conversation.item.create"})
 
 
 class Trigger(str, enum.Enum):

@@ -10,13 +10,13 @@ from functools import partial
 from inspector.store.filter import compile_filter
 from inspector.tui.model import references
 from inspector.tui.screens._session_base import SessionScreenBase
-from inspector.turns import BOUNDARY_TYPES, read_turns
+from inspector.turns import BOUNDARY_NEEDS_DATA, BOUNDARY_TYPES, read_turns
 
 __all__ = ["Navigation"]
 
 # The events that decide where turns start (an indexed type filter): next/previous turn build the
 # turns over these alone, which gives the same turn starts as building over every event.
-_BOUNDARY_FILTER = " OR ".join(f"type:{name}" for name in sorted(BOUNDARY_TYPES))
+_BOUNDARY_FILTER = compile_filter(" OR ".join(f"type:{name}" for name in sorted(BOUNDARY_TYPES)))
 
 
 class Navigation(SessionScreenBase):
@@ -35,10 +35,9 @@ class Navigation(SessionScreenBase):
         """The first event of every turn, as the turns view (and `export --turn`) count them."""
         cached = self._nav_cache.get("turns")
         if cached is None:
-            rows = [
-                self.store.event(self.session_id, seq, with_frame=False) for seq in self._seqs_for(_BOUNDARY_FILTER)
-            ]
-            cached = array("q", (turn.start_seq for turn in read_turns(self.store, self.session_id, rows)))
+            rows = list(self.store.events_matching(self.session_id, _BOUNDARY_FILTER))
+            turns = read_turns(self.store, self.session_id, rows, needs_data=BOUNDARY_NEEDS_DATA)
+            cached = array("q", (turn.start_seq for turn in turns))
             self._nav_cache["turns"] = cached
         return cached
 
