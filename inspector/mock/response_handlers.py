@@ -29,7 +29,10 @@ class ResponseHandlers(SessionCore):
     """Handlers of `response.create` and `response.cancel`, and the responses they start."""
 
     def _on_response_create(self, data: dict[str, Any], now: float) -> MockError | None:
-        params = data.get("response") or {}
+        # Only a missing or null `response` means "no overrides": `[]`, `0`, `""` and `false`
+        # are not objects, and the service refuses them as such.
+        params = data.get("response")
+        params = {} if params is None else params
         if error := RESPONSE_SPEC.check(params, "response"):
             return error
         if params.get("conversation", "auto") == "auto" and self.active is not None:

@@ -21,6 +21,7 @@ from inspector.mock.validation import (
     Num,
     Obj,
     Str,
+    StrMap,
     Tagged,
     Union,
     missing,
@@ -47,6 +48,7 @@ DEFAULT_INSTRUCTIONS = (
 
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
 SESSION_LIFETIME_S = 3600
+MAX_MODEL_NAME = 256  # unsure: the service's limit is not documented
 
 
 def default_session(session_id: str, model: str, now_unix: float) -> dict[str, Any]:
@@ -159,7 +161,8 @@ _PROMPT = Nullable(Obj({"id": Str(), "version": Nullable(Str()), "variables": An
 SESSION_SPEC = Obj(
     {
         "type": Enum("realtime", "transcription"),
-        "model": Str(),
+        # Bounded: an empty or a 1 MiB model name is refused, not stored and echoed back.
+        "model": Str(min_length=1, max_length=MAX_MODEL_NAME),
         "instructions": Str(),
         "output_modalities": _MODALITIES,
         "audio": Obj(
@@ -221,7 +224,7 @@ RESPONSE_SPEC = Obj(
         "tools": ListOf(_TOOL),
         "tool_choice": _TOOL_CHOICE,
         "max_output_tokens": _MAX_TOKENS,
-        "metadata": Nullable(AnyValue()),
+        "metadata": Nullable(StrMap()),
         "prompt": _PROMPT,
     }
 )
