@@ -37,6 +37,8 @@ service, a cancel ends with response.done (status "cancelled").
   after NAME say TEXT          ($output = the function output, $arg = its arguments)
   say TEXT                     (the answer when no rule matches)
   hear TEXT                    (the transcript of the user's audio turns)
+  ... then say TEXT            (another output item in the same response)
+  ... then call NAME {{...}}     (e.g. say One moment then call lookup {{"q": "$1"}})
 \b
 The built-in script:{DEFAULT_SCRIPT.rstrip()}
 

@@ -94,9 +94,10 @@ class ResponseHandlers(SessionCore):
         )
         if in_conversation:
             self.active = resp
-            self.conversation.insert(copy.deepcopy(resp.outputs[0].item))
-            if resp.audio:
-                self.conversation.audio[resp.outputs[0].item["id"]] = resp.audio
+            for out in resp.outputs:
+                self.conversation.insert(copy.deepcopy(out.item))
+                if out.audio:
+                    self.conversation.audio[out.item["id"]] = out.audio
         else:
             self.out_of_band[resp.id] = resp
         hook = self._sent_hook(resp)
@@ -180,7 +181,7 @@ class ResponseHandlers(SessionCore):
                 self.conversation.replace(copy.deepcopy(next(i for i in finals if i["id"] == item_id)))
                 # Keep the audio the client got: that is what a later truncate measures.
                 if item_id in self.conversation.audio:
-                    kept = self.conversation.audio[item_id][: resp.audio_bytes_sent]
+                    kept = self.conversation.audio[item_id][: out.audio_bytes_sent]
                     self.conversation.audio[item_id] = kept
             else:
                 self.conversation.delete(item_id)
