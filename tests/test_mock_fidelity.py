@@ -7,10 +7,12 @@ import json
 from typing import Any
 
 import pytest
-from test_mock_state import new_session, only_error, send, text_session, types, user_text
+from test_mock_state import append, new_session, only_error, send, text_session, types, user_text
 
+from inspector.mock.outbox import Close
 from inspector.mock.responses import REALISTIC
 from inspector.mock.script import Script, ScriptError
+from inspector.mock.state import MockSession
 
 # --- validation holes found by fuzzing --------------------------------------------------------
 
@@ -104,3 +106,99 @@ def test_cancel_after_the_first_of_two_audio_items_keeps_the_first_and_drops_the
     done = _done(events)
     assert done["status"] == "cancelled"
     assert [o["content"][0]["transcript"] for o in done["output"]] == ["One."]
+
+
+# --- timers: idle timeout and session expiry ----------------------------------------------------
+
+
+def run_until(session: MockSession, until: float) -> list[dict[str, Any]]:
+    """Advance the clock through everything due before `until`, as the shell does."""
+    out: list[Any] = []
+    while (due := session.next_due()) is not None and due <= until:
+        out += session.pop_due(due)
+    return out
+
+
+def idle_session(idle_ms: int = 5000) -> MockSession:
+    session = MockSession(seed=1, script=Script.parse("say Hi."))
+    session.connect(0.0)
+    turn = {"type": "server_vad", "idle_timeout_ms": idle_ms}
+    update = {"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}}
+    update["session"]["audio"] = {"input": {"turn_detection": turn}}
+    session.receive(json.dumps(update), 0.0)
+    session.receive(json.dumps(user_text("Hello")), 0.0)
+    session.receive(json.dumps({"type": "response.create"}), 0.0)
+    run_until(session, 0.0)
+    return session
+
+
+def test_idle_timeout_nudges_commits_and_answers_in_the_services_order():
+    session = idle_session()
+    session.receive(json.dumps(append(300, loud=False)), 1.0)
+    assert run_until(session, 4.9) == []
+    events = run_until(session, 5.1)
+    assert types(events)[:7] == [
+        "input_audio_buffer.timeout_triggered",
+        "conversation.item.added",
+        "conversation.item.done",
+        "input_audio_buffer.committed",
+        "conversation.item.added",
+        "conversation.item.done",
+        "response.created",
+    ]
+    trigger = events[0]
+    assert (trigger["audio_start_ms"], trigger["audio_end_ms"]) == (0, 300)
+    assert events[1]["item"]["role"] == "system"
+    assert events[3]["item_id"] == trigger["item_id"] == events[4]["item"]["id"]
+    assert events[4]["item"]["content"] == [{"type": "input_audio", "transcript": None}]
+
+
+def test_idle_timeout_fires_again_only_after_new_audio():
+    session = idle_session()
+    assert "input_audio_buffer.timeout_triggered" in types(run_until(session, 6.0))
+    assert run_until(session, 60.0) == []  # the nudge's answer is done: no audio, no second nudge
+    session.receive(json.dumps(append(100, loud=False)), 60.0)
+    assert "input_audio_buffer.timeout_triggered" in types(run_until(session, 66.0))
+
+
+def test_speech_cancels_the_idle_timer():
+    session = idle_session()
+    session.receive(json.dumps(append(200, loud=True)), 1.0)
+    assert "input_audio_buffer.timeout_triggered" not in types(run_until(session, 5.5))
+
+
+def test_session_expires_with_the_services_error_then_close_1001():
+    session = MockSession(seed=1, max_session_s=120, now_unix=1_700_000_000)
+    session.connect(10.0)
+    assert session.session["expires_at"] == 1_700_000_120
+    assert run_until(session, 129.0)[0]["type"] == "session.created"
+    error, close = run_until(session, 130.0)
+    assert error["error"]["code"] == "session_expired"
+    assert error["error"]["message"] == "Your session hit the maximum duration of 2 minutes."
+    assert close == Close(1001, "session_expired")
+    assert session.next_due() is None
+
+
+# --- flavours and models ----------------------------------------------------------------------
+
+
+def test_azure_flavour_sends_no_rate_limits_updated():
+    azure = text_session(flavor="azure")
+    openai = text_session()
+    for session in (azure, openai):
+        send(session, user_text("Hi"))
+    assert "rate_limits.updated" not in types(send(azure, {"type": "response.create"}))
+    assert "rate_limits.updated" in types(send(openai, {"type": "response.create"}))
+
+
+@pytest.mark.parametrize(
+    ("model", "silence"),
+    [("gpt-realtime", 200), ("gpt-realtime-2025-08-28", 200), ("gpt-4o-realtime-preview-2024-12-17", 500)],
+)
+def test_server_vad_defaults_follow_the_model(model: str, silence: int):
+    session = MockSession(seed=1, model=model)
+    assert session.session["audio"]["input"]["turn_detection"]["silence_duration_ms"] == silence
+    update = {"type": "session.update", "session": {"type": "realtime"}}
+    update["session"]["audio"] = {"input": {"turn_detection": {"type": "server_vad"}}}
+    updated = send(session, update)[0]["session"]
+    assert updated["audio"]["input"]["turn_detection"]["silence_duration_ms"] == silence
