@@ -84,10 +84,10 @@ class MockSession(InputAudioHandlers, ItemHandlers):
         due = [t for t in (self.outbox.next_due(), self.expires_at, self.idle_at) if t is not None]
         return min(due) if due else None
 
-    def pop_due(self, now: float) -> list[Outgoing]:
+    def pop_due(self, now: float, limit: int | None = None) -> list[Outgoing]:
         self.clock = now  # what the sent-event hooks measure from (the idle timer)
         self._fire_timers(now)
-        return self.outbox.pop_due(now)
+        return self.outbox.pop_due(now, limit)
 
     def _fire_timers(self, now: float) -> None:
         """The events the clock alone causes: session expiry, then the idle timeout."""
@@ -133,7 +133,7 @@ class MockSession(InputAudioHandlers, ItemHandlers):
 
     def _error(self, error: MockError, client_id: str | None, now: float) -> None:
         # Errors come back at once, even while a response is streaming.
-        self.outbox.put(error_event(self.ids.event(), error, client_id), now, urgent=True)
+        self.outbox.put(error_event(self.ids.event(), error, client_id), now, first=True)
 
     def _dispatch(self, data: dict[str, Any], now: float) -> MockError | None:
         kind = data.get("type")
