@@ -42,6 +42,8 @@ class OutputState:
     args_done: bool = False
     done: bool = False
     sent: str = ""  # text, transcript or arguments received so far
+    audio: bytes = b""  # the whole synthesized speech of an audio item
+    audio_bytes_sent: int = 0
 
 
 @dataclass
@@ -51,7 +53,6 @@ class ActiveResponse:
     outputs: list[OutputState]
     in_conversation: bool
     usage: dict[str, Any]
-    audio: bytes = b""  # the whole synthesized answer, for the conversation (and truncation)
     done: bool = False
     audio_sent: bool = False
     # What the client has received, for the usage of a cancelled response.
@@ -75,7 +76,9 @@ class ActiveResponse:
             self.pieces_sent += 1
         elif kind == "response.output_audio.delta":
             self.audio_sent = True
-            self.audio_bytes_sent += len(base64.b64decode(event["delta"]))
+            size = len(base64.b64decode(event["delta"]))
+            self.audio_bytes_sent += size
+            output.audio_bytes_sent += size
         elif kind == "response.function_call_arguments.done":
             output.args_done = True
         elif kind == "response.content_part.done":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import re
 import signal
 from pathlib import Path
 
@@ -13,8 +14,18 @@ import click
 from inspector.cli_common import db_option, fail, parse_listen
 from inspector.mock.script import DEFAULT_SCRIPT, Script, ScriptError
 from inspector.mock.server import Latency, run_mock
+from inspector.mock.state_core import Flavor
 
-__all__ = ["mock_command"]
+__all__ = ["mock_command", "parse_duration"]
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in "90s", "5m", "1.5h", "250ms" or "30" (seconds); None if it is none of these."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|)\s*", text)
+    return None if match is None else float(match.group(1)) * _UNITS[match.group(2)]
+
 
 _HELP = f"""Run an offline OpenAI Realtime API server (GA protocol) for developing and testing
 clients without a key or network.
@@ -37,6 +48,8 @@ service, a cancel ends with response.done (status "cancelled").
   after NAME say TEXT          ($output = the function output, $arg = its arguments)
   say TEXT                     (the answer when no rule matches)
   hear TEXT                    (the transcript of the user's audio turns)
+  ... then say TEXT            (another output item in the same response)
+  ... then call NAME {{...}}     (e.g. say One moment then call lookup {{"q": "$1"}})
 \b
 The built-in script:{DEFAULT_SCRIPT.rstrip()}
 
@@ -74,6 +87,22 @@ realistic).
     help="Refuse connections without an API key (error, then close 3000).",
 )
 @click.option(
+    "--flavor",
+    type=click.Choice(["openai", "azure"]),
+    default="openai",
+    show_default=True,
+    help="azure: Azure OpenAI's paths (/openai/realtime?deployment=..., /openai/v1/realtime?model=...), "
+    "api-key header, no rate_limits.updated, HTTP 401 for a missing key with --require-key.",
+)
+@click.option(
+    "--max-session",
+    "max_session",
+    default="60m",
+    show_default=True,
+    metavar="DURATION",
+    help="End each session after this long (e.g. 90s, 5m, 1h; 0: never) with session_expired and close 1001.",
+)
+@click.option(
     "--from-session",
     "from_session",
     type=int,
@@ -87,10 +116,15 @@ def mock_command(
     seed: int | None,
     latency: Latency,  # click.Choice holds it to these values
     require_key: bool,
+    flavor: Flavor,  # click.Choice holds it to these values
+    max_session: str,
     from_session: int | None,
     db_path: Path,
 ) -> None:
     host, port = parse_listen(listen, 9000)
+    max_session_s = parse_duration(max_session)
+    if max_session_s is None:
+        fail(f"--max-session: expected a duration such as 90s, 5m or 1h, got {max_session!r}")
     script = None
     if script_path is not None:
         try:
@@ -119,11 +153,16 @@ def mock_command(
             latency=latency,
             script=script,
             require_key=require_key,
+            flavor=flavor,
+            max_session_s=max_session_s or None,
             session_factory=factory,
         ) as mock:
             what = f"playing back session {from_session}" if from_session is not None else "mock Realtime server"
             click.echo(f"inspector {what} on {mock.url}")
-            click.echo(f"  connect to {mock.url}/v1/realtime?model=gpt-realtime")
+            if flavor == "azure":
+                click.echo(f"  connect to {mock.url}/openai/v1/realtime?model=DEPLOYMENT")
+            else:
+                click.echo(f"  connect to {mock.url}/v1/realtime?model=gpt-realtime")
             click.echo(f'  openai SDK: AsyncOpenAI(websocket_base_url="{mock.url}/v1")')
             click.echo("  Ctrl-C to stop")
             # SIGTERM (kill, systemd, docker stop) stops like Ctrl-C: leaving `run_mock` closes

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 from inspector.mock.outbox import Close
 from inspector.mock.validation import MockError
 
-__all__ = ["Admission", "admit", "choose_subprotocol", "is_realtime_path"]
+__all__ = ["Admission", "admit", "api_key", "choose_subprotocol", "is_realtime_path"]
 
 KEY_SUBPROTOCOL = "openai-insecure-api-key."
 BETA_SUBPROTOCOL = "openai-beta.realtime-v1"  # browsers' way of sending `OpenAI-Beta`
@@ -37,19 +37,22 @@ class Admission:
     close: Close | None = None
 
 
-def _api_key(headers: Mapping[str, str], subprotocols: Sequence[str]) -> str:
+def api_key(path: str, headers: Mapping[str, str], subprotocols: Sequence[str]) -> str:
+    """The key a client offers: Bearer auth, Azure's `api-key` header or query parameter, or the
+    browsers' subprotocol; "" when there is none."""
     scheme, _, credentials = (headers.get("authorization") or "").strip().partition(" ")
     # Only Bearer carries an API key (`Basic ...` is no key). HTTP strips trailing spaces, so
     # an empty key arrives as a bare "Bearer", which partition turns into "".
     auth = credentials if scheme.lower() == "bearer" else ""
-    keys = [auth.strip(), (headers.get("api-key") or "").strip()]
+    query = parse_qs(urlsplit(path).query)
+    keys = [auth.strip(), (headers.get("api-key") or "").strip(), *(query.get("api-key") or [])]
     keys += [p[len(KEY_SUBPROTOCOL) :] for p in subprotocols if p.startswith(KEY_SUBPROTOCOL)]
     return next((k for k in keys if k), "")
 
 
 def admit(path: str, headers: Mapping[str, str], subprotocols: Sequence[str], *, require_key: bool) -> Admission:
     """Decide whether a freshly opened connection may start a session."""
-    if require_key and not _api_key(headers, subprotocols):
+    if require_key and not api_key(path, headers, subprotocols):
         return Admission(
             error=MockError(
                 "invalid_api_key",

@@ -19,6 +19,8 @@ from inspector.mock.validation import MockError, decode_base64, missing
 __all__ = ["MIN_COMMIT_MS", "InputAudioHandlers"]
 
 MIN_COMMIT_MS = 100
+# The system item of an idle timeout (wording unsure: recordings show only that there is one).
+IDLE_NUDGE = "The user has not said anything for a while. Prompt them to continue the conversation."
 
 
 class InputAudioHandlers(ResponseHandlers):
@@ -33,6 +35,9 @@ class InputAudioHandlers(ResponseHandlers):
         if raw is None:
             return MockError("invalid_value", "Invalid 'audio': expected base64-encoded audio bytes.", "audio")
         self.buffer += raw
+        if self.idle_spent and self.active is None:
+            self.idle_spent = False  # new audio after a nudge: the timeout may fire again
+            self._arm_idle_from(now)
         turn = self.session["audio"]["input"]["turn_detection"]
         for event in self.vad.feed(raw, self._input_format, turn):
             self._on_vad(event, turn or {}, now)
@@ -52,6 +57,7 @@ class InputAudioHandlers(ResponseHandlers):
                 urgent=True,
             )
             self.speech_start_ms = max(float(event.ms), self.buffer_start_ms)
+            self.idle_at = None
             if turn.get("interrupt_response", True) and self.active and self.active.id not in self.cancelling:
                 self._cancel(self.active, "turn_detected", now)
             return
@@ -78,6 +84,38 @@ class InputAudioHandlers(ResponseHandlers):
         # A response being cancelled (barge-in) stays `active` until its response.done is sent;
         # the new turn's response is queued behind that, so it must not wait for it.
         if turn.get("create_response", True) and (self.active is None or self.active.id in self.cancelling):
+            self._start_response({}, now)
+
+    def _idle_timeout(self, now: float) -> None:
+        """No speech for `idle_timeout_ms` after a response: the service nudges the model with a
+        system item, commits the (silent) buffer and answers (realtime-protocol.md §8)."""
+        start = self.buffer_start_ms
+        end = start + len(self.buffer) / bytes_per_ms(self._input_format)
+        item_id = self.ids.item()
+        self.outbox.put(
+            {
+                "type": "input_audio_buffer.timeout_triggered",
+                "event_id": self.ids.event(),
+                "audio_start_ms": int(start),
+                "audio_end_ms": int(end),
+                "item_id": item_id,
+            },
+            now,
+        )
+        nudge = {
+            "id": self.ids.item(),
+            "type": "message",
+            "status": "completed",
+            "role": "system",
+            "content": [{"type": "input_text", "text": IDLE_NUDGE}],
+        }
+        previous = self.conversation.last_id()
+        self.conversation.insert(copy.deepcopy(nudge))
+        self._announce_item(nudge, previous, now)
+        audio = bytes(self.buffer)
+        self._reset_buffer()
+        self._commit(audio, item_id, now)
+        if self.active is None:
             self._start_response({}, now)
 
     def _on_input_audio_buffer_commit(self, data: dict[str, Any], now: float) -> MockError | None:

@@ -36,6 +36,9 @@ class _Entry:
     on_sent: Callable[[Outgoing], None] | None = field(default=None, compare=False)
 
 
+_FIRST = 1 << 62  # `first` entries sort before every ordinary one due at the same time
+
+
 class Outbox:
     """Events ordered by due time; each new event comes after all those scheduled before it
     (the service answers in order) unless it is `urgent` or `detached`."""
@@ -54,23 +57,30 @@ class Outbox:
         tag: str | None = None,
         urgent: bool = False,
         detached: bool = False,
+        first: bool = False,
         on_sent: Callable[[Outgoing], None] | None = None,
     ) -> None:
         """`urgent`: due after `delay` whatever is pending. `detached`: after what is pending,
-        but without holding back what comes later (work running beside the main flow)."""
-        due = now + delay if urgent else max(now + delay, self._last_due)
-        if not (urgent or detached):
+        but without holding back what comes later (work running beside the main flow).
+        `first`: before everything already due (an error answers its client event at once, even
+        amid a response that is due all at once, as with no latency)."""
+        due = now + delay if urgent or first else max(now + delay, self._last_due)
+        if not (urgent or detached or first):
             self._last_due = due
         self._seq += 1
-        bisect.insort(self._entries, _Entry(due, self._seq, payload, tag, on_sent))
+        seq = self._seq
+        if first and self._entries and self._entries[0].due <= due:
+            due, seq = self._entries[0].due, self._seq - _FIRST
+        bisect.insort(self._entries, _Entry(due, seq, payload, tag, on_sent))
 
     def next_due(self) -> float | None:
         return self._entries[0].due if self._entries else None
 
-    def pop_due(self, now: float) -> list[Outgoing]:
-        """Take out everything due at `now`, in order, running each event's `on_sent`."""
-        out = []
-        while self._entries and self._entries[0].due <= now:
+    def pop_due(self, now: float, limit: int | None = None) -> list[Outgoing]:
+        """Take out everything due at `now` (at most `limit`), in order, running each event's
+        `on_sent`."""
+        out: list[Outgoing] = []
+        while self._entries and self._entries[0].due <= now and (limit is None or len(out) < limit):
             entry = self._entries.pop(0)
             if entry.on_sent:
                 entry.on_sent(entry.payload)

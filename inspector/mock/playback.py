@@ -64,8 +64,8 @@ class PlaybackSession:
     def next_due(self) -> float | None:
         return self.outbox.next_due()
 
-    def pop_due(self, now: float) -> list[Outgoing]:
-        return self.outbox.pop_due(now)
+    def pop_due(self, now: float, limit: int | None = None) -> list[Outgoing]:
+        return self.outbox.pop_due(now, limit)
 
     def _schedule(self, index: int, now: float) -> None:
         segment = self.segments[index]

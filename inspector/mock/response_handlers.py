@@ -29,7 +29,10 @@ class ResponseHandlers(SessionCore):
     """Handlers of `response.create` and `response.cancel`, and the responses they start."""
 
     def _on_response_create(self, data: dict[str, Any], now: float) -> MockError | None:
-        params = data.get("response") or {}
+        # Only a missing or null `response` means "no overrides": `[]`, `0`, `""` and `false`
+        # are not objects, and the service refuses them as such.
+        params = data.get("response")
+        params = {} if params is None else params
         if error := RESPONSE_SPEC.check(params, "response"):
             return error
         if params.get("conversation", "auto") == "auto" and self.active is not None:
@@ -70,6 +73,7 @@ class ResponseHandlers(SessionCore):
         return items
 
     def _start_response(self, params: dict[str, Any], now: float) -> None:
+        self.idle_at = None  # re-armed when this response is done
         config = self._response_config(params)
         in_conversation = params.get("conversation", "auto") == "auto"
         context = self._context(params)
@@ -91,9 +95,10 @@ class ResponseHandlers(SessionCore):
         )
         if in_conversation:
             self.active = resp
-            self.conversation.insert(copy.deepcopy(resp.outputs[0].item))
-            if resp.audio:
-                self.conversation.audio[resp.outputs[0].item["id"]] = resp.audio
+            for out in resp.outputs:
+                self.conversation.insert(copy.deepcopy(out.item))
+                if out.audio:
+                    self.conversation.audio[out.item["id"]] = out.audio
         else:
             self.out_of_band[resp.id] = resp
         hook = self._sent_hook(resp)
@@ -115,6 +120,8 @@ class ResponseHandlers(SessionCore):
         return text, math.ceil(audio_ms / 100)
 
     def _put_rate_limits(self, now: float, tag: str | None) -> None:
+        if self.flavor == "azure":
+            return  # Azure sends no rate_limits.updated (realtime-protocol.md §8)
         self.outbox.put(
             {
                 "type": "rate_limits.updated",
@@ -140,12 +147,27 @@ class ResponseHandlers(SessionCore):
             if resp.audio_sent:
                 self.audio_present = True
             if resp.done:
+                self._arm_idle(resp)
                 self.cancelling.discard(resp.id)
                 self.out_of_band.pop(resp.id, None)
                 if self.active is resp:
                     self.active = None
 
         return on_sent
+
+    def _arm_idle(self, resp: ActiveResponse) -> None:
+        """With server VAD's `idle_timeout_ms`, the timer starts when the answer has been heard:
+        at `response.done` plus the playback of its audio. Once it fired, only new audio re-arms it."""
+        if self.idle_spent or not resp.in_conversation:
+            return
+        fmt = resp.response["audio"]["output"]["format"]["type"]
+        self._arm_idle_from(self.clock + resp.audio_bytes_sent / bytes_per_ms(fmt) / 1000)
+
+    def _arm_idle_from(self, start: float) -> None:
+        turn = self.session["audio"]["input"]["turn_detection"] or {}
+        idle_ms = turn.get("idle_timeout_ms")
+        if turn.get("type") == "server_vad" and idle_ms:
+            self.idle_at = start + idle_ms / 1000
 
     def _on_response_cancel(self, data: dict[str, Any], now: float) -> MockError | None:
         wanted = data.get("response_id")
@@ -177,7 +199,7 @@ class ResponseHandlers(SessionCore):
                 self.conversation.replace(copy.deepcopy(next(i for i in finals if i["id"] == item_id)))
                 # Keep the audio the client got: that is what a later truncate measures.
                 if item_id in self.conversation.audio:
-                    kept = self.conversation.audio[item_id][: resp.audio_bytes_sent]
+                    kept = self.conversation.audio[item_id][: out.audio_bytes_sent]
                     self.conversation.audio[item_id] = kept
             else:
                 self.conversation.delete(item_id)

@@ -103,51 +103,60 @@ def plan_response(
     conversation_id: str | None,
     input_tokens: tuple[int, int],
 ) -> tuple[ActiveResponse, list[tuple[float, dict[str, Any]]]]:
-    """All the events of one response. `config` holds the effective `output_modalities`,
-    `max_output_tokens`, `audio.output.{format, voice}` and `metadata` for this response."""
+    """All the events of one response, its output items one after the other (each with its one
+    content part). `config` holds the effective `output_modalities`, `max_output_tokens`,
+    `audio.output.{format, voice}` and `metadata` for this response."""
     response_id = ids.response()
     fmt, voice = config["audio"]["output"]["format"], config["audio"]["output"]["voice"]
     body = _response_body(response_id, config, conversation_id)
-    item_id = ids.item()
-    if answer.call_name is not None:
-        output = _function_call_output(item_id, ids.call(), answer.call_name, answer.call_arguments)
-    else:
-        kind = "audio" if config["output_modalities"] == ["audio"] else "text"
-        output = _message_output(item_id, kind, answer.text or "", config["max_output_tokens"])
-    # Recorded quirk: a response item's conversation.item.done names no previous item when
-    # that previous item is the conversation's first one (its .added does name it).
-    done_previous = None if first_item_is_previous else previous_item_id
-    out = OutputState(output.kind, output.item, 0, previous_item_id, done_previous)
-    audio = _speech(output.item, fmt["type"], voice) if output.kind == "audio" else b""
-    spoken = audio_tokens(len(audio), fmt["type"])
-    in_conversation = conversation_id is not None
-    resp = ActiveResponse(
-        response_id,
-        body,
-        [out],
-        in_conversation,
-        usage(input_tokens[0], input_tokens[1], len(output.pieces), spoken),
-        audio=audio,
-    )
+    outputs: list[_Output] = []
+    states: list[OutputState] = []
+    previous, budget = previous_item_id, config["max_output_tokens"]
+    for index, part in enumerate(answer.outputs):
+        output = _output(ids, part, config, budget)
+        if isinstance(budget, int):
+            budget = max(0, budget - len(output.pieces))
+        # Recorded quirk: a response item's conversation.item.done names no previous item when
+        # that previous item is the conversation's first one (its .added does name it).
+        done_previous = None if index == 0 and first_item_is_previous else previous
+        state = OutputState(output.kind, output.item, index, previous, done_previous)
+        if output.kind == "audio":
+            state.audio = _speech(output.item, fmt["type"], voice)
+        outputs.append(output)
+        states.append(state)
+        previous = output.item["id"]
+    spoken = sum(audio_tokens(len(s.audio), fmt["type"]) for s in states)
+    pieces = sum(len(o.pieces) for o in outputs)
+    resp = ActiveResponse(response_id, body, states, conversation_id is not None, usage(*input_tokens, pieces, spoken))
     plan = _Plan(timing)
     plan.add(
         {"type": "response.created", "event_id": ids.event(), "response": copy.deepcopy(body)},
         timing.response_created,
     )
-    _plan_output(plan, resp, out, output.pieces, fmt["type"], ids)
+    for output, state in zip(outputs, states):
+        _plan_output(plan, resp, state, output.pieces, fmt["type"], ids)
+    final = next((o for o in outputs if o.status != "completed"), outputs[-1])
     plan.add(
         response_event(
             "response.done",
             ids,
             resp.response,
-            status=output.status,
-            details=output.details,
-            output=[output.item],
+            status=final.status,
+            details=final.details,
+            output=[o.item for o in outputs],
             usage=resp.usage,
         ),
         timing.done_step,
     )
     return resp, plan.events
+
+
+def _output(ids: IdFactory, answer: Answer, config: dict[str, Any], budget: Any) -> _Output:
+    item_id = ids.item()
+    if answer.call_name is not None:
+        return _function_call_output(item_id, ids.call(), answer.call_name, answer.call_arguments)
+    kind = "audio" if config["output_modalities"] == ["audio"] else "text"
+    return _message_output(item_id, kind, answer.text or "", budget)
 
 
 def _response_body(response_id: str, config: dict[str, Any], conversation_id: str | None) -> dict[str, Any]:
@@ -210,7 +219,7 @@ def _plan_output(
     elif out.kind == "text":
         _plan_text_message(plan, loc, pieces, ids)
     else:
-        _plan_audio_message(plan, loc, pieces, resp.audio, fmt, ids)
+        _plan_audio_message(plan, loc, pieces, out.audio, fmt, ids)
     if resp.in_conversation:
         plan.add(
             item_event("conversation.item.done", ids, out.done_previous_item_id, out.item),

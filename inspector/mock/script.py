@@ -9,6 +9,9 @@ Format (one rule a line; blank lines and lines starting with `#` are ignored)::
     hear TEXT                               the transcript of the user's audio turns, in order
                                             (the last `hear` repeats)
 
+Any answer may go on with ` then say TEXT` or ` then call NAME {JSON}`: one response with several
+output items, in order (`say Hello then say Bonjour`, `say Let me look then call lookup {}`).
+
 Rules are tried top to bottom; the first that applies wins. FLAGS are `i` (ignore case) and/or
 `s` (dot matches newline). In TEXT and JSON, `$1`..`$9` are the regex groups, and in `after`
 rules `$output` is the function's output and `$<arg>` each of the call's JSON arguments.
@@ -21,6 +24,7 @@ The user's message is the text of its `input_text` parts, or for audio the trans
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Sequence
@@ -45,11 +49,27 @@ class ScriptError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """What one response contains: a text (spoken or written) or a function call."""
+    """What one response contains: a text (spoken or written) or a function call, then the
+    output items in `more`, each one of the same (a response may hold several)."""
 
     text: str | None = None
     call_name: str | None = None
     call_arguments: str | None = None
+    more: tuple[Answer, ...] = ()
+
+    @property
+    def outputs(self) -> list[Answer]:
+        """Each output item's answer, in order."""
+        return [Answer(self.text, self.call_name, self.call_arguments), *self.more]
+
+
+@dataclass(frozen=True, slots=True)
+class _Then:
+    """An output after the first: `say TEXT` or `call NAME` with JSON arguments (`body`)."""
+
+    action: str
+    body: str
+    function: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +79,13 @@ class _Rule:
     body: str  # TEXT, or the JSON of a call
     pattern: re.Pattern[str] | None = None
     function: str | None = None  # the call's name, or the `after` rule's function
+    then: tuple[_Then, ...] = ()
 
 
 _VAR = re.compile(r"\$(\w+)")
 _WHEN = re.compile(r"when\s+/((?:[^/\\]|\\.)*)/([is]*)\s+(say|call)\s+(.*)$", re.DOTALL)
 _CALL = re.compile(r"([A-Za-z_][\w.-]*)\s+(?:with\s+)?(\{.*\})\s*$", re.DOTALL)
+_THEN = re.compile(r"\s+then\s+(?=(?:say|call)\s)")
 _AFTER = re.compile(r"after\s+(\*|[A-Za-z_][\w.-]*)\s+say\s+(.*)$", re.DOTALL)
 
 
@@ -77,7 +99,43 @@ def _substitute(template: str, values: dict[str, str], *, json_escape: bool = Fa
     return _VAR.sub(replace, template)
 
 
+def _check_call_json(body: str, number: int) -> None:
+    try:
+        json.loads(_substitute(body, {str(i): "x" for i in range(10)}, json_escape=True))
+    except ValueError as exc:
+        raise ScriptError(f"line {number}: the arguments are not JSON: {exc}") from None
+
+
+def _parse_then(parts: list[str], number: int) -> tuple[_Then, ...]:
+    """The outputs after the first: each `say TEXT` or `call NAME [with] {JSON}`."""
+    out = []
+    for part in parts:
+        action, _, rest = part.partition(" ")
+        if action == "say":
+            out.append(_Then("say", rest.strip()))
+            continue
+        call = _CALL.match(rest.strip())
+        if not call:
+            raise ScriptError(f"line {number}: expected `then call NAME with {{JSON}}`")
+        _check_call_json(call.group(2), number)
+        out.append(_Then("call", call.group(2), call.group(1)))
+    return tuple(out)
+
+
 def _parse_line(line: str, number: int) -> tuple[str, Any]:
+    first, *rest = _THEN.split(line)
+    kind, value = _parse_first(first, number)
+    then = _parse_then(rest, number)
+    if kind == "hear" and then:
+        raise ScriptError(f"line {number}: `hear` takes no `then`")
+    if kind == "say":
+        return "say", _Rule("default", "say", value, then=then)
+    if isinstance(value, _Rule):
+        value = dataclasses.replace(value, then=then)
+    return kind, value
+
+
+def _parse_first(line: str, number: int) -> tuple[str, Any]:
     if line.startswith("say "):
         return "say", line[4:].strip()
     if line.startswith("hear "):
@@ -95,10 +153,7 @@ def _parse_line(line: str, number: int) -> tuple[str, Any]:
         call = _CALL.match(rest)
         if not call:
             raise ScriptError(f"line {number}: expected `call NAME with {{JSON}}`")
-        try:
-            json.loads(_substitute(call.group(2), {str(i): "x" for i in range(10)}, json_escape=True))
-        except ValueError as exc:
-            raise ScriptError(f"line {number}: the arguments are not JSON: {exc}") from None
+        _check_call_json(call.group(2), number)
         return "rule", _Rule("when", "call", call.group(2), pattern=pattern, function=call.group(1))
     raise ScriptError(f"line {number}: expected `when`, `after`, `say` or `hear`: {line[:60]!r}")
 
@@ -107,6 +162,7 @@ def _parse_line(line: str, number: int) -> tuple[str, Any]:
 class Script:
     rules: list[_Rule] = field(default_factory=list)
     default_text: str = "This is a mock response from the offline Realtime server."
+    default_then: tuple[_Then, ...] = ()
     transcripts: list[str] = field(default_factory=lambda: ["Hello, this is a test."])
 
     @classmethod
@@ -118,7 +174,7 @@ class Script:
                 continue
             kind, value = _parse_line(line, number)
             if kind == "say":
-                script.default_text = value
+                script.default_text, script.default_then = value.body, value.then
             elif kind == "hear":
                 script.transcripts.append(value)
             else:
@@ -142,7 +198,7 @@ class Script:
         """Decide the next response from the conversation so far and the callable tools."""
         last = items[-1] if items else None
         if last and last.get("type") == "function_call_output":
-            return self._after_output(items, last)
+            return self._after_output(items, last, tools)
         text = _last_user_text(items)
         for rule in self.rules:
             if rule.kind != "when" or rule.pattern is None:
@@ -153,13 +209,17 @@ class Script:
             groups = {str(i): g or "" for i, g in enumerate(match.groups(), 1)}
             groups["0"] = match.group(0)
             if rule.action == "say":
-                return Answer(text=_substitute(rule.body, groups))
+                return _chained(Answer(text=_substitute(rule.body, groups)), rule.then, groups, tools)
             if rule.function in tools:
                 arguments = json.loads(_substitute(rule.body, groups, json_escape=True))
-                return Answer(call_name=rule.function, call_arguments=json.dumps(arguments))
-        return Answer(text=self.default_text)
+                first = Answer(call_name=rule.function, call_arguments=json.dumps(arguments))
+                return _chained(first, rule.then, groups, tools)
+        return self._default(tools)
 
-    def _after_output(self, items: Sequence[dict[str, Any]], output: dict[str, Any]) -> Answer:
+    def _default(self, tools: Sequence[str], values: dict[str, str] | None = None) -> Answer:
+        return _chained(Answer(text=self.default_text), self.default_then, values or {}, tools)
+
+    def _after_output(self, items: Sequence[dict[str, Any]], output: dict[str, Any], tools: Sequence[str]) -> Answer:
         call = next(
             (
                 i
@@ -178,8 +238,21 @@ class Script:
             values.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in arguments.items()})
         for rule in self.rules:
             if rule.kind == "after" and rule.function in (name, "*"):
-                return Answer(text=_substitute(rule.body, values))
-        return Answer(text=self.default_text)
+                return _chained(Answer(text=_substitute(rule.body, values)), rule.then, values, tools)
+        return self._default(tools, values)
+
+
+def _chained(first: Answer, then: Sequence[_Then], values: dict[str, str], tools: Sequence[str]) -> Answer:
+    """`first` with the `then` outputs; a call of an undeclared function is left out, as the
+    real model only calls declared tools."""
+    more = []
+    for out in then:
+        if out.action == "say":
+            more.append(Answer(text=_substitute(out.body, values)))
+        elif out.function in tools:
+            arguments = json.loads(_substitute(out.body, values, json_escape=True))
+            more.append(Answer(call_name=out.function, call_arguments=json.dumps(arguments)))
+    return dataclasses.replace(first, more=tuple(more))
 
 
 def _last_user_text(items: Sequence[dict[str, Any]]) -> str:

@@ -23,12 +23,14 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from inspector.mock.handshake import admit, choose_subprotocol, is_realtime_path
+from inspector.mock.handshake import admit, api_key, choose_subprotocol, is_realtime_path
 from inspector.mock.ids import IdFactory
 from inspector.mock.outbox import Close, Outgoing
 from inspector.mock.responses import NO_LATENCY, REALISTIC, Timing
 from inspector.mock.script import Script
+from inspector.mock.session import SESSION_LIFETIME_S
 from inspector.mock.state import MockSession, error_event
+from inspector.mock.state_core import Flavor
 from inspector.protocol import subprotocols_in
 
 __all__ = ["LATENCIES", "MAX_FRAME_BYTES", "MockServer", "SessionLike", "run_mock"]
@@ -45,7 +47,7 @@ class SessionLike(Protocol):
     def connect(self, now: float) -> None: ...
     def receive(self, frame: str | bytes, now: float) -> None: ...
     def next_due(self) -> float | None: ...
-    def pop_due(self, now: float) -> list[Outgoing]: ...
+    def pop_due(self, now: float, limit: int | None = None) -> list[Outgoing]: ...
 
 
 @dataclass
@@ -79,23 +81,28 @@ async def _send(ws: ServerConnection, payload: Outgoing) -> bool:
 
 
 async def drive(ws: ServerConnection, session: SessionLike) -> None:
-    """Run one connection: receive frames, send what falls due, until either side closes."""
+    """Run one connection: receive frames, send what falls due, until either side closes.
+
+    Events leave one at a time, and a frame that arrived meanwhile is handled before the next:
+    even with no latency, a `response.cancel` sent on `response.created` lands mid-response and
+    a second `response.create` meets the first one still active, as with the real service."""
     loop = asyncio.get_running_loop()
     session.connect(loop.time())
     receiving: asyncio.Future[str | bytes] = asyncio.ensure_future(ws.recv())
     try:
         while True:
-            for payload in session.pop_due(loop.time()):
-                if not await _send(ws, payload):
+            due_now = session.pop_due(loop.time(), limit=1)
+            if due_now:
+                if not await _send(ws, due_now[0]):
                     return
-            due = session.next_due()
-            timeout = None if due is None else max(0.0, due - loop.time())
-            if timeout == 0.0:
-                continue
-            done, _ = await asyncio.wait({receiving}, timeout=timeout)
-            if done:
-                frame = receiving.result()
-                session.receive(frame, loop.time())
+                await asyncio.sleep(0)  # let a frame that has arrived reach `receiving`
+            else:
+                due = session.next_due()
+                timeout = None if due is None else max(0.0, due - loop.time())
+                if timeout != 0.0:
+                    await asyncio.wait({receiving}, timeout=timeout)
+            if receiving.done():
+                session.receive(receiving.result(), loop.time())
                 receiving = asyncio.ensure_future(ws.recv())
     except ConnectionClosed:
         pass
@@ -105,10 +112,16 @@ async def drive(ws: ServerConnection, session: SessionLike) -> None:
             await receiving
 
 
-def _process_request(connection: ServerConnection, request: Request) -> Response | None:
-    if not is_realtime_path(request.path):
-        return connection.respond(404, "Not Found: the Realtime endpoint is any path ending in /realtime\n")
-    return None
+def _request_checker(*, flavor: Flavor, require_key: bool) -> Callable[[ServerConnection, Request], Response | None]:
+    def process_request(connection: ServerConnection, request: Request) -> Response | None:
+        if not is_realtime_path(request.path):
+            return connection.respond(404, "Not Found: the Realtime endpoint is any path ending in /realtime\n")
+        # Azure refuses a missing key at the handshake; OpenAI accepts, then errors (`admit`).
+        if flavor == "azure" and require_key and not api_key(request.path, request.headers, ()):
+            return connection.respond(401, "Access denied due to missing subscription key.\n")
+        return None
+
+    return process_request
 
 
 def _select_subprotocol(connection: ServerConnection, subprotocols: Sequence[Subprotocol]) -> Subprotocol | None:
@@ -125,11 +138,15 @@ async def run_mock(
     latency: Latency = "none",
     script: Script | None = None,
     require_key: bool = False,
+    flavor: Flavor = "openai",
+    max_session_s: float | None = SESSION_LIFETIME_S,
     session_factory: Callable[[str], SessionLike] | None = None,
 ) -> AsyncIterator[MockServer]:
     """Serve the mock until the block exits. `port=0` picks a free port (see `mock.port`).
 
-    Each connection gets its own session; with a `seed`, the n-th connection's ids are the same
+    `flavor="azure"` stands in for Azure OpenAI (no `rate_limits.updated`, a missing key refused
+    with HTTP 401 under `require_key`); `max_session_s` ends each session with `session_expired`
+    (None: never). Each connection gets its own session; with a `seed`, the n-th connection's ids are the same
     on every run. `session_factory(model)` replaces the generated sessions (used for playback).
     """
     timing = LATENCIES[latency]
@@ -142,7 +159,15 @@ async def run_mock(
         if session_factory is not None:
             return session_factory(model)
         connection_seed = seeds.getrandbits(64) if seed is not None else None
-        return MockSession(seed=connection_seed, timing=timing, script=script, model=model, now_unix=time.time())
+        return MockSession(
+            seed=connection_seed,
+            timing=timing,
+            script=script,
+            model=model,
+            now_unix=time.time(),
+            flavor=flavor,
+            max_session_s=max_session_s,
+        )
 
     async def handler(ws: ServerConnection) -> None:
         state.connections += 1
@@ -165,7 +190,7 @@ async def run_mock(
         handler,
         host,
         port,
-        process_request=_process_request,
+        process_request=_request_checker(flavor=flavor, require_key=require_key),
         select_subprotocol=_select_subprotocol,
         max_size=MAX_FRAME_BYTES,
         compression=None,

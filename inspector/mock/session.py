@@ -21,6 +21,7 @@ from inspector.mock.validation import (
     Num,
     Obj,
     Str,
+    StrMap,
     Tagged,
     Union,
     missing,
@@ -28,11 +29,13 @@ from inspector.mock.validation import (
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS",
+    "MODEL_DEFAULTS",
     "RESPONSE_SPEC",
     "SESSION_SPEC",
     "VOICES",
     "apply_session_update",
     "default_session",
+    "model_defaults",
     "turn_detection_defaults",
 ]
 
@@ -47,10 +50,14 @@ DEFAULT_INSTRUCTIONS = (
 
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
 SESSION_LIFETIME_S = 3600
+MAX_MODEL_NAME = 256  # unsure: the service's limit is not documented
 
 
-def default_session(session_id: str, model: str, now_unix: float) -> dict[str, Any]:
-    """The session a new gpt-realtime connection gets, as in the recorded `session.created`."""
+def default_session(
+    session_id: str, model: str, now_unix: float, lifetime_s: float = SESSION_LIFETIME_S
+) -> dict[str, Any]:
+    """The session a new connection gets, as in the recorded `session.created` (gpt-realtime),
+    with the defaults of `model` (`MODEL_DEFAULTS`)."""
     return {
         "type": "realtime",
         "object": "realtime.session",
@@ -64,13 +71,13 @@ def default_session(session_id: str, model: str, now_unix: float) -> dict[str, A
         "tracing": None,
         "truncation": "auto",
         "prompt": None,
-        "expires_at": int(now_unix) + SESSION_LIFETIME_S,
+        "expires_at": int(now_unix + lifetime_s),
         "audio": {
             "input": {
                 "format": {"type": "audio/pcm", "rate": 24000},
                 "transcription": None,
                 "noise_reduction": None,
-                "turn_detection": turn_detection_defaults("server_vad"),
+                "turn_detection": turn_detection_defaults("server_vad", model),
             },
             "output": {
                 "format": {"type": "audio/pcm", "rate": 24000},
@@ -82,7 +89,24 @@ def default_session(session_id: str, model: str, now_unix: float) -> dict[str, A
     }
 
 
-def turn_detection_defaults(kind: str) -> dict[str, Any]:
+# Defaults that differ between models, in one place. gpt-realtime's are recorded (every
+# fixture's session.created); the preview models' server VAD waits 500 ms of silence, as the
+# preview API reference documents (no recording of ours shows it).
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "gpt-realtime": {"silence_duration_ms": 200},
+    "gpt-4o-realtime-preview": {"silence_duration_ms": 500},
+    "gpt-4o-mini-realtime-preview": {"silence_duration_ms": 500},
+}
+
+
+def model_defaults(model: str) -> dict[str, Any]:
+    """The defaults of `model`: the longest table entry it starts with (dated snapshots such as
+    `gpt-realtime-2025-08-28` share their family's), else gpt-realtime's."""
+    family = max((name for name in MODEL_DEFAULTS if model.startswith(name)), key=len, default="gpt-realtime")
+    return MODEL_DEFAULTS[family]
+
+
+def turn_detection_defaults(kind: str, model: str = "gpt-realtime") -> dict[str, Any]:
     if kind == "semantic_vad":
         return {
             "type": "semantic_vad",
@@ -94,7 +118,7 @@ def turn_detection_defaults(kind: str) -> dict[str, Any]:
         "type": "server_vad",
         "threshold": 0.5,
         "prefix_padding_ms": 300,
-        "silence_duration_ms": 200,
+        "silence_duration_ms": model_defaults(model)["silence_duration_ms"],
         "idle_timeout_ms": None,
         "create_response": True,
         "interrupt_response": True,
@@ -159,7 +183,8 @@ _PROMPT = Nullable(Obj({"id": Str(), "version": Nullable(Str()), "variables": An
 SESSION_SPEC = Obj(
     {
         "type": Enum("realtime", "transcription"),
-        "model": Str(),
+        # Bounded: an empty or a 1 MiB model name is refused, not stored and echoed back.
+        "model": Str(min_length=1, max_length=MAX_MODEL_NAME),
         "instructions": Str(),
         "output_modalities": _MODALITIES,
         "audio": Obj(
@@ -221,7 +246,7 @@ RESPONSE_SPEC = Obj(
         "tools": ListOf(_TOOL),
         "tool_choice": _TOOL_CHOICE,
         "max_output_tokens": _MAX_TOKENS,
-        "metadata": Nullable(AnyValue()),
+        "metadata": Nullable(StrMap()),
         "prompt": _PROMPT,
     }
 )
@@ -280,7 +305,7 @@ def apply_session_update(
         )
     for key, value in update.items():
         if key == "audio":
-            _merge_audio(new["audio"], value)
+            _merge_audio(new["audio"], value, new["model"])
         elif key == "instructions":
             # Recorded: `"instructions": ""` gives back the default instructions (fixture
             # message_history_seeding), i.e. clearing the override, not an empty prompt.
@@ -296,7 +321,7 @@ def apply_session_update(
     return new, None
 
 
-def _merge_audio(audio: dict[str, Any], update: dict[str, Any]) -> None:
+def _merge_audio(audio: dict[str, Any], update: dict[str, Any], model: str) -> None:
     for side in ("input", "output"):
         for key, value in (update.get(side) or {}).items():
             target = audio[side]
@@ -308,7 +333,7 @@ def _merge_audio(audio: dict[str, Any], update: dict[str, Any]) -> None:
                     None
                     if value is None
                     else {
-                        **turn_detection_defaults(value.get("type", "server_vad")),
+                        **turn_detection_defaults(value.get("type", "server_vad"), model),
                         **value,
                     }
                 )

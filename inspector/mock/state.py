@@ -6,7 +6,9 @@ each client frame, and sends what `pop_due(now)` returns when `next_due()` comes
 same with a made-up clock, or call `feed(frame)` which returns every resulting event at once.
 Everything is deterministic given the seed and the clock values.
 
-Delays follow `Timing` (none, or realistic); events leave in causal order (see `Outbox`).
+Delays follow `Timing` (none, or realistic); events leave in causal order (see `Outbox`). Two
+timers run on the same clock: the session's expiry (`max_session_s`) and the idle timeout of
+server VAD (`turn_detection.idle_timeout_ms`); `next_due` includes them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import orjson
 
 from inspector.mock.input_buffer import InputAudioHandlers
 from inspector.mock.item_handlers import ItemHandlers
-from inspector.mock.outbox import Outgoing
+from inspector.mock.outbox import Close, Outgoing
 from inspector.mock.session import apply_session_update
 from inspector.mock.validation import MockError, invalid_value, missing, unknown
 
@@ -55,12 +57,20 @@ def error_event(event_id: str, error: MockError, client_event_id: str | None) ->
     }
 
 
+def _expiry_message(seconds: float) -> str:
+    # The service's own limit reads "60 minutes"; shorter test limits keep the same sentence.
+    span = f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} seconds"
+    return f"Your session hit the maximum duration of {span}."
+
+
 class MockSession(InputAudioHandlers, ItemHandlers):
     """One connection's session: the shell's interface over the handlers of every client event."""
 
     # --- the shell's interface --------------------------------------------------------------
 
     def connect(self, now: float) -> None:
+        if self.max_session_s is not None:
+            self.expires_at = now + self.max_session_s
         self.outbox.put(
             {
                 "type": "session.created",
@@ -71,10 +81,23 @@ class MockSession(InputAudioHandlers, ItemHandlers):
         )
 
     def next_due(self) -> float | None:
-        return self.outbox.next_due()
+        due = [t for t in (self.outbox.next_due(), self.expires_at, self.idle_at) if t is not None]
+        return min(due) if due else None
 
-    def pop_due(self, now: float) -> list[Outgoing]:
-        return self.outbox.pop_due(now)
+    def pop_due(self, now: float, limit: int | None = None) -> list[Outgoing]:
+        self.clock = now  # what the sent-event hooks measure from (the idle timer)
+        self._fire_timers(now)
+        return self.outbox.pop_due(now, limit)
+
+    def _fire_timers(self, now: float) -> None:
+        """The events the clock alone causes: session expiry, then the idle timeout."""
+        if self.expires_at is not None and now >= self.expires_at:
+            self.expires_at = self.idle_at = None
+            self._error(MockError("session_expired", _expiry_message(self.max_session_s or 0)), None, now)
+            self.outbox.put(Close(1001, "session_expired"), now, urgent=True)
+        if self.idle_at is not None and now >= self.idle_at:
+            self.idle_at, self.idle_spent = None, True
+            self._idle_timeout(now)
 
     def feed(self, frame: str | bytes | dict[str, Any], now: float = 0.0) -> list[tuple[float, dict[str, Any]]]:
         """Receive one frame (a dict is serialized first) and return everything pending as
@@ -110,7 +133,7 @@ class MockSession(InputAudioHandlers, ItemHandlers):
 
     def _error(self, error: MockError, client_id: str | None, now: float) -> None:
         # Errors come back at once, even while a response is streaming.
-        self.outbox.put(error_event(self.ids.event(), error, client_id), now, urgent=True)
+        self.outbox.put(error_event(self.ids.event(), error, client_id), now, first=True)
 
     def _dispatch(self, data: dict[str, Any], now: float) -> MockError | None:
         kind = data.get("type")

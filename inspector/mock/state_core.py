@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import random
-from typing import Any
+from typing import Any, Literal
 
 from inspector.mock.active import ActiveResponse
 from inspector.mock.conversation import Conversation
@@ -18,10 +18,13 @@ from inspector.mock.ids import IdFactory
 from inspector.mock.outbox import Outbox
 from inspector.mock.responses import NO_LATENCY, Timing
 from inspector.mock.script import Script
-from inspector.mock.session import default_session
+from inspector.mock.session import SESSION_LIFETIME_S, default_session
 from inspector.mock.vad import EnergyVad
 
-__all__ = ["SessionCore"]
+__all__ = ["Flavor", "SessionCore"]
+
+# Which service the mock stands in for: OpenAI's, or Azure OpenAI's (no rate_limits.updated).
+Flavor = Literal["openai", "azure"]
 
 
 class SessionCore:
@@ -35,12 +38,17 @@ class SessionCore:
         script: Script | None = None,
         model: str = "gpt-realtime",
         now_unix: float = 0.0,
+        flavor: Flavor = "openai",
+        max_session_s: float | None = SESSION_LIFETIME_S,
     ) -> None:
         self.ids = IdFactory(random.Random(seed))
         self.timing = timing
         self.script = script or Script.default()
         self.outbox = Outbox()
-        self.session = default_session(self.ids.session(), model, now_unix)
+        self.flavor = flavor
+        self.max_session_s = max_session_s
+        lifetime = SESSION_LIFETIME_S if max_session_s is None else max_session_s
+        self.session = default_session(self.ids.session(), model, now_unix, lifetime)
         self.conversation_id = self.ids.conversation()
         self.conversation = Conversation()
         self.vad = EnergyVad()
@@ -54,6 +62,11 @@ class SessionCore:
         self.audio_present = False  # assistant audio was sent: the voice is now fixed
         self.audio_turns = 0
         self.tokens_used = 0
+        # Timers (see `timers.Timers`): the clock of the last `pop_due`, and when things fire.
+        self.clock = 0.0
+        self.expires_at: float | None = None
+        self.idle_at: float | None = None
+        self.idle_spent = False  # the idle timeout fired and no audio came since
 
     @property
     def _input_format(self) -> str:

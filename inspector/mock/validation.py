@@ -25,6 +25,7 @@ __all__ = [
     "Obj",
     "Spec",
     "Str",
+    "StrMap",
     "Tagged",
     "Union",
     "decode_base64",
@@ -104,11 +105,59 @@ class AnyValue(Spec):
         return None
 
 
+@dataclass
 class Str(Spec):
+    """A string; `min_length`/`max_length` bound it with OpenAI's `empty_string` and
+    `string_above_max_length` errors."""
+
+    min_length: int = 0
+    max_length: int | None = None
     expected = "a string"
 
     def check(self, value: Any, path: str) -> MockError | None:
-        return None if isinstance(value, str) else invalid_type(path, self.expected, value)
+        if not isinstance(value, str):
+            return invalid_type(path, self.expected, value)
+        if len(value) < self.min_length:
+            return MockError(
+                "empty_string",
+                f"Invalid '{path}': empty string. Expected a string with minimum length "
+                f"{self.min_length}, but got an empty string instead.",
+                path,
+            )
+        if self.max_length is not None and len(value) > self.max_length:
+            return MockError(
+                "string_above_max_length",
+                f"Invalid '{path}': string too long. Expected a string with maximum length "
+                f"{self.max_length}, but got a string with length {len(value)} instead.",
+                path,
+            )
+        return None
+
+
+@dataclass
+class StrMap(Spec):
+    """`metadata`: an object of at most `max_keys` string values (OpenAI's limits: 16 keys of
+    64 characters, values of 512)."""
+
+    max_keys: int = 16
+    expected = "an object"
+
+    def check(self, value: Any, path: str) -> MockError | None:
+        if not isinstance(value, dict):
+            return invalid_type(path, self.expected, value)
+        if len(value) > self.max_keys:
+            return MockError(
+                "object_above_max_properties",
+                f"Invalid '{path}': too many properties. Expected an object with at most "
+                f"{self.max_keys} properties, but got an object with {len(value)} properties instead.",
+                path,
+            )
+        for key, entry in value.items():
+            if error := Str(max_length=64).check(key, f"{path}.key") or Str(max_length=512).check(
+                entry, f"{path}.{key}"
+            ):
+                return error
+        return None
 
 
 def decode_base64(value: Any) -> bytes | None:
