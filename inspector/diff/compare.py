@@ -19,7 +19,7 @@ import orjson
 
 from inspector.diff.align import Pair, align_events, align_turns
 from inspector.diff.fields import FieldDiff, field_diffs
-from inspector.diff.normalise import DiffOptions, Normaliser, event_key
+from inspector.diff.normalise import DiffOptions, Normaliser, alignment_key
 from inspector.diff.report import TIMINGS, Counts, DiffReport, RowKind, Rows, SideInfo, TurnDiff
 from inspector.protocol import Direction, Opcode
 from inspector.turns import Trigger, Turn, TurnEvent, build_turns
@@ -119,7 +119,7 @@ class SideScan:
             if self._selected(ev.seq) and not self.options.skips(ev.type or ""):
                 value = self.normaliser.event(ev.type, data, ev.frame)
                 self.seqs.append(ev.seq)
-                self.key_ids.append(self.keys.id(event_key(ev.direction, ev.type, mode), ev.direction))
+                self.key_ids.append(self.keys.id(alignment_key(ev.direction, ev.type, mode), ev.direction))
                 self.digests.append(digest(value))
             yield ev, data
 
