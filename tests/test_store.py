@@ -86,6 +86,38 @@ def test_frames_come_back_byte_for_byte_across_pages_and_audio_storage(tmp_path)
     assert store.count(sid) == len(frames)
 
 
+def test_audio_read_as_length_cuts_only_audio_stored_apart_and_says_how_long_it_was(tmp_path):
+    import orjson
+
+    from inspector.protocol import AUDIO_FIELDS
+
+    store = Store(tmp_path / "x.db")
+    audio = base64.b64encode(bytes(range(256)) * 4).decode()
+    frames = [
+        '{"type":"input_audio_buffer.append","audio":"' + audio + '","event_id":"e1"}',
+        '{"type":"response.output_audio.delta","delta":"QUJD","item_id":"i"}',
+        '{"type":"response.output_audio.delta","delta":"QUJ"}',  # not canonical: kept inline
+        '{"type":"input_audio_buffer.append","audio":"QUJD","x":"QUJD"}',  # value twice: inline
+        '{"type":"response.output_audio.delta","delta":""}',  # nothing to cut
+        '{"type":"response.output_text.delta","delta":"QUJD"}',  # not an audio field
+        b"\x00\x01binary",
+    ] * (PAGE_ROWS // 3)
+    sid = store.import_session(FrameIn(Direction.SERVER, i, f) for i, f in enumerate(frames))
+    got = list(store.events(sid, with_frames=True, audio="length"))
+    assert [e.seq for e in got] == list(range(1, len(frames) + 1))
+    assert [e.audio_size for e in got[:7]] == [1024, 3, None, None, None, None, None]
+    for event, frame in zip(got, frames):
+        if event.audio_size is None:
+            assert event.frame == frame
+            continue
+        whole, cut = orjson.loads(frame), orjson.loads(event.frame or "")
+        field = AUDIO_FIELDS[whole["type"]]
+        assert cut == {**whole, field: ""}
+        assert event.audio_size == len(base64.b64decode(whole[field]))
+    assert store.page(sid, 1, 2, with_frames=True, audio="length")[1].frame == frames[1].replace("QUJD", "")
+    assert [e.frame for e in store.events(sid, with_frames=True)] == frames  # the default: exact
+
+
 def test_deleting_a_session_removes_its_events_only(tmp_path):
     store = Store(tmp_path / "x.db")
     a = store.import_session([FrameIn(Direction.CLIENT, 0, '{"type":"a"}')])

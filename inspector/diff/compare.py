@@ -112,16 +112,26 @@ class SideScan:
         self.turns = build_turns(self._pairs(events))
 
     def _pairs(self, events: Iterable[Any]) -> Iterator[tuple[TurnEvent, Any]]:
-        mode = self.options.mode
+        # Per (direction, type): its key id, or None when the type is skipped. A session has a
+        # few dozen of them and a million events: globs and key names are worked out once.
+        key_of: dict[tuple[Direction, str | None], int | None] = {}
+        normalise, seqs, key_ids, digests = self.normaliser.event, self.seqs, self.key_ids, self.digests
         for ev in events:
             data = parse_frame(ev.frame, ev.opcode)
             self.events += 1
-            if self._selected(ev.seq) and not self.options.skips(ev.type or ""):
-                value = self.normaliser.event(ev.type, data, ev.frame)
-                self.seqs.append(ev.seq)
-                self.key_ids.append(self.keys.id(alignment_key(ev.direction, ev.type, mode), ev.direction))
-                self.digests.append(digest(value))
+            kind = (ev.direction, ev.type)
+            key_id = key_of[kind] if kind in key_of else key_of.setdefault(kind, self._key_id(*kind))
+            if key_id is not None and self._selected(ev.seq):
+                value = normalise(ev.type, data, ev.frame, audio_size=getattr(ev, "audio_size", None))
+                seqs.append(ev.seq)
+                key_ids.append(key_id)
+                digests.append(digest(value))
             yield ev, data
+
+    def _key_id(self, direction: Direction, event_type: str | None) -> int | None:
+        if self.options.skips(event_type or ""):
+            return None
+        return self.keys.id(alignment_key(direction, event_type, self.options.mode), direction)
 
     def _selected(self, seq: int) -> bool:
         if self.wanted is None:
@@ -285,4 +295,9 @@ def _slower(a: float | None, b: float | None, factor: float) -> bool:
 def normalised_values(scan: SideScan, events: Iterable[Any]) -> dict[int, Any]:
     """Normalised values of these events (read back from the store) with the ids numbered as
     in the scan: a changed pair is shown as it was compared."""
-    return {ev.seq: scan.normaliser.event(ev.type, parse_frame(ev.frame, ev.opcode), ev.frame) for ev in events}
+    return {
+        ev.seq: scan.normaliser.event(
+            ev.type, parse_frame(ev.frame, ev.opcode), ev.frame, audio_size=getattr(ev, "audio_size", None)
+        )
+        for ev in events
+    }

@@ -143,31 +143,81 @@ def alignment_key(direction: Direction, event_type: str | None, mode: Mode) -> s
     return f"{direction.value} {name if mode == Mode.EXACT else ga_type(name)}"
 
 
+# Texts whose normalised form is remembered (see `Normaliser._text`): short ones only, and the
+# memory is dropped when full, so that it stays a few MB on any session.
+_MEMO_TEXT_CHARS = 200
+_MEMO_TEXTS = 50_000
+_MEMO_KEYS = 1000
+_UNSEEN: Any = object()
+
+
 class Normaliser:
-    """Normalises one session's events, in seq order (ids are numbered as they first appear)."""
+    """Normalises one session's events, in seq order (ids are numbered as they first appear).
+
+    Called once per event of both sessions (2,000,000 times for a 1M-event diff), so the walk is
+    written for speed: strings are handled inline, the trie is consulted only where a path
+    can still match, and each text's normalised form is remembered."""
 
     def __init__(self, options: DiffOptions) -> None:
         self.mode = options.mode
         self.paths = compile_paths(options.ignored_paths)
         self.ids: dict[str, str] = {}
         self._counts = dict.fromkeys(_ID_KINDS, 0)
+        self._exact = self.mode == Mode.EXACT
+        self._root = (self.paths.trie,)
+        self._top: dict[str, Any] = {}  # top-level key -> its trie nodes (`_children`)
+        # A text's normal form never changes once its ids are numbered, so it can be remembered.
+        self._texts: dict[str, str] = {}
 
-    def event(self, event_type: str | None, data: Any, frame: str | bytes | None) -> Any:
+    def event(
+        self, event_type: str | None, data: Any, frame: str | bytes | None, *, audio_size: int | None = None
+    ) -> Any:
         """The normalised value of one event; `data` is the parsed frame, None when the frame
-        is not JSON (then the frame itself is compared: its size when binary)."""
+        is not JSON (then the frame itself is compared: its size when binary). `audio_size` is
+        the length of audio the store cut out of the frame (`Store.events(audio="length")`):
+        the audio field then reads "" in `data` and compares as that many bytes."""
         if data is None:
             if isinstance(frame, bytes):
                 return {"(binary)": len(frame)}
             return {"(not json)": "" if frame is None else self._text(frame)}
         if isinstance(data, dict):
-            data = dict(data)
-            field = AUDIO_FIELDS.get(event_type or "")
-            if field is not None and isinstance(data.get(field), str):
-                data[field] = self._audio(data[field])
-            if self.mode != Mode.EXACT and isinstance(data.get("type"), str):
-                data["type"] = ga_type(data["type"])
-        value = self._walk(data, (self.paths.trie,))
+            value: Any = self._walk_event(data, AUDIO_FIELDS.get(event_type or ""), audio_size)
+        else:
+            value = self._walk(data, self._root)
         return _structure(value) if self.mode == Mode.STRUCTURE else value
+
+    def _walk_event(self, data: dict[str, Any], audio_field: str | None, audio_size: int | None) -> dict[str, Any]:
+        """The top level of an event: its audio field and type first replaced (audio by its
+        length, a preview type by its GA name), then walked like any object."""
+        out: dict[str, Any] = {}
+        anywhere, top = self.paths.anywhere, self._top
+        for key, item in data.items():
+            if key in anywhere:
+                continue
+            inner = top.get(key, _UNSEEN)
+            if inner is _UNSEEN:
+                inner = _children(self._root, key)
+                if len(top) < _MEMO_KEYS:  # a flood of odd keys is not remembered
+                    top[key] = inner
+            if inner is None:
+                continue
+            if key == audio_field and isinstance(item, str):
+                size = audio_size if audio_size is not None and item == "" else audio_bytes(item)
+                out[key] = PRESENT if self.mode == Mode.STRUCTURE else f"<audio {size} B>"
+            elif key == "type" and isinstance(item, str):
+                out[key] = self._text(item if self._exact else ga_type(item))
+            else:
+                out[key] = self._walk_item(key, item, inner)
+        return out
+
+    def _walk_item(self, key: Any, item: Any, inner: tuple[dict[Any, Any], ...]) -> Any:
+        if type(item) is str:
+            if key == "audio" and len(item) > 64:
+                return self._audio(item)  # audio inside an item (input_audio content)
+            return item if "_" not in item else self._text(item)
+        if isinstance(item, dict | list):
+            return self._walk(item, inner)
+        return self._text(item) if isinstance(item, str) else item
 
     def _audio(self, b64: str) -> str:
         return PRESENT if self.mode == Mode.STRUCTURE else f"<audio {audio_bytes(b64)} B>"
@@ -177,32 +227,38 @@ class Normaliser:
             return self._text(value)
         if isinstance(value, dict):
             out = {}
+            anywhere = self.paths.anywhere
             for key, item in value.items():
-                if key in self.paths.anywhere:
+                if key in anywhere:
                     continue
-                inner = _children(nodes, key)
-                if inner is None:
-                    continue
-                if key == "audio" and isinstance(item, str) and len(item) > 64:
-                    out[key] = self._audio(item)  # audio inside an item (input_audio content)
-                else:
-                    out[key] = self._walk(item, inner)
+                inner = _children(nodes, key) if nodes else nodes
+                if inner is not None:
+                    out[key] = self._walk_item(key, item, inner)
             return out
         if isinstance(value, list):
             walked = []
             for index, item in enumerate(value):
-                inner = _children(nodes, index)
+                inner = _children(nodes, index) if nodes else nodes
                 if inner is not None:
-                    walked.append(self._walk(item, inner))
+                    walked.append(self._walk_item(index, item, inner))
             return walked
         return value
 
     def _text(self, text: str) -> str:
-        if self.mode == Mode.EXACT or "_" not in text:
+        if self._exact or "_" not in text:
             return text
+        found = self._texts.get(text)
+        if found is not None:
+            return found
         if len(text) < 40 and text.startswith(_ID_KINDS) and _ID.fullmatch(text):
-            return self._placeholder(text)
-        return _ID.sub(lambda m: self._placeholder(m.group(0)), text) if _ID.search(text) else text
+            found = self._placeholder(text)
+        else:
+            found = _ID.sub(lambda m: self._placeholder(m.group(0)), text) if _ID.search(text) else text
+        if len(text) <= _MEMO_TEXT_CHARS:
+            if len(self._texts) >= _MEMO_TEXTS:
+                self._texts.clear()
+            self._texts[text] = found
+        return found
 
     def _placeholder(self, generated: str) -> str:
         found = self.ids.get(generated)

@@ -52,7 +52,7 @@ def diff_sides(a: Side, b: Side, options: DiffOptions, compiled: CompiledFilter 
         if compiled is not None and not compiled.empty:
             wanted = side.store.seqs_matching(side.session_id, compiled)
         scan = SideScan(options, keys, wanted)
-        scan.feed(side.store.events(side.session_id, with_frames=True))
+        scan.feed(side.store.events(side.session_id, with_frames=True, audio="length"))
         scans.append(scan)
     scan_a, scan_b = scans
     alignment = compare(scan_a, scan_b)
@@ -77,7 +77,7 @@ def _events_at(side: Side, seqs: list[int]) -> Iterator[Event]:
         while j + 1 < len(seqs) and seqs[j + 1] - seqs[i] < _PAGE:
             j += 1
         wanted = set(seqs[i : j + 1])
-        for ev in side.store.page(side.session_id, seqs[i], seqs[j], with_frames=True):
+        for ev in side.store.page(side.session_id, seqs[i], seqs[j], with_frames=True, audio="length"):
             if ev.seq in wanted:
                 yield ev
         i = j + 1

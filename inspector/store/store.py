@@ -26,6 +26,13 @@ The contract (what a second backend, e.g. PostgreSQL, implements so that no call
   (first <= seq <= last, in seq order, in time independent of the position: never OFFSET),
   `events` (every event in seq order, streamed in pages so memory stays flat), `event`, `frame`.
   A frame reads back byte for byte as it was written, after redaction.
+- Audio measured, not read: `page(..., with_frames=True, audio="length")` and `events(...)`
+  likewise hand out each frame whose audio the backend keeps apart (the base64 value of the
+  event type's field in `inspector.protocol.AUDIO_FIELDS`) with that value cut to `""` and
+  `Event.audio_size` set to its decoded length in bytes, every other byte as written; any other
+  frame comes whole, with `audio_size` None. A backend that keeps audio inline may hand out every
+  frame whole. What a diff needs: the length of each audio chunk, without encoding megabytes of
+  it back to base64 (`audio="frame"`, the default, gives the exact frame).
 - Filters: `seqs_matching(session_id, compiled)` returns the matching seqs in ascending order,
   `events_matching(session_id, compiled, with_frames=...)` the events themselves, streamed;
   `compiled.after_seq` restricts them to later events (live tail). A backend translates
@@ -49,7 +56,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlite_utils
 
@@ -80,9 +87,10 @@ from inspector.store.values import (
     StoreError,
 )
 
-__all__ = ["PAGE_ROWS", "Store"]
+__all__ = ["PAGE_ROWS", "AudioRead", "Store"]
 
 PAGE_ROWS = 1000
+AudioRead = Literal["frame", "length"]  # how a frame's audio is read: see the contract
 
 
 class Store:
@@ -308,14 +316,18 @@ class Store:
         return dict(rows.fetchall())
 
     @guarded
-    def page(self, session_id: int, first_seq: int, last_seq: int, *, with_frames: bool = False) -> list[Event]:
-        """Events with first_seq <= seq <= last_seq: a rowid range scan, never OFFSET."""
+    def page(
+        self, session_id: int, first_seq: int, last_seq: int, *, with_frames: bool = False, audio: AudioRead = "frame"
+    ) -> list[Event]:
+        """Events with first_seq <= seq <= last_seq: a rowid range scan, never OFFSET. For
+        `audio="length"` see the contract (module docstring)."""
         lo, hi = key_range(session_id, first_seq, last_seq)
         if with_frames:
             sql = f"{EVENT_SELECT}, f.body, f.audio, f.audio_at FROM events e JOIN frames f ON f.id = e.id WHERE e.id BETWEEN ? AND ? ORDER BY e.id"
         else:
             sql = f"{EVENT_SELECT} FROM events e WHERE e.id BETWEEN ? AND ? ORDER BY e.id"
-        return [event_from_row(row) for row in self._conn.execute(sql, (lo, hi))]
+        length = audio == "length"
+        return [event_from_row(row, audio_length=length) for row in self._conn.execute(sql, (lo, hi))]
 
     def events(
         self,
@@ -325,13 +337,14 @@ class Store:
         last_seq: int | None = None,
         with_frames: bool = False,
         direction: Direction | None = None,
+        audio: AudioRead = "frame",
     ) -> Iterator[Event]:
         """All events of a session in seq order, read page by page (memory stays flat)."""
         last = self.last_seq(session_id) if last_seq is None else last_seq
         start = first_seq
         while start <= last:
             stop = min(start + PAGE_ROWS - 1, last)
-            for event in self.page(session_id, start, stop, with_frames=with_frames):
+            for event in self.page(session_id, start, stop, with_frames=with_frames, audio=audio):
                 if direction is None or event.direction == direction:
                     yield event
             start = stop + 1

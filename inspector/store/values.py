@@ -133,6 +133,8 @@ class Event:
     is_error: bool = False
     summary: str | None = None
     frame: str | bytes | None = None
+    # Read with `audio="length"`: the decoded bytes of audio cut out of `frame` (None: whole).
+    audio_size: int | None = None
 
     @property
     def t(self) -> float:
