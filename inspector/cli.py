@@ -238,3 +238,7 @@ main.add_command(demo_command)
 from inspector.turns_cli import turns_command  # noqa: E402
 
 main.add_command(turns_command)
+
+from inspector.diff.cli import diff_command  # noqa: E402
+
+main.add_command(diff_command)

@@ -93,31 +93,31 @@ def filter_error_message(text: str, exc: FilterError) -> str:
     return f"bad filter: {exc.message} at column {exc.position + 1}\n  {caret}"
 
 
-def compile_or_fail(text: str) -> CompiledFilter:
-    """The compiled filter, or the shared error and a non-zero exit."""
+def compile_or_fail(text: str, code: int = 1) -> CompiledFilter:
+    """The compiled filter, or the shared error and exit `code`."""
     from inspector.store.filter import FilterError, compile_filter
 
     try:
         return compile_filter(text)
     except FilterError as exc:
-        fail(filter_error_message(text, exc))
+        fail(filter_error_message(text, exc), code)
 
 
-def _compile_filter_option(ctx: click.Context, param: click.Parameter, value: str | None) -> CompiledFilter | None:
-    return None if value is None else compile_or_fail(value)
-
-
-def filter_option(help_text: str) -> Callable[[_F], _F]:
+def filter_option(help_text: str, *, error_code: int = 1) -> Callable[[_F], _F]:
     """`--filter TEXT` in the filter language, handed to the command compiled (as
-    `compiled_filter`); a bad filter ends the command with the shared error line. For `events`,
-    `tui`, and the diff and replay commands to come."""
+    `compiled_filter`); a bad filter ends the command with the shared error line and exit
+    `error_code` (`diff` keeps 1 for "different", so its errors exit 2). For `events`, `tui`,
+    `diff`, and the replay command to come."""
+
+    def compile_option(ctx: click.Context, param: click.Parameter, value: str | None) -> CompiledFilter | None:
+        return None if value is None else compile_or_fail(value, error_code)
 
     def decorate(func: _F) -> _F:
         return click.option(
             "--filter",
             "compiled_filter",
             metavar="TEXT",
-            callback=_compile_filter_option,
+            callback=compile_option,
             help=help_text,
         )(func)
 

@@ -1,0 +1,83 @@
+"""The thin shell around the pure diff: read two sides through the Store API, once each.
+
+A side is a session of a database or a file; a file is imported into a temporary database first
+(`imported_side`), so both kinds are read by the same code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from inspector.diff.compare import KeyTable, SideScan, changed_seqs, compare, make_report, normalised_values
+from inspector.diff.normalise import DiffOptions
+from inspector.diff.report import DiffReport, SideInfo
+from inspector.store import Event, Store
+from inspector.store.filter import CompiledFilter
+
+__all__ = ["Side", "diff_sides", "imported_side"]
+
+_PAGE = 500  # the widest seq range read at once for the changed events
+
+
+class Side:
+    """A session to compare: where it is, and what the user called it."""
+
+    def __init__(self, store: Store, session_id: int, name: str, *, from_file: bool = False) -> None:
+        self.store, self.session_id, self.name, self.from_file = store, session_id, name, from_file
+        store.session(session_id)  # SessionNotFound now, not halfway through
+
+
+@contextlib.contextmanager
+def imported_side(path: Path) -> Iterator[Side]:
+    """A file (JSON Lines, fixture, HAR) as a side: imported into a temporary database that is
+    gone afterwards. The first session of a file that holds several is the one compared."""
+    from inspector.formats import import_files
+
+    with tempfile.TemporaryDirectory(prefix="inspector-diff-") as tmp, Store(Path(tmp) / "side.db") as store:
+        imported = import_files(store, [path])
+        if not imported:
+            raise ValueError(f"{path}: no session in this file")
+        yield Side(store, imported[0].session_id, str(path), from_file=True)
+
+
+def diff_sides(a: Side, b: Side, options: DiffOptions, compiled: CompiledFilter | None = None) -> DiffReport:
+    """Scan both sides (one streaming pass each), align them, read back only the changed events."""
+    keys = KeyTable()
+    scans = []
+    for side in (a, b):
+        wanted = None
+        if compiled is not None and not compiled.empty:
+            wanted = side.store.seqs_matching(side.session_id, compiled)
+        scan = SideScan(options, keys, wanted)
+        scan.feed(side.store.events(side.session_id, with_frames=True))
+        scans.append(scan)
+    scan_a, scan_b = scans
+    alignment = compare(scan_a, scan_b)
+    seqs_a, seqs_b = changed_seqs(alignment)
+    values = (
+        normalised_values(scan_a, _events_at(a, seqs_a)),
+        normalised_values(scan_b, _events_at(b, seqs_b)),
+    )
+    infos = (_info(a, scan_a), _info(b, scan_b))
+    return make_report(alignment, scan_a, scan_b, infos, values)
+
+
+def _info(side: Side, scan: SideScan) -> SideInfo:
+    return SideInfo(side.name, side.session_id, side.from_file, scan.events, len(scan.seqs), len(scan.turns))
+
+
+def _events_at(side: Side, seqs: list[int]) -> Iterator[Event]:
+    """The events with these seqs (ascending), reading nearby ones a page at a time."""
+    i = 0
+    while i < len(seqs):
+        j = i
+        while j + 1 < len(seqs) and seqs[j + 1] - seqs[i] < _PAGE:
+            j += 1
+        wanted = set(seqs[i : j + 1])
+        for ev in side.store.page(side.session_id, seqs[i], seqs[j], with_frames=True):
+            if ev.seq in wanted:
+                yield ev
+        i = j + 1
