@@ -19,7 +19,7 @@ import orjson
 
 from inspector.diff.align import Pair, align_events, align_turns
 from inspector.diff.fields import FieldDiff, field_diffs
-from inspector.diff.normalise import DiffOptions, Normaliser, event_key
+from inspector.diff.normalise import DiffOptions, Normaliser, alignment_key
 from inspector.diff.report import TIMINGS, Counts, DiffReport, RowKind, Rows, SideInfo, TurnDiff
 from inspector.protocol import Direction, Opcode
 from inspector.turns import Trigger, Turn, TurnEvent, build_turns
@@ -57,6 +57,18 @@ class KeyTable:
 
     def name(self, key_id: int) -> str:
         return self.names[key_id // 2]
+
+    def sort(self) -> list[int]:
+        """Renumber the keys in name order; returns the old id → new id map. Ids then depend
+        only on which keys the two sides hold, not on which side was scanned first, which the
+        alignment's canonical orientation needs for diff(B, A) to mirror diff(A, B)."""
+        order = sorted(range(len(self.names)), key=self.names.__getitem__)
+        remap = [0] * (2 * len(self.names))
+        for new, old in enumerate(order):
+            remap[2 * old], remap[2 * old + 1] = 2 * new, 2 * new + 1
+        self.names = [self.names[old] for old in order]
+        self.ids = {name: remap[found] for name, found in self.ids.items()}
+        return remap
 
 
 def parse_frame(frame: str | bytes | None, opcode: Opcode) -> Any:
@@ -107,7 +119,7 @@ class SideScan:
             if self._selected(ev.seq) and not self.options.skips(ev.type or ""):
                 value = self.normaliser.event(ev.type, data, ev.frame)
                 self.seqs.append(ev.seq)
-                self.key_ids.append(self.keys.id(event_key(ev.direction, ev.type, mode), ev.direction))
+                self.key_ids.append(self.keys.id(alignment_key(ev.direction, ev.type, mode), ev.direction))
                 self.digests.append(digest(value))
             yield ev, data
 
@@ -145,7 +157,11 @@ class Alignment:
 
 
 def compare(a: SideScan, b: SideScan) -> Alignment:
-    """Align two scans: turns first, then events within each pair of turns."""
+    """Align two scans (sharing one `KeyTable`): turns first, then events within each pair of
+    turns."""
+    remap = a.keys.sort()
+    for scan in (a, b):
+        scan.key_ids = array("i", [remap[k] for k in scan.key_ids])
     rows = Rows(keys=a.keys.names)
     seg_a, seg_b = a.segments(), b.segments()
     sig_a, sig_b = a.signatures(), b.signatures()

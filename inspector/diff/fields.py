@@ -73,8 +73,8 @@ def field_diffs(a: Any, b: Any) -> list[FieldDiff]:
 
 
 def _compare(a: Any, b: Any, steps: tuple[str | int, ...], out: list[FieldDiff]) -> None:
-    if a == b and type(a) is type(b):
-        return
+    if type(a) is type(b) and not isinstance(a, dict | list) and a == b:
+        return  # containers are walked: Python says {"n": 1} == {"n": True}, JSON does not
     if isinstance(a, dict) and isinstance(b, dict):
         for key, value in a.items():
             _compare(value, b.get(key, MISSING), (*steps, key), out)

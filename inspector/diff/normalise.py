@@ -23,8 +23,8 @@ __all__ = [
     "Mode",
     "Normaliser",
     "PathError",
+    "alignment_key",
     "compile_paths",
-    "event_key",
 ]
 
 
@@ -137,7 +137,7 @@ class DiffOptions:
         return any(fnmatchcase(event_type, glob) for glob in self.skipped_types)
 
 
-def event_key(direction: Direction, event_type: str | None, mode: Mode) -> str:
+def alignment_key(direction: Direction, event_type: str | None, mode: Mode) -> str:
     """What events align on: direction and type (GA names, but in exact mode)."""
     name = event_type or "(untyped)"
     return f"{direction.value} {name if mode == Mode.EXACT else ga_type(name)}"
