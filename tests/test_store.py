@@ -451,3 +451,14 @@ def test_events_matching_gives_the_events_of_seqs_matching_with_their_frames(tmp
         assert events[0].frame == frames[1].data and events[-1].frame == frames[29].data
         rows_only = list(store.events_matching(sid, compiled.and_after(25)))
         assert [e.seq for e in rows_only] == [26, 27, 29, 30] and rows_only[0].frame is None  # seqs are 1-based
+
+
+def test_events_at_reads_dense_and_sparse_seqs_and_skips_missing_ones(tmp_path):
+    with Store(tmp_path / "x.db") as store:
+        frames = [FrameIn(Direction.SERVER, i, f'{{"type":"t","n":{i}}}') for i in range(3000)]
+        sid = store.import_session(frames)
+        wanted = [*range(1, 200), 900, 1500, 2999, 3000, 4000]  # 4000 does not exist
+        events = store.events_at(sid, wanted, with_frames=True)
+        assert [e.seq for e in events] == wanted[:-1]
+        assert events[-1].frame == frames[2999].data
+        assert store.events_at(sid, []) == []

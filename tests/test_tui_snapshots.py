@@ -38,8 +38,8 @@ def test_sessions_screen(db, snap_compare, monkeypatch):
     """The home screen: five imported sessions, newest (id 5) first and highlighted, with
     start times 2025-01-02 03:04:05 … 07:04:05 UTC, durations, model gpt-realtime, source
     import, client/server counts, status closed (after a one-column mark column, empty: no
-    session is marked); the footer shows ⏎ Open, Filter, Sort, Mark for diff, Label, Delete,
-    Quit, Help."""
+    session is marked); the footer shows ⏎ Open, Filter, Sort, Mark for diff, D Diff marked,
+    Label, Delete, Quit, Help."""
     path, _ = db
     monkeypatch.chdir(path.parent)  # the title shows the database path: keep it constant
     assert snap_compare(make_app(path.name), terminal_size=SIZE)
@@ -107,7 +107,8 @@ def test_turns_view(db, snap_compare):
 
 def test_help_screen(db, snap_compare):
     """The help screen over the session screen: every key binding grouped by Everywhere,
-    Sessions, Session, Event list, Filter bar and Turns."""
+    Sessions (with D Diff marked), Session (with D Diff with), Event list, Filter bar, Turns and
+    Diff (the first of these on screen, the rest below it)."""
     path, ids = db
 
     async def run_before(pilot) -> None:
@@ -116,3 +117,31 @@ def test_help_screen(db, snap_compare):
         await pilot.pause()
 
     assert snap_compare(make_app(path, ids["tool_call_round"]), terminal_size=(140, 60), run_before=run_before)
+
+
+def test_diff_screen(tmp_path, snap_compare):
+    """The diff screen on the tool-call fixture (A) and a copy that says Paris wherever it said
+    London (B): the header says "different · 33 equal · 17 changed · 0 only in A · 0 only in B ·
+    2 turns", mode content; aligned rows with A's events on the left and B's on the right, turn
+    labels at "set-up" and "turn 1", "~" between changed pairs; the cursor on the first
+    difference (row 4, the user's question) with the turn's timings and the JSON path
+    $.item.content[0].text with both values (A in red, B in green) in the detail pane; the
+    footer shows n Next diff, N Prev diff, m Mode, d Detail pane."""
+    from inspector.store import FrameIn, Store
+    from inspector.tui.screens.diff import DiffScreen
+    from tests.tui_helpers import fixture_frames
+
+    path = tmp_path / "inspector.db"
+    ids = build_db(path, ("tool_call_round",))
+    edited = []
+    for frame in fixture_frames("tool_call_round"):
+        edited.append(FrameIn(frame.direction, frame.t_ns, frame.data.replace("London", "Paris")))
+    with Store(path) as store:
+        other = store.import_session(edited, source="import")
+
+    async def run_before(pilot) -> None:
+        await _settle(pilot)
+        pilot.app.push_screen(DiffScreen(ids["tool_call_round"], other))
+        await _settle(pilot)
+
+    assert snap_compare(make_app(path), terminal_size=SIZE, run_before=run_before)

@@ -1,15 +1,22 @@
 """Helpers for the TUI and filter tests: databases built from the real fixtures, with pinned
-times so that snapshots are deterministic."""
+times so that snapshots are deterministic, and the one way a test starts the app."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import orjson
 from conftest import FIXTURES
+from textual.worker import WorkerCancelled
 
 from inspector.protocol import Direction
 from inspector.store import FrameIn, Store
+from inspector.tui.app import InspectorApp, make_app
+
+SIZE = (150, 40)
 
 FIXTURE_NAMES = (
     "text_in_audio_out_turn",
@@ -48,3 +55,25 @@ def build_db(path: Path, names=FIXTURE_NAMES) -> dict[str, int]:
         for index, name in enumerate(names):
             ids[name] = import_fixture(store, name, index=index)
     return ids
+
+
+async def settle(app: InspectorApp, pilot: Any) -> None:
+    for _ in range(10):
+        try:
+            await app.workers.wait_for_complete()
+            break
+        except WorkerCancelled:  # an exclusive worker replaced by a newer one: wait for that
+            continue
+    await pilot.pause()
+
+
+@asynccontextmanager
+async def running_app(
+    path: Path, session_id: int | None = None, filter_text: str | None = None, *, size: tuple[int, int] = SIZE
+) -> AsyncIterator[tuple[InspectorApp, Any]]:
+    """The app on `path` (optionally open on a session, with a filter), started headless and
+    settled: its workers done. Every test that starts the app goes through here."""
+    app = make_app(path, session_id, filter_text)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        yield app, pilot

@@ -14,12 +14,10 @@ from pathlib import Path
 from inspector.diff.compare import KeyTable, SideScan, changed_seqs, compare, make_report, normalised_values
 from inspector.diff.normalise import DiffOptions
 from inspector.diff.report import DiffReport, SideInfo
-from inspector.store import Event, Store
+from inspector.store import Store
 from inspector.store.filter import CompiledFilter
 
 __all__ = ["Side", "diff_sides", "imported_side"]
-
-_PAGE = 500  # the widest seq range read at once for the changed events
 
 
 class Side:
@@ -58,8 +56,8 @@ def diff_sides(a: Side, b: Side, options: DiffOptions, compiled: CompiledFilter 
     alignment = compare(scan_a, scan_b)
     seqs_a, seqs_b = changed_seqs(alignment)
     values = (
-        normalised_values(scan_a, _events_at(a, seqs_a)),
-        normalised_values(scan_b, _events_at(b, seqs_b)),
+        normalised_values(scan_a, a.store.events_at(a.session_id, seqs_a, with_frames=True)),
+        normalised_values(scan_b, b.store.events_at(b.session_id, seqs_b, with_frames=True)),
     )
     infos = (_info(a, scan_a), _info(b, scan_b))
     return make_report(alignment, scan_a, scan_b, infos, values)
@@ -67,17 +65,3 @@ def diff_sides(a: Side, b: Side, options: DiffOptions, compiled: CompiledFilter 
 
 def _info(side: Side, scan: SideScan) -> SideInfo:
     return SideInfo(side.name, side.session_id, side.from_file, scan.events, len(scan.seqs), len(scan.turns))
-
-
-def _events_at(side: Side, seqs: list[int]) -> Iterator[Event]:
-    """The events with these seqs (ascending), reading nearby ones a page at a time."""
-    i = 0
-    while i < len(seqs):
-        j = i
-        while j + 1 < len(seqs) and seqs[j + 1] - seqs[i] < _PAGE:
-            j += 1
-        wanted = set(seqs[i : j + 1])
-        for ev in side.store.page(side.session_id, seqs[i], seqs[j], with_frames=True, audio="length"):
-            if ev.seq in wanted:
-                yield ev
-        i = j + 1

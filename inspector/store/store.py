@@ -24,7 +24,8 @@ The contract (what a second backend, e.g. PostgreSQL, implements so that no call
   `import_session` writes a session and all its frames atomically (all or nothing).
   `last_seq`, `count`, `type_counts` (most frequent first; untyped frames under ''), `page`
   (first <= seq <= last, in seq order, in time independent of the position: never OFFSET),
-  `events` (every event in seq order, streamed in pages so memory stays flat), `event`, `frame`.
+  `events` (every event in seq order, streamed in pages so memory stays flat), `events_at`
+  (the events of a list of seqs), `event`, `frame`.
   A frame reads back byte for byte as it was written, after redaction.
 - Audio measured, not read: `page(..., with_frames=True, audio="length")` and `events(...)`
   likewise hand out each frame whose audio the backend keeps apart (the base64 value of the
@@ -348,6 +349,24 @@ class Store:
                 if direction is None or event.direction == direction:
                     yield event
             start = stop + 1
+
+    def events_at(self, session_id: int, seqs: Sequence[int], *, with_frames: bool = False) -> list[Event]:
+        """The events with these seqs (ascending; those that do not exist are left out): a run
+        of seqs at least a quarter dense is one range read (at most `PAGE_ROWS` wide), a sparse
+        seq a point read, so neither many small reads nor ranges of unwanted rows. How a list
+        view or a diff reads the rows it shows."""
+        out: list[Event] = []
+        i = 0
+        while i < len(seqs):
+            j = i
+            while (
+                j + 1 < len(seqs) and seqs[j + 1] - seqs[i] < PAGE_ROWS and seqs[j + 1] - seqs[i] + 1 <= 4 * (j + 2 - i)
+            ):
+                j += 1
+            wanted = set(seqs[i : j + 1])
+            out += [ev for ev in self.page(session_id, seqs[i], seqs[j], with_frames=with_frames) if ev.seq in wanted]
+            i = j + 1
+        return out
 
     def event(self, session_id: int, seq: int, *, with_frame: bool = True) -> Event:
         events = self.page(session_id, seq, seq, with_frames=with_frame)

@@ -13,12 +13,14 @@ from textual.screen import Screen
 from inspector.store import Store
 from inspector.tui.db import DB_ERRORS, WorkerStores
 from inspector.tui.messages import DatabaseChanged
+from inspector.tui.screens.diff import DiffScreen
 from inspector.tui.screens.error import ErrorScreen
 from inspector.tui.screens.help import HelpScreen
 from inspector.tui.screens.session import SessionScreen
 from inspector.tui.screens.sessions import SessionsScreen
 from inspector.tui.screens.turns import TurnsScreen
 from inspector.tui.widgets._keys import TABLE_BINDINGS
+from inspector.tui.widgets.diff_list import DiffList
 from inspector.tui.widgets.event_list import EventList
 
 __all__ = ["InspectorApp", "make_app"]
@@ -41,7 +43,6 @@ class InspectorApp(App[None]):
         self.initial_filter = filter_text
         self.store: Store | None = None  # the UI thread's connection
         self.worker_stores = WorkerStores(self.db_path)  # the worker threads' (tui.db.worker_store)
-        self.diff_pair: tuple[int, int] | None = None
         self._data_version = 0
 
     def on_mount(self) -> None:
@@ -94,6 +95,7 @@ class InspectorApp(App[None]):
             ("Event list", list(EventList.BINDINGS)),
             ("Filter bar", filter_keys),
             ("Turns", [*TurnsScreen.BINDINGS, *TABLE_BINDINGS]),
+            ("Diff", [*DiffScreen.BINDINGS, *DiffList.BINDINGS]),
         ]
 
     def action_help(self) -> None:
@@ -118,7 +120,7 @@ class InspectorApp(App[None]):
 
 
 # Actions that open a dialog: their palette entries end with an ellipsis.
-_ASKS = {"export", "save_frame", "label", "delete"}
+_ASKS = {"export", "save_frame", "label", "delete", "diff_with"}
 
 
 def make_app(db_path: str | Path, session_id: int | None = None, filter_text: str | None = None) -> InspectorApp:

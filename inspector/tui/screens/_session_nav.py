@@ -6,10 +6,12 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 from inspector.store.filter import compile_filter
 from inspector.tui.model import references
 from inspector.tui.screens._session_base import SessionScreenBase
+from inspector.tui.screens.dialogs import PromptScreen
 from inspector.turns import BOUNDARY_NEEDS_DATA, BOUNDARY_TYPES, read_turns
 
 __all__ = ["Navigation"]
@@ -97,3 +99,25 @@ class Navigation(SessionScreenBase):
                 self.go_to_seq(seq)
 
         self.app.push_screen(TurnsScreen(self.session_id), done)
+
+    def action_diff_with(self) -> None:
+        """Ask for the other side (a session id or a file), then open the diff screen with this
+        session as A."""
+
+        def done(answer: str | None) -> None:
+            answer = (answer or "").strip()
+            if not answer:
+                return
+            from inspector.tui.screens.diff import DiffScreen
+
+            other: int | Path = int(answer) if answer.isdigit() else Path(answer).expanduser()
+            if isinstance(other, Path) and not other.is_file():
+                self.notify(
+                    f"{other}: no such file (give a session id or a recording file)", severity="error", markup=False
+                )
+                return
+            self.app.push_screen(DiffScreen(self.session_id, other))
+
+        self.app.push_screen(
+            PromptScreen(f"Diff session {self.session_id} with (a session id, or a JSON Lines / HAR file):"), done
+        )

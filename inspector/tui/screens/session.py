@@ -43,6 +43,7 @@ class SessionScreen(LiveTail, DetailPane, Filtering, Navigation, Exporting):
         Binding("c", "copy_frame", "Copy frame", show=False),
         Binding("s", "save_frame", "Save frame", show=False),
         Binding("x", "export", "Export"),
+        Binding("D", "diff_with", "Diff with", show=False),
     ]
 
     DEFAULT_CSS = """

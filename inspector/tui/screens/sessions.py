@@ -29,6 +29,7 @@ class SessionsScreen(Screen[None]):
         Binding("slash", "search", "Filter"),
         Binding("s", "sort", "Sort"),
         Binding("m", "mark", "Mark for diff"),
+        Binding("D", "diff", "Diff marked"),
         Binding("l", "label", "Label"),
         Binding("d,delete", "delete", "Delete"),
         Binding("escape", "clear_search", "Clear filter", show=False),
@@ -148,9 +149,18 @@ class SessionsScreen(Screen[None]):
             self.marked = self.marked[-2:]
         self.refresh_table()
         if len(self.marked) == 2:
-            self.app.diff_pair = tuple(self.marked)  # type: ignore[attr-defined]
             a, b = self.marked
-            self.notify(f"sessions {a} and {b} marked for diff (the diff screen comes with the diff feature)")
+            self.notify(f"sessions {a} and {b} marked: D compares them")
+
+    def action_diff(self) -> None:
+        """The diff screen on the two marked sessions (the first marked is A)."""
+        if len(self.marked) != 2:
+            self.notify("mark two sessions with m first (the first marked is A)", severity="warning")
+            return
+        from inspector.tui.screens.diff import DiffScreen
+
+        a, b = self.marked
+        self.app.push_screen(DiffScreen(a, b))
 
     def action_label(self) -> None:
         session_id = self.table.selected_id

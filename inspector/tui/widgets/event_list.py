@@ -192,14 +192,7 @@ class EventList(ScrollView, can_focus=True):
         if not wanted or self.store is None:
             return []
         try:
-            lo, hi = wanted[0], wanted[-1]
-            if hi - lo < 4 * len(wanted):  # dense enough: one range scan
-                found = {ev.seq: ev for ev in self.store.page(self.session_id, lo, hi)}
-            else:  # a sparse filter: one point read per row
-                found = {}
-                for seq in wanted:
-                    for ev in self.store.page(self.session_id, seq, seq):
-                        found[ev.seq] = ev
+            found = {ev.seq: ev for ev in self.store.events_at(self.session_id, wanted)}
         except Exception as exc:  # a locked or vanished database must not kill the UI
             log.warning("cannot read events: %s", exc)
             if self._read_error is None:

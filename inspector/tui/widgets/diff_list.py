@@ -1,0 +1,253 @@
+"""Two sessions side by side, one aligned row of a `DiffReport` a line: A's event on the left,
+B's on the right, a gap where one side has nothing. Virtual like the event list: only the
+visible lines are rendered, from the report's row columns, and each side's events are read
+from its store a page of rows at a time, so a million-row diff paints what a screenful costs."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from inspector.diff import DiffReport, RowKind
+from inspector.store import Event
+
+__all__ = ["DiffList", "EventReader"]
+
+log = logging.getLogger("inspector.tui")
+
+PAGE_ROWS = 128
+MAX_PAGES = 32
+MAX_STRIPS = 1024
+MARKS = {RowKind.EQUAL: " ", RowKind.CHANGED: "~", RowKind.ONLY_A: "-", RowKind.ONLY_B: "+"}
+
+# Reads the events with these seqs (ascending) of one side: `Store.events_at` of that side's store.
+EventReader = Callable[[list[int]], list[Event]]
+
+
+class DiffList(ScrollView, can_focus=True):
+    """The aligned rows of a diff; `cursor` is a row index into `report.rows`."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup,ctrl+b", "page_up", "Page up", show=False),
+        Binding("pagedown,ctrl+f,space", "page_down", "Page down", show=False),
+        Binding("home,g", "first", "First", show=False),
+        Binding("end,G", "last", "Last", show=False),
+    ]
+
+    COMPONENT_CLASSES = {
+        "diff-list--cursor",
+        "diff-list--changed",
+        "diff-list--only-a",
+        "diff-list--only-b",
+        "diff-list--dim",
+        "diff-list--turn",
+    }
+
+    DEFAULT_CSS = """
+    DiffList { height: 1fr; overflow-x: hidden; overflow-y: scroll; background: $surface; }
+    DiffList > .diff-list--cursor { background: $block-cursor-blurred-background; }
+    DiffList:focus > .diff-list--cursor { background: $block-cursor-background; }
+    DiffList > .diff-list--changed { color: $text-warning; }
+    DiffList > .diff-list--only-a { color: $text-error; }
+    DiffList > .diff-list--only-b { color: $text-success; }
+    DiffList > .diff-list--dim { color: $text-muted; }
+    DiffList > .diff-list--turn { color: $text-accent; text-style: bold; }
+    """
+
+    class RowHighlighted(Message):
+        """The cursor moved onto a row (None: the diff has no rows)."""
+
+        def __init__(self, diff_list: DiffList, row: int | None) -> None:
+            super().__init__()
+            self.diff_list = diff_list
+            self.row = row
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.report: DiffReport | None = None
+        self._readers: tuple[EventReader, EventReader] | None = None
+        self.cursor = 0
+        self._pages: OrderedDict[int, tuple[dict[int, Event], dict[int, Event]]] = OrderedDict()
+        self._strips: OrderedDict[tuple[int, int, bool, bool], Strip] = OrderedDict()
+        self._turn_starts: set[int] = set()
+        self._read_error: str | None = None
+
+    # -- data ------------------------------------------------------------------------------
+
+    def show(self, report: DiffReport, read_a: EventReader, read_b: EventReader, *, row: int = 0) -> None:
+        self.report, self._readers = report, (read_a, read_b)
+        self._turn_starts = {t.first_row for t in report.turns if t.end_row > t.first_row}
+        self._pages.clear()
+        self._strips.clear()
+        self._read_error = None
+        self.virtual_size = Size(self.scrollable_content_region.width or 1, self.row_count)
+        self.move_cursor(row, center=True)
+        self.refresh()
+
+    @property
+    def row_count(self) -> int:
+        return 0 if self.report is None else len(self.report.rows)
+
+    def events_at(self, row: int) -> tuple[Event | None, Event | None]:
+        """The A and B events of a row (None for a gap, or one that cannot be read)."""
+        if self.report is None:
+            return None, None
+        page_no = row // PAGE_ROWS
+        page = self._pages.get(page_no)
+        if page is None:
+            page = self._load_page(page_no)
+            self._pages[page_no] = page
+            while len(self._pages) > MAX_PAGES:
+                self._pages.popitem(last=False)
+        else:
+            self._pages.move_to_end(page_no)
+        rows = self.report.rows
+        return page[0].get(rows.a_seqs[row]), page[1].get(rows.b_seqs[row])
+
+    def _load_page(self, page_no: int) -> tuple[dict[int, Event], dict[int, Event]]:
+        assert self.report is not None and self._readers is not None
+        rows = self.report.rows
+        span = range(page_no * PAGE_ROWS, min((page_no + 1) * PAGE_ROWS, self.row_count))
+        found: list[dict[int, Event]] = []
+        for seqs, read in ((rows.a_seqs, self._readers[0]), (rows.b_seqs, self._readers[1])):
+            wanted = sorted({seqs[i] for i in span if seqs[i]})
+            try:
+                found.append({ev.seq: ev for ev in read(wanted)} if wanted else {})
+            except Exception as exc:  # a vanished database must not kill the UI
+                log.warning("cannot read events: %s", exc)
+                if self._read_error is None:
+                    self._read_error = str(exc)
+                    self.notify(f"cannot read events: {exc}", severity="error", markup=False)
+                found.append({})
+        return found[0], found[1]
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        row = self.scroll_offset.y + y
+        width = self.scrollable_content_region.width
+        if row >= self.row_count:
+            return Strip.blank(width, self.rich_style)
+        key = (row, width, row == self.cursor, self.has_focus)
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = self._render_row(row, width, row == self.cursor)
+            self._strips[key] = strip
+            while len(self._strips) > MAX_STRIPS:
+                self._strips.popitem(last=False)
+        return strip
+
+    def _render_row(self, row: int, width: int, is_cursor: bool) -> Strip:
+        assert self.report is not None
+        kind = RowKind(self.report.rows.kinds[row])
+        base = self.rich_style
+        if is_cursor:
+            base = base + self.get_component_rich_style("diff-list--cursor")
+        tone = base + self._tone(kind)
+        dim = base + self.get_component_rich_style("diff-list--dim")
+        a, b = self.events_at(row)
+        rows = self.report.rows
+        mark = MARKS[kind]
+        turn = self.report.turns[rows.turns[row]]
+        label = turn.label if row in self._turn_starts else ""
+        label_width = 10
+        side = max(10, (width - label_width - 3) // 2)
+        segments = [
+            Segment(f"{label[:label_width]:<{label_width}}", base + self.get_component_rich_style("diff-list--turn"))
+        ]
+        segments += self._side(a, rows.a_seqs[row], side, tone if kind != RowKind.ONLY_B else dim)
+        segments.append(Segment(f" {mark} ", tone))
+        segments += self._side(b, rows.b_seqs[row], side, tone if kind != RowKind.ONLY_A else dim)
+        return Strip(segments).crop_extend(0, width, base)
+
+    def _tone(self, kind: RowKind) -> Style:
+        name = {
+            RowKind.CHANGED: "diff-list--changed",
+            RowKind.ONLY_A: "diff-list--only-a",
+            RowKind.ONLY_B: "diff-list--only-b",
+        }.get(kind)
+        return self.get_component_rich_style(name) if name else Style()
+
+    @staticmethod
+    def _side(ev: Event | None, seq: int, width: int, style: Style) -> list[Segment]:
+        if not seq:
+            return [Segment(" " * width, style)]  # the gap: this side has no such event
+        if ev is None:
+            return [Segment(f"{seq:>7} …".ljust(width)[:width], style)]
+        arrow = ev.direction.arrow
+        text = f"{seq:>7} {arrow} {ev.type or '<' + (ev.problem or '?') + '>'}"
+        if ev.summary:
+            text += f"  {' '.join(ev.summary.split())}"
+        return [Segment(text[:width].ljust(width), style)]
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._strips.clear()
+        self.virtual_size = Size(self.scrollable_content_region.width or 1, self.row_count)
+
+    def on_focus(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    # -- cursor ----------------------------------------------------------------------------
+
+    def move_cursor(self, row: int, *, center: bool = False) -> None:
+        row = max(0, min(row, self.row_count - 1)) if self.row_count else 0
+        old, self.cursor = self.cursor, row
+        if old != row:
+            self.refresh_line(old)
+            self.refresh_line(row)
+        self._scroll_to_cursor(center=center)
+        self.post_message(self.RowHighlighted(self, row if self.row_count else None))
+
+    def _scroll_to_cursor(self, center: bool = False) -> None:
+        height = self.scrollable_content_region.height
+        if height <= 0:
+            self.call_after_refresh(self._scroll_to_cursor, center)
+            return
+        top = self.scroll_offset.y
+        if center and not top <= self.cursor < top + height:
+            self.scroll_to(y=max(0, self.cursor - height // 2), animate=False, immediate=True)
+        elif self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + height:
+            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self.cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self.cursor + 1)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(self.cursor - max(1, self.scrollable_content_region.height - 1))
+
+    def action_page_down(self) -> None:
+        self.move_cursor(self.cursor + max(1, self.scrollable_content_region.height - 1))
+
+    def action_first(self) -> None:
+        self.move_cursor(0)
+
+    def action_last(self) -> None:
+        self.move_cursor(self.row_count - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is not None and self.scroll_offset.y + offset.y < self.row_count:
+            self.focus()
+            self.move_cursor(self.scroll_offset.y + offset.y)
