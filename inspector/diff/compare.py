@@ -13,6 +13,7 @@ import itertools
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from hashlib import blake2b
 from typing import Any
 
 import orjson
@@ -83,9 +84,10 @@ def parse_frame(frame: str | bytes | None, opcode: Opcode) -> Any:
 
 def digest(value: Any) -> int:
     """A 64-bit fingerprint of a normalised value: what equal pairs are told apart by (only the
-    few changed pairs are compared field by field). Stable within one process, which is all a
-    diff needs."""
-    return hash(orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
+    few changed pairs are compared field by field). The same in every process (not `hash()`,
+    which is seeded per process): the two sides of a large diff are scanned in two."""
+    fingerprint = blake2b(orjson.dumps(value, option=orjson.OPT_SORT_KEYS), digest_size=8).digest()
+    return int.from_bytes(fingerprint, "little", signed=True)
 
 
 @dataclass
@@ -100,7 +102,7 @@ class SideScan:
     seqs: array[int] = field(default_factory=lambda: array("q"))
     key_ids: array[int] = field(default_factory=lambda: array("i"))
     digests: array[int] = field(default_factory=lambda: array("q"))
-    turns: list[Turn] = field(default_factory=list)
+    turns: list[Turn] = field(default_factory=list)  # light: see `_light`
     events: int = 0
 
     def __post_init__(self) -> None:
@@ -109,7 +111,7 @@ class SideScan:
 
     def feed(self, events: Iterable[Any]) -> None:
         """Scan every event of the session (objects with seq, direction, type, opcode, frame)."""
-        self.turns = build_turns(self._pairs(events))
+        self.turns = [_light(turn) for turn in build_turns(self._pairs(events))]
 
     def _pairs(self, events: Iterable[Any]) -> Iterator[tuple[TurnEvent, Any]]:
         # Per (direction, type): its key id, or None when the type is skipped. A session has a
@@ -159,6 +161,15 @@ class SideScan:
         ]
 
 
+def _light(turn: Turn) -> Turn:
+    """The turn with only what a diff reads of it (trigger, input, first seq, latencies): its
+    per-event seq lists and answer text are a third of a 1M-event side's memory."""
+    turn.input_seqs, turn.commit_seqs = turn.input_seqs[:1], turn.commit_seqs[:1]
+    turn.output_seqs, turn.text, turn.context = [], "", []
+    turn._audio_items = {}
+    return turn
+
+
 @dataclass
 class Alignment:
     rows: Rows
@@ -171,7 +182,7 @@ def compare(a: SideScan, b: SideScan) -> Alignment:
     turns."""
     remap = a.keys.sort()
     for scan in (a, b):
-        scan.key_ids = array("i", [remap[k] for k in scan.key_ids])
+        scan.key_ids = array("i", map(remap.__getitem__, scan.key_ids))
     rows = Rows(keys=a.keys.names)
     seg_a, seg_b = a.segments(), b.segments()
     sig_a, sig_b = a.signatures(), b.signatures()

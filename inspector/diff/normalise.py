@@ -146,7 +146,7 @@ def alignment_key(direction: Direction, event_type: str | None, mode: Mode) -> s
 # Texts whose normalised form is remembered (see `Normaliser._text`): short ones only, and the
 # memory is dropped when full, so that it stays a few MB on any session.
 _MEMO_TEXT_CHARS = 200
-_MEMO_TEXTS = 50_000
+_MEMO_TEXTS = 10_000
 _MEMO_KEYS = 1000
 _UNSEEN: Any = object()
 
@@ -185,6 +185,10 @@ class Normaliser:
         else:
             value = self._walk(data, self._root)
         return _structure(value) if self.mode == Mode.STRUCTURE else value
+
+    def forget_texts(self) -> None:
+        """Drop the remembered texts (a cache) before the normaliser is sent to another process."""
+        self._texts = {}
 
     def _walk_event(self, data: dict[str, Any], audio_field: str | None, audio_size: int | None) -> dict[str, Any]:
         """The top level of an event: its audio field and type first replaced (audio by its

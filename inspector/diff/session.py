@@ -11,9 +11,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from inspector.diff.compare import KeyTable, SideScan, changed_seqs, compare, make_report, normalised_values
+from inspector.diff.compare import SideScan, changed_seqs, compare, make_report, normalised_values
 from inspector.diff.normalise import DiffOptions
 from inspector.diff.report import DiffReport, SideInfo
+from inspector.diff.scanning import scan_sides
 from inspector.store import Store
 from inspector.store.filter import CompiledFilter
 
@@ -42,17 +43,9 @@ def imported_side(path: Path) -> Iterator[Side]:
 
 
 def diff_sides(a: Side, b: Side, options: DiffOptions, compiled: CompiledFilter | None = None) -> DiffReport:
-    """Scan both sides (one streaming pass each), align them, read back only the changed events."""
-    keys = KeyTable()
-    scans = []
-    for side in (a, b):
-        wanted = None
-        if compiled is not None and not compiled.empty:
-            wanted = side.store.seqs_matching(side.session_id, compiled)
-        scan = SideScan(options, keys, wanted)
-        scan.feed(side.store.events(side.session_id, with_frames=True, audio="length"))
-        scans.append(scan)
-    scan_a, scan_b = scans
+    """Scan both sides (one streaming pass each, in parallel when large: `scanning.py`), align
+    them, read back only the changed events."""
+    scan_a, scan_b = scan_sides(a, b, options, compiled)
     alignment = compare(scan_a, scan_b)
     seqs_a, seqs_b = changed_seqs(alignment)
     values = (
