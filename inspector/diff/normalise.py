@@ -165,7 +165,7 @@ class Normaliser:
         self._counts = dict.fromkeys(_ID_KINDS, 0)
         self._exact = self.mode == Mode.EXACT
         self._root = (self.paths.trie,)
-        self._top: dict[str, Any] = {}  # top-level key -> its trie nodes (`_children`)
+        self._top: dict[str, Any] = {}  # top-level key -> its trie nodes (`_top_step`)
         # A text's normal form never changes once its ids are numbered, so it can be remembered.
         self._texts: dict[str, str] = {}
 
@@ -194,25 +194,32 @@ class Normaliser:
         """The top level of an event: its audio field and type first replaced (audio by its
         length, a preview type by its GA name), then walked like any object."""
         out: dict[str, Any] = {}
-        anywhere, top = self.paths.anywhere, self._top
+        top = self._top
         for key, item in data.items():
-            if key in anywhere:
-                continue
             inner = top.get(key, _UNSEEN)
             if inner is _UNSEEN:
-                inner = _children(self._root, key)
-                if len(top) < _MEMO_KEYS:  # a flood of odd keys is not remembered
-                    top[key] = inner
+                inner = self._top_step(key)
             if inner is None:
                 continue
-            if key == audio_field and isinstance(item, str):
+            if not isinstance(item, str):
+                out[key] = self._walk_item(key, item, inner)
+            elif key == audio_field:
                 size = audio_size if audio_size is not None and item == "" else audio_bytes(item)
                 out[key] = PRESENT if self.mode == Mode.STRUCTURE else f"<audio {size} B>"
-            elif key == "type" and isinstance(item, str):
+            elif key == "type":
                 out[key] = self._text(item if self._exact else ga_type(item))
+            elif "_" not in item and (key != "audio" or len(item) <= 64):
+                out[key] = item  # most values: nothing to replace, and no call to find it out
             else:
                 out[key] = self._walk_item(key, item, inner)
         return out
+
+    def _top_step(self, key: str) -> tuple[dict[Any, Any], ...] | None:
+        """The trie nodes under a top-level key, None when it is dropped; remembered per key."""
+        inner = None if key in self.paths.anywhere else _children(self._root, key)
+        if len(self._top) < _MEMO_KEYS:  # a flood of odd keys is not remembered
+            self._top[key] = inner
+        return inner
 
     def _walk_item(self, key: Any, item: Any, inner: tuple[dict[Any, Any], ...]) -> Any:
         if type(item) is str:
