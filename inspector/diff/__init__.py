@@ -21,7 +21,10 @@ Three pure steps and a thin shell:
    TUI diff screen format it; none of them recomputes anything.
 
 `session.py` is the shell: it reads sides through the Store API (a file is imported into a
-temporary database first). `cli.py` is `inspector diff`.
+temporary database first); `scanning.py` scans the two sides, the smaller one in a worker
+process while this one scans the other when both are large (at least 50,000 events), with the
+audio measured by the store, not read back.
+`cli.py` is `inspector diff`.
 
 What a TUI screen consumes (`DiffReport`):
 

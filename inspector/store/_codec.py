@@ -75,15 +75,18 @@ _OPCODES = {int(op): op for op in Opcode}  # Opcode(n) through the enum machiner
 
 def event_from_row(row: Sequence[Any], *, audio_length: bool = False) -> Event:
     """An `Event` from `EVENT_SELECT`'s columns, plus a `frames` row's last three when joined.
-    With `audio_length`, audio stored apart is not re-encoded: the frame keeps its audio field
-    empty and `audio_size` says how many bytes were cut out (see `Store.page`)."""
+    With `audio_length` the middle one is the audio's length, not the audio: audio stored apart
+    is neither read nor re-encoded, the frame keeps its audio field empty and `audio_size` says
+    how many bytes were cut out (see `Store.page`)."""
     key = row[0]
     frame: str | bytes | None = None
     audio_size: int | None = None
     if len(row) > 13:
         body, audio, at = row[13], row[14], row[15]
-        if audio_length and audio is not None and at is not None and isinstance(body, str):
-            frame, audio_size = body, len(audio)
+        if audio_length:
+            frame = body
+            if audio is not None and at is not None:  # always on a text body (`_split_audio`)
+                audio_size = audio
         else:
             frame = join_frame(body, audio, at)
     opcode = _OPCODES.get(row[3]) or Opcode(row[3])

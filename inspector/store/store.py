@@ -323,11 +323,13 @@ class Store:
         """Events with first_seq <= seq <= last_seq: a rowid range scan, never OFFSET. For
         `audio="length"` see the contract (module docstring)."""
         lo, hi = key_range(session_id, first_seq, last_seq)
+        length = audio == "length"
         if with_frames:
-            sql = f"{EVENT_SELECT}, f.body, f.audio, f.audio_at FROM events e JOIN frames f ON f.id = e.id WHERE e.id BETWEEN ? AND ? ORDER BY e.id"
+            # length(): SQLite reads a blob's size from the record header, not its pages.
+            blob = "length(f.audio)" if length else "f.audio"
+            sql = f"{EVENT_SELECT}, f.body, {blob}, f.audio_at FROM events e JOIN frames f ON f.id = e.id WHERE e.id BETWEEN ? AND ? ORDER BY e.id"
         else:
             sql = f"{EVENT_SELECT} FROM events e WHERE e.id BETWEEN ? AND ? ORDER BY e.id"
-        length = audio == "length"
         return [event_from_row(row, audio_length=length) for row in self._conn.execute(sql, (lo, hi))]
 
     def events(
