@@ -256,3 +256,7 @@ main.add_command(demo_command)
 from inspector.turns_cli import turns_command  # noqa: E402
 
 main.add_command(turns_command)
+
+from inspector.replay.cli import replay_command  # noqa: E402
+
+main.add_command(replay_command)
