@@ -121,12 +121,16 @@ async def test_a_target_that_stalls_times_out_the_wait_and_the_replay_ends(db_pa
 async def test_a_stop_request_ends_the_replay_and_keeps_what_was_recorded(db_path):
     (original,) = imported(db_path, "text_in_audio_out_turn")
     stop = asyncio.Event()
-    asyncio.get_running_loop().call_later(0.3, stop.set)
+
+    def stop_soon(plan) -> None:  # as Ctrl-C would, once the replay is under way
+        asyncio.get_running_loop().call_later(0.2, stop.set)
+
     async with run_upstream(stall) as up:
-        options = ReplayOptions(pace=Pace.ASAP, timeout=30)
+        options = ReplayOptions(pace=Pace.ASAP, timeout=30, wait=False)  # the end waits 30 s
         (result,) = await replay_sessions(
-            db_path, [original], target=up.url + "/v1/realtime", options=options, stop=stop
+            db_path, [original], target=up.url + "/v1/realtime", options=options, stop=stop, progress=stop_soon
         )
+    assert result.counts.sent == result.counts.client_events == len(up.received)
     assert result.interrupted and result.exit_code == 1
     with Store(db_path) as store:
         assert store.session(result.session_id).status == SessionStatus.INTERRUPTED
