@@ -260,3 +260,19 @@ def test_replay_diff_exits_0_when_the_replay_is_equivalent_and_1_when_it_differs
     assert again.exit_code == 0 and "EQUIVALENT under content" in again.output, again.output
     wrong = CliRunner().invoke(main, ["replay", str(original), *asap, "--mode", "structure"])
     assert wrong.exit_code == 2 and "--mode applies to --diff" in wrong.output
+
+
+async def test_a_replay_through_the_tap_diffs_as_equivalent_to_what_the_tap_recorded(db_path, tmp_path):
+    from inspector.diff import DiffOptions, Mode, Side, diff_sides
+
+    (original,) = imported(db_path, "tool_call_round")
+    tap_db = tmp_path / "tap.db"
+    async with run_mock() as mock, run_tap(mock.url, tap_db) as tap:
+        url = f"ws://127.0.0.1:{tap.port}/v1/realtime?model=gpt-realtime"
+        (result,) = await replay_sessions(db_path, [original], target=url, options=ASAP)
+    with Store(db_path) as store, Store(tap_db) as tapped:
+        (tap_session,) = tapped.sessions()
+        report = diff_sides(
+            Side(tapped, tap_session.id, "tap"), Side(store, result.session_id, "replay"), DiffOptions(mode=Mode.EXACT)
+        )
+    assert report.equivalent and report.counts.equal > 40  # the same frames, ids and all
