@@ -2,7 +2,9 @@
 
     python benchmarks/mock_conformance.py [--flavor openai|azure] [FILE.jsonl ...]
 
-Without files, it runs the five recorded sessions of tests/fixtures/openai-realtime. For each
+Without files, it runs the five recorded sessions of tests/fixtures/openai-realtime, and with
+`--flavor azure` also the preview (beta) protocol session of tests/fixtures/azure-preview (a
+preview recording meets a preview session under Azure, GA under OpenAI). For each
 session it prints `match`, or the first divergence with the events around it, and any error the
 mock sent that the service did not (see `inspector.mock.conformance`). Exits 1 if any differs.
 """
@@ -15,22 +17,17 @@ import time
 from pathlib import Path
 
 from inspector.mock.conformance_run import load_records, run_against_mock
-from inspector.mock.responses import REALISTIC
-from inspector.mock.state import MockSession
 
-FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "openai-realtime"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 
 
 def main(args: argparse.Namespace) -> int:
-    paths = args.files or sorted(FIXTURES.glob("*.jsonl"))
+    folders = ["openai-realtime"] + (["azure-preview"] if args.flavor == "azure" else [])
+    paths = args.files or [p for folder in folders for p in sorted((FIXTURES / folder).glob("*.jsonl"))]
     differing = 0
     started = time.perf_counter()
     for path in paths:
-
-        def make(model: str) -> MockSession:
-            return MockSession(seed=3, timing=REALISTIC, model=model, flavor=args.flavor)
-
-        report = run_against_mock(path.stem, load_records(path), make_session=make)
+        report = run_against_mock(path.stem, load_records(path), flavor=args.flavor)
         differing += not report.matches
         print(report.render())
     elapsed = time.perf_counter() - started

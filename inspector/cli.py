@@ -43,8 +43,9 @@ class _Commands(click.Group):
 @click.version_option(__version__, prog_name="inspector")
 @click.pass_context
 def main(ctx: click.Context) -> None:
-    """Realtime Inspector: record, browse, import and export OpenAI Realtime API sessions, and
-    develop offline against a mock of the API (diff and replay are not built yet).
+    """Realtime Inspector: record, browse, import and export OpenAI Realtime API sessions, diff
+    two of them, replay one against the mock or a live endpoint, and develop offline against a
+    mock of the API.
 
     Run without a command to open the terminal UI on the default database.
     """
@@ -242,3 +243,7 @@ main.add_command(turns_command)
 from inspector.diff.cli import diff_command  # noqa: E402
 
 main.add_command(diff_command)
+
+from inspector.replay.cli import replay_command  # noqa: E402
+
+main.add_command(replay_command)

@@ -199,3 +199,14 @@ def test_rows_record_seqs_with_zero_for_a_gap():
         (RowKind.ONLY_B, 0, 4),
         (RowKind.EQUAL, 4, 5),
     ]
+
+
+def test_a_client_event_that_moved_among_the_servers_events_still_pairs_up():
+    # The client's tool output sent before vs after the call's item closed: the same streams.
+    client_output, server_done, server_item_done = 2, 5, 7  # even: client, odd: server
+    a = [server_done, client_output, server_item_done]
+    b = [server_done, server_item_done, client_output]
+    pairs = align_events(a, b)
+    assert sorted(pairs, key=lambda p: p[0]) == [(0, 0), (1, 2), (2, 1)]
+    assert [p for p in pairs if None in p] == []
+    assert align_events(b, a) == [(j, i) for i, j in pairs]  # mirrored

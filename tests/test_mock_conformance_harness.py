@@ -6,7 +6,7 @@ import pytest
 from conftest import FIXTURES
 
 from inspector.mock.conformance import IdMap, compare, normalise, plan_steps
-from inspector.mock.conformance_run import load_records, run_against_mock
+from inspector.mock.conformance_run import is_preview_recording, load_records, run_against_mock
 
 USER = {"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": []}}
 
@@ -86,3 +86,25 @@ def test_compare_lists_errors_the_mock_sent_that_the_recording_does_not_hold():
 def test_mock_matches_every_recorded_session_turn_by_turn(path):
     report = run_against_mock(path.stem, load_records(path))
     assert report.matches, report.render()
+
+
+PREVIEW_RECORDING = FIXTURES.parent / "azure-preview" / "text_then_audio_turn.jsonl"
+
+
+def test_preview_recording_matches_a_preview_session_under_azure_in_preview_names():
+    records = load_records(PREVIEW_RECORDING)
+    assert is_preview_recording(records)
+    report = run_against_mock("preview", records, flavor="azure")
+    assert report.matches, report.render()
+
+
+def test_preview_recording_differs_under_openai_whose_service_has_no_preview():
+    report = run_against_mock("preview", load_records(PREVIEW_RECORDING), flavor="openai")
+    assert not report.matches
+    assert "missing_required_parameter (after session.update)" in report.extra_errors
+
+
+def test_compare_tells_preview_names_from_their_ga_names():
+    recorded = _turn("response.created", "response.text.delta", "response.done")
+    got = _turn("response.created", "response.output_text.delta", "response.done")
+    assert not compare("s", recorded, got).matches

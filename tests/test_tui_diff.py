@@ -151,3 +151,30 @@ async def test_rows_show_both_sides_and_gaps(db):
         assert len(only_a) == 1 and report.rows.b_seqs[only_a[0]] == 0
         line = diff.diff_list.render_line(only_a[0] - diff.diff_list.scroll_offset.y).text
         assert " - " in line and frames[5].direction == Direction.SERVER
+
+
+async def test_replay_screen_replays_against_the_mock_then_opens_the_diff(db):
+    from inspector.tui.screens.replay import ReplayScreen
+
+    path, ids = db
+    async with running_app(path, ids["text_in_audio_out_turn"]) as (app, pilot):
+        await pilot.press("R")
+        screen = app.screen
+        assert isinstance(screen, ReplayScreen)
+        screen.query_one("#pace").value = "fast"
+        await pilot.press("enter")
+        assert "pacing is original, asap or a speed factor" in str(screen.query_one("#replay-status").render())
+        screen.query_one("#pace").value = "asap"
+        await pilot.press("enter")
+        for _ in range(100):  # the replay runs on its own thread and loop
+            await settle(app, pilot)
+            if isinstance(app.screen, DiffScreen):
+                break
+        diff = app.screen
+        assert isinstance(diff, DiffScreen) and screen.result is not None
+        replay_id = screen.result.session_id
+        assert diff.sources == (ids["text_in_audio_out_turn"], replay_id) and diff.mode is Mode.CONTENT
+        with Store(path) as store:
+            assert store.session(replay_id).replay_of == ids["text_in_audio_out_turn"]
+        await pilot.press("escape")
+        assert app.screen is screen and "recorded as session" in str(screen.query_one("#replay-status").render())

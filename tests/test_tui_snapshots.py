@@ -107,8 +107,8 @@ def test_turns_view(db, snap_compare):
 
 def test_help_screen(db, snap_compare):
     """The help screen over the session screen: every key binding grouped by Everywhere,
-    Sessions (with D Diff marked), Session (with D Diff with), Event list, Filter bar, Turns and
-    Diff (the first of these on screen, the rest below it)."""
+    Sessions (with D Diff marked), Session (with D Diff with and R Replay), Event list, Filter
+    bar, Turns, Diff and Replay (the first of these on screen, the rest below it)."""
     path, ids = db
 
     async def run_before(pilot) -> None:

@@ -59,10 +59,48 @@ def _align_turns(a: Sequence[_T], b: Sequence[_T]) -> list[Pair]:
 
 def align_events(a: Sequence[int], b: Sequence[int]) -> list[Pair]:
     """Pairs of event indexes within one pair of turns, by key (direction and type). Events whose
-    type changed, in a replaced stretch of the same length and direction, pair up as changed."""
+    type changed, in a replaced stretch of the same length and direction, pair up as changed.
+
+    Each direction is aligned on its own, then the two are merged in A's order: the client's
+    and the server's events are two streams, and where a client event falls among the server's
+    depends on timing (a tool output sent while the call's item is still closing, a recording
+    made at the tap or at the client), not on what either side said."""
     if len(a) == len(b) and list(a) == list(b):
         return [(i, i) for i in range(len(a))]
-    return _canonical(a, b, _align_events)
+    return _canonical(a, b, _align_by_direction)
+
+
+def _align_by_direction(a: Sequence[int], b: Sequence[int]) -> list[Pair]:
+    streams = []
+    for direction in (0, 1):
+        at_a = [i for i, key in enumerate(a) if key & 1 == direction]
+        at_b = [j for j, key in enumerate(b) if key & 1 == direction]
+        pairs = _align_events([a[i] for i in at_a], [b[j] for j in at_b])
+        streams.append([(None if i is None else at_a[i], None if j is None else at_b[j]) for i, j in pairs])
+    return _merge(*streams)
+
+
+def _merge(first: list[Pair], second: list[Pair]) -> list[Pair]:
+    """Two streams of pairs, each in order, as one: the next row is the head that comes first in
+    A when both heads have an A side, else in B; a row only in A goes before one only in B."""
+    out: list[Pair] = []
+    x = y = 0
+    while x < len(first) and y < len(second):
+        if _before(first[x], second[y]):
+            out.append(first[x])
+            x += 1
+        else:
+            out.append(second[y])
+            y += 1
+    return out + first[x:] + second[y:]
+
+
+def _before(p: Pair, q: Pair) -> bool:
+    if p[0] is not None and q[0] is not None:
+        return p[0] < q[0]
+    if p[1] is not None and q[1] is not None:
+        return p[1] < q[1]
+    return p[0] is not None
 
 
 def _align_events(a: Sequence[int], b: Sequence[int]) -> list[Pair]:

@@ -92,7 +92,8 @@ realistic).
     default="openai",
     show_default=True,
     help="azure: Azure OpenAI's paths (/openai/realtime?deployment=..., /openai/v1/realtime?model=...), "
-    "api-key header, no rate_limits.updated, HTTP 401 for a missing key with --require-key.",
+    "api-key header, no rate_limits.updated, HTTP 401 for a missing key with --require-key, and the preview "
+    "(beta) protocol for clients that send OpenAI-Beta: realtime=v1 or a preview-shaped session.update.",
 )
 @click.option(
     "--max-session",

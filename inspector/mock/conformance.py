@@ -123,7 +123,10 @@ def speech_spans(records: Sequence[tuple[str, dict[str, Any]]], padding_ms: int 
     for _, event in records:
         kind = event.get("type")
         if kind in ("session.created", "session.updated"):
-            turn = ((event.get("session") or {}).get("audio") or {}).get("input", {}).get("turn_detection") or {}
+            session = event.get("session") or {}
+            # GA keeps it under audio.input; the preview protocol at the top of the session.
+            ga_turn = (session.get("audio") or {}).get("input", {}).get("turn_detection")
+            turn = (ga_turn if "audio" in session else session.get("turn_detection")) or {}
             padding_ms = int(turn.get("prefix_padding_ms", padding_ms))
             silence = int(turn.get("silence_duration_ms", silence))
         elif kind == "input_audio_buffer.speech_started":
@@ -175,7 +178,8 @@ class _Row:
 
 
 def group_by_turn(transcript: Sequence[tuple[str, dict[str, Any]]]) -> list[list[str]]:
-    """The server event types of each turn (index 0: before the first turn), GA names."""
+    """The server event types of each turn (index 0: before the first turn), as sent: a preview
+    recording must be answered in preview names, not merely in GA names that mean the same."""
     pairs = []
     for seq, (direction, event) in enumerate(transcript, start=1):
         info = describe_frame(orjson.dumps(event))
@@ -187,7 +191,7 @@ def group_by_turn(transcript: Sequence[tuple[str, dict[str, Any]]]) -> list[list
     for row, _ in pairs:
         if row.direction == Direction.SERVER:
             index = sum(1 for s in starts if s <= row.seq)
-            groups[index].append(ga_type(row.type or "?"))
+            groups[index].append(row.type or "?")
     return groups
 
 

@@ -23,11 +23,13 @@ import orjson
 
 from inspector.mock.conformance import IdMap, Report, Step, compare, plan_steps, stand_in_audio
 from inspector.mock.outbox import Close
+from inspector.mock.preview_session import PreviewSession
 from inspector.mock.responses import REALISTIC
 from inspector.mock.state import MockSession
+from inspector.mock.state_core import Flavor
 from inspector.protocol import ga_type
 
-__all__ = ["load_records", "recorded_model", "run_against_mock"]
+__all__ = ["is_preview_recording", "load_records", "mock_session", "recorded_model", "run_against_mock"]
 
 APPEND_PATIENCE = 0.5
 Records = Sequence[tuple[str, dict[str, Any]]]
@@ -52,11 +54,30 @@ def recorded_model(records: Records) -> str:
     return "gpt-realtime"
 
 
+def is_preview_recording(records: Records) -> bool:
+    """A session of the preview (beta) protocol: its `session.created` has no `session.type`."""
+    for direction, event in records:
+        if direction == "server" and event.get("type") == "session.created":
+            return "type" not in (event.get("session") or {})
+    return False
+
+
+AnySession = MockSession | PreviewSession
+
+
+def mock_session(model: str, *, flavor: Flavor = "openai", preview: bool = False) -> AnySession:
+    """The session a recording is run against: seed 3, realistic timing. A preview recording
+    under Azure gets a preview session, as its client declared it at connect (its recorded
+    `session.created` is preview); OpenAI's service has no preview, so there it meets GA."""
+    session = MockSession(seed=3, timing=REALISTIC, model=model, flavor=flavor)
+    return PreviewSession(session, declared=True) if preview and flavor == "azure" else session
+
+
 @dataclass
 class _Run:
     """The mock's side of one run: what it sent, in order with what it was sent."""
 
-    session: MockSession
+    session: AnySession
     clock: float = 0.0
     transcript: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     received: Counter[str] = field(default_factory=Counter)
@@ -106,14 +127,16 @@ def run_against_mock(
     name: str,
     records: Records,
     *,
-    make_session: Callable[[str], MockSession] | None = None,
+    make_session: Callable[[str], AnySession] | None = None,
+    flavor: Flavor = "openai",
     patience: float = 30.0,
 ) -> Report:
     """Send the recording's client events to a fresh mock session and compare what it answers.
 
-    `make_session(model)` builds the session (default: seed 3, realistic timing)."""
+    `make_session(model)` builds the session (default: `mock_session` for `flavor`)."""
     model = recorded_model(records)
-    session = make_session(model) if make_session else MockSession(seed=3, timing=REALISTIC, model=model)
+    preview = is_preview_recording(records)
+    session = make_session(model) if make_session else mock_session(model, flavor=flavor, preview=preview)
     run = _Run(session)
     session.connect(0.0)
     run.take()

@@ -3,6 +3,8 @@
 The real service accepts the upgrade first and refuses afterwards, with an `error` event and a
 close code (realtime-protocol.md §1): a missing key closes with 3000, the beta header and a
 missing model with 4000. Only the `/realtime` path itself is refused at the handshake (HTTP 404).
+Azure stands apart (§8): some of its endpoints still speak the preview protocol, so there the
+beta header admits a preview session (`Admission.preview`) instead of refusing it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from inspector.mock.outbox import Close
+from inspector.mock.state_core import Flavor
 from inspector.mock.validation import MockError
 
 __all__ = ["Admission", "admit", "api_key", "choose_subprotocol", "is_realtime_path"]
@@ -35,6 +38,7 @@ class Admission:
     model: str | None = None
     error: MockError | None = None
     close: Close | None = None
+    preview: bool = False  # the client declared the preview (beta) protocol
 
 
 def api_key(path: str, headers: Mapping[str, str], subprotocols: Sequence[str]) -> str:
@@ -50,8 +54,15 @@ def api_key(path: str, headers: Mapping[str, str], subprotocols: Sequence[str]) 
     return next((k for k in keys if k), "")
 
 
-def admit(path: str, headers: Mapping[str, str], subprotocols: Sequence[str], *, require_key: bool) -> Admission:
-    """Decide whether a freshly opened connection may start a session."""
+def admit(
+    path: str,
+    headers: Mapping[str, str],
+    subprotocols: Sequence[str],
+    *,
+    require_key: bool,
+    flavor: Flavor = "openai",
+) -> Admission:
+    """Decide whether a freshly opened connection may start a session, and in which protocol."""
     if require_key and not api_key(path, headers, subprotocols):
         return Admission(
             error=MockError(
@@ -61,7 +72,8 @@ def admit(path: str, headers: Mapping[str, str], subprotocols: Sequence[str], *,
             ),
             close=Close(3000, "invalid_api_key"),
         )
-    if headers.get("openai-beta") or BETA_SUBPROTOCOL in subprotocols:
+    preview = bool(headers.get("openai-beta")) or BETA_SUBPROTOCOL in subprotocols
+    if preview and flavor == "openai":
         return Admission(
             error=MockError(
                 "beta_api_shape_disabled",
@@ -77,4 +89,4 @@ def admit(path: str, headers: Mapping[str, str], subprotocols: Sequence[str], *,
             error=MockError("missing_model", "You must provide a model parameter.", "model"),
             close=Close(4000, "missing_model"),
         )
-    return Admission(model=model)
+    return Admission(model=model, preview=preview)

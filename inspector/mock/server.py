@@ -26,6 +26,7 @@ from websockets.typing import Subprotocol
 from inspector.mock.handshake import admit, api_key, choose_subprotocol, is_realtime_path
 from inspector.mock.ids import IdFactory
 from inspector.mock.outbox import Close, Outgoing
+from inspector.mock.preview_session import PreviewSession
 from inspector.mock.responses import NO_LATENCY, REALISTIC, Timing
 from inspector.mock.script import Script
 from inspector.mock.session import SESSION_LIFETIME_S
@@ -157,7 +158,7 @@ async def run_mock(
     """Serve the mock until the block exits. `port=0` picks a free port (see `mock.port`).
 
     `flavor="azure"` stands in for Azure OpenAI (no `rate_limits.updated`, a missing key refused
-    with HTTP 401 under `require_key`); `max_session_s` ends each session with `session_expired`
+    with HTTP 401 under `require_key`, the preview protocol for clients that speak it); `max_session_s` ends each session with `session_expired`
     (None: never). Each connection gets its own session; with a `seed`, the n-th connection's ids are the same
     on every run. `session_factory(model)` replaces the generated sessions (used for playback).
     """
@@ -167,11 +168,11 @@ async def run_mock(
     ids = IdFactory(random.Random(seed))
     state = MockServer(host, port)
 
-    def new_session(model: str) -> SessionLike:
+    def new_session(model: str, preview: bool) -> SessionLike:
         if session_factory is not None:
             return session_factory(model)
         connection_seed = seeds.getrandbits(64) if seed is not None else None
-        return MockSession(
+        session = MockSession(
             seed=connection_seed,
             timing=timing,
             script=script,
@@ -180,6 +181,8 @@ async def run_mock(
             flavor=flavor,
             max_session_s=max_session_s,
         )
+        # Only Azure speaks the preview protocol; OpenAI's sessions stay bare (no translation).
+        return PreviewSession(session, declared=preview) if flavor == "azure" else session
 
     async def handler(ws: ServerConnection) -> None:
         state.connections += 1
@@ -190,13 +193,14 @@ async def run_mock(
             request.headers,
             subprotocols_in(request.headers.raw_items()),
             require_key=require_key,
+            flavor=flavor,
         )
         if admission.error is not None and admission.close is not None:
             with contextlib.suppress(ConnectionClosed):
                 await ws.send(orjson.dumps(error_event(ids.event(), admission.error, None)), text=True)
                 await ws.close(admission.close.code, admission.close.reason)
             return
-        await drive(ws, new_session(admission.model or "gpt-realtime"))
+        await drive(ws, new_session(admission.model or "gpt-realtime", admission.preview))
 
     async with serve(
         handler,

@@ -129,6 +129,11 @@ class MockSession(InputAudioHandlers, ItemHandlers):
         if error is not None:
             self._error(error, client_id, now)
 
+    def refuse(self, error: MockError, client_event_id: str | None, now: float) -> None:
+        """Answer a client event with `error`: for wrappers that check what the GA rules cannot
+        (the preview protocol's own fields, see `preview_session`)."""
+        self._error(error, client_event_id, now)
+
     # --- plumbing ---------------------------------------------------------------------------
 
     def _error(self, error: MockError, client_id: str | None, now: float) -> None:

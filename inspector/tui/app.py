@@ -16,6 +16,7 @@ from inspector.tui.messages import DatabaseChanged
 from inspector.tui.screens.diff import DiffScreen
 from inspector.tui.screens.error import ErrorScreen
 from inspector.tui.screens.help import HelpScreen
+from inspector.tui.screens.replay import ReplayScreen
 from inspector.tui.screens.session import SessionScreen
 from inspector.tui.screens.sessions import SessionsScreen
 from inspector.tui.screens.turns import TurnsScreen
@@ -96,6 +97,7 @@ class InspectorApp(App[None]):
             ("Filter bar", filter_keys),
             ("Turns", [*TurnsScreen.BINDINGS, *TABLE_BINDINGS]),
             ("Diff", [*DiffScreen.BINDINGS, *DiffList.BINDINGS]),
+            ("Replay", list(ReplayScreen.BINDINGS)),
         ]
 
     def action_help(self) -> None:

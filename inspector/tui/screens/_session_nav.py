@@ -121,3 +121,9 @@ class Navigation(SessionScreenBase):
         self.app.push_screen(
             PromptScreen(f"Diff session {self.session_id} with (a session id, or a JSON Lines / HAR file):"), done
         )
+
+    def action_replay(self) -> None:
+        """The replay screen for this session: target, pacing and waiting, then the diff."""
+        from inspector.tui.screens.replay import ReplayScreen
+
+        self.app.push_screen(ReplayScreen(self.session_id))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import tempfile
 import time
+from array import array
+from bisect import bisect_left, bisect_right
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +50,20 @@ class DiffScreen(Screen[None]):
     DiffScreen.-no-detail #diff-detail { display: none; }
     """
 
-    def __init__(self, a: DiffSource, b: DiffSource, mode: Mode = Mode.CONTENT) -> None:
+    def __init__(
+        self, a: DiffSource, b: DiffSource, mode: Mode = Mode.CONTENT, *, report: DiffReport | None = None
+    ) -> None:
+        """`report`: one already computed for these sessions and mode (shown at once)."""
         super().__init__()
         self.sources = (a, b)
         self.mode = mode
         self.report: DiffReport | None = None
+        self._given = report
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._imported: dict[Path, int] = {}  # file → its session id in the temporary database
         self._tmp_store: Store | None = None  # the UI thread's connection to it
         self._started = 0.0
+        self._differences = array("q")  # the rows that differ, in order
 
     def compose(self) -> ComposeResult:
         yield Static("", id="diff-title", markup=False)
@@ -73,7 +80,10 @@ class DiffScreen(Screen[None]):
     def on_mount(self) -> None:
         self.diff_list.focus()
         self.set_interval(0.5, self._tick)
-        self.run_diff(self.mode)
+        if self._given is not None and all(isinstance(s, int) for s in self.sources):
+            self._show(self._given, self.mode)
+        else:
+            self.run_diff(self.mode)
 
     def on_unmount(self) -> None:
         self.workers.cancel_group(self, "diff")
@@ -149,6 +159,7 @@ class DiffScreen(Screen[None]):
             f"{c.only_b:,} only in B · {len(report.turns)} turns{slow}"
         )
         first = report.first_divergence if report.first_divergence is not None else 0
+        self._differences = array("q", report.difference_rows())  # n/N bisect it
         self.diff_list.show(report, self._reader(0), self._reader(1), row=first)
 
     def _reader(self, index: int) -> EventReader:
@@ -199,9 +210,9 @@ class DiffScreen(Screen[None]):
     def _jump(self, forward: bool) -> None:
         if self.report is None:
             return
-        kinds, at = self.report.rows.kinds, self.diff_list.cursor
-        indexes = range(at + 1, len(kinds)) if forward else range(at - 1, -1, -1)
-        target = next((i for i in indexes if kinds[i] != RowKind.EQUAL), None)
+        rows, at = self._differences, self.diff_list.cursor
+        i = bisect_right(rows, at) if forward else bisect_left(rows, at) - 1
+        target = rows[i] if 0 <= i < len(rows) else None
         if target is None:
             self.notify(f"no {'next' if forward else 'previous'} difference", timeout=2)
             return

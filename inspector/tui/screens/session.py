@@ -44,6 +44,7 @@ class SessionScreen(LiveTail, DetailPane, Filtering, Navigation, Exporting):
         Binding("s", "save_frame", "Save frame", show=False),
         Binding("x", "export", "Export"),
         Binding("D", "diff_with", "Diff with", show=False),
+        Binding("R", "replay", "Replay", show=False),
     ]
 
     DEFAULT_CSS = """
