@@ -210,3 +210,35 @@ def test_a_client_event_that_moved_among_the_servers_events_still_pairs_up():
     assert sorted(pairs, key=lambda p: p[0]) == [(0, 0), (1, 2), (2, 1)]
     assert [p for p in pairs if None in p] == []
     assert align_events(b, a) == [(j, i) for i, j in pairs]  # mirrored
+
+
+@settings(max_examples=150, deadline=None)
+@given(sessions, st.lists(st.booleans(), min_size=40, max_size=40))
+def test_turns_with_the_same_keys_get_the_rows_of_the_event_alignment(a: list[int], swaps: list[bool]):
+    """`compare` pairs a turn whose keys match event for event by whole arrays: the same rows as
+    one `align_events` pair at a time. B is A with some text deltas swapped for the other text:
+    the same keys, other digests."""
+    from unittest import mock
+
+    import inspector.diff.compare as compare_module
+
+    swapped = {3: 4, 4: 3}
+    b = [swapped.get(index, index) if swap else index for index, swap in zip(a, swaps)]
+
+    def one_at_a_time(rows, side_a, side_b, i, j, n, turn):
+        for k in range(n):
+            compare_module._append_row(rows, side_a, side_b, i + k, j + k, turn)
+
+    keys, options = KeyTable(), DiffOptions()
+    fast = compare(scan(a, keys, options), scan(b, keys, options)).rows
+    with mock.patch.object(compare_module, "_append_pairs", one_at_a_time):
+        keys = KeyTable()
+        slow = compare(scan(a, keys, options), scan(b, keys, options)).rows
+    assert (fast.kinds, fast.a_seqs, fast.b_seqs, fast.key_ids, fast.turns) == (
+        slow.kinds,
+        slow.a_seqs,
+        slow.b_seqs,
+        slow.key_ids,
+        slow.turns,
+    )
+    assert fast.kinds.count(RowKind.CHANGED) == sum(x != y for x, y in zip(a, b))

@@ -91,8 +91,11 @@ class _Worker:
         code = f"import sys; sys.path.insert(0, {root!r}); from inspector.diff._worker import main; main()"
         self._process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert self._process.stdin is not None
-        with self._process.stdin as stdin:
-            pickle.dump((str(side.store.path), side.session_id, options, wanted), stdin)
+        try:
+            with self._process.stdin as stdin:
+                pickle.dump((str(side.store.path), side.session_id, options, wanted), stdin)
+        except BrokenPipeError:
+            pass  # it died at its start: `result` says so
 
     def result(self) -> SideScan:
         assert self._process.stdout is not None
