@@ -168,6 +168,7 @@ class Normaliser:
         self._top: dict[str, Any] = {}  # top-level key -> its trie nodes (`_top_step`)
         # A text's normal form never changes once its ids are numbered, so it can be remembered.
         self._texts: dict[str, str] = {}
+        self._types: dict[str, str] = {}  # an event's type -> its normal form
 
     def event(
         self, event_type: str | None, data: Any, frame: str | bytes | None, *, audio_size: int | None = None
@@ -194,7 +195,7 @@ class Normaliser:
         """The top level of an event: its audio field and type first replaced (audio by its
         length, a preview type by its GA name), then walked like any object."""
         out: dict[str, Any] = {}
-        top = self._top
+        top, texts = self._top, self._texts
         for key, item in data.items():
             inner = top.get(key, _UNSEEN)
             if inner is _UNSEEN:
@@ -207,12 +208,23 @@ class Normaliser:
                 size = audio_size if audio_size is not None and item == "" else audio_bytes(item)
                 out[key] = PRESENT if self.mode == Mode.STRUCTURE else f"<audio {size} B>"
             elif key == "type":
-                out[key] = self._text(item if self._exact else ga_type(item))
-            elif "_" not in item and (key != "audio" or len(item) <= 64):
+                out[key] = self._type(item)
+            elif key == "audio" and len(item) > 64:
+                out[key] = self._audio(item)  # as `_walk_item` would
+            elif "_" not in item:
                 out[key] = item  # most values: nothing to replace, and no call to find it out
-            else:
-                out[key] = self._walk_item(key, item, inner)
+            else:  # an id, most often, already met: its placeholder is remembered
+                found = texts.get(item)
+                out[key] = found if found is not None else self._text(item)
         return out
+
+    def _type(self, event_type: str) -> str:
+        found = self._types.get(event_type)
+        if found is None:
+            found = self._text(event_type if self._exact else ga_type(event_type))
+            if len(self._types) < _MEMO_KEYS:
+                self._types[event_type] = found
+        return found
 
     def _top_step(self, key: str) -> tuple[dict[Any, Any], ...] | None:
         """The trie nodes under a top-level key, None when it is dropped; remembered per key."""
