@@ -126,7 +126,7 @@ class SideScan:
             self.events += 1
             kind = (ev.direction, ev.type)
             key_id = key_of[kind] if kind in key_of else key_of.setdefault(kind, self._key_id(*kind))
-            if key_id is not None and self._selected(ev.seq):
+            if key_id is not None and (self.wanted is None or self._selected(ev.seq)):
                 value = normalise(ev.type, data, ev.frame, audio_size=getattr(ev, "audio_size", None))
                 seqs.append(ev.seq)
                 key_ids.append(key_id)
