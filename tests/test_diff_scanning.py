@@ -69,3 +69,10 @@ def test_a_worker_that_cannot_read_its_side_raises_a_store_error(tmp_path: Path,
         with pytest.raises(StoreError, match="no database"):
             diff_sides(a, b, DiffOptions())
     assert [side.name for side in workers] == [str(removed)]
+
+
+def test_with_one_core_both_sides_are_scanned_here(tmp_path: Path, workers: list[Any], monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(scanning_module.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    with imported_side(DEMO) as a, imported_side(DEMO) as b:
+        assert diff_sides(a, b, DiffOptions()).equivalent
+    assert workers == []

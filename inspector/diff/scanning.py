@@ -10,6 +10,7 @@ worth it: small diffs and tests stay in one process.
 
 from __future__ import annotations
 
+import os
 import pickle
 import subprocess
 import sys
@@ -43,11 +44,12 @@ def scan_side(
 
 def scan_sides(a: Side, b: Side, options: DiffOptions, compiled: CompiledFilter | None) -> tuple[SideScan, SideScan]:
     """Both sides scanned, sharing one `KeyTable`: the smaller one in a worker process when both
-    have at least `PARALLEL_FROM` events, else one after the other here."""
+    have at least `PARALLEL_FROM` events and there is a second core, else one after the other
+    here."""
     keys = KeyTable()
     wanted = [_wanted(side, compiled) for side in (a, b)]
     sizes = [side.store.count(side.session_id) for side in (a, b)]
-    if min(sizes) < PARALLEL_FROM:
+    if min(sizes) < PARALLEL_FROM or _cores() < 2:
         return (
             scan_side(a.store, a.session_id, options, keys, wanted[0]),
             scan_side(b.store, b.session_id, options, keys, wanted[1]),
@@ -62,6 +64,14 @@ def scan_sides(a: Side, b: Side, options: DiffOptions, compiled: CompiledFilter 
         worker.stop()
     _rekey(there, keys)
     return (there, here) if far == 0 else (here, there)
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container or `taskset` may allow fewer than exist)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _wanted(side: Side, compiled: CompiledFilter | None) -> list[int] | None:
