@@ -119,8 +119,8 @@ class Step:
     t_ns: int
     type: str | None
     frame: str | bytes | None
-    # What the original's server had sent before it; for a stream event (`waits` False), what it
-    # sent since the last event that waits, waited for only under `stream_patience`.
+    # What the original's server sent since the previous event that waits; for a stream event
+    # (`waits` False) waited for only under `stream_patience`.
     needs: tuple[Need, ...] = ()
     waits: bool = True
     references: tuple[tuple[str, IdKey], ...] = ()  # recorded generated ids the frame names
