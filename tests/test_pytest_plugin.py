@@ -375,3 +375,52 @@ def test_the_plugin_stays_out_of_tests_that_do_not_use_it(pytester):
     result.assert_outcomes(passed=1)
     assert time.perf_counter() - began < 5
     assert not list(Path(pytester.path).rglob("*.db"))
+
+
+# -- the pure parts: a cassette session and the event matcher, without sockets -----------------
+
+
+def test_a_cassette_session_numbers_server_ids_alike_on_both_sides_and_reports_each_divergence():
+    import json
+
+    from inspector.mock.cassette import CassetteSession
+    from inspector.mock.playback import Recorded
+
+    call = (
+        '{"type": "response.function_call_arguments.done", "call_id": "call_AAAAAAAAAAAAAAAA", "event_id": "event_1"}'
+    )
+
+    def output(call_id: str, text: str) -> str:
+        item = {"type": "function_call_output", "call_id": call_id, "output": text}
+        return json.dumps({"type": "conversation.item.create", "item": item, "event_id": "mine_1"})
+
+    recording = [
+        Recorded("server", 0.0, call),
+        Recorded("client", 0.1, output("call_AAAAAAAAAAAAAAAA", "sunny")),
+        Recorded("client", 0.2, '{"type": "response.create"}'),
+    ]
+    session = CassetteSession(recording)
+    session.connect(0.0)
+    assert session.pop_due(0.0) == [call]
+    # The client echoes the call id it got, with an event id of its own: no divergence.
+    session.receive(output("call_AAAAAAAAAAAAAAAA", "sunny"), 1.0)
+    assert session.divergences == [] and session.unconsumed == 1
+    session.receive('{"type": "response.cancel"}', 2.0)
+    session.receive('{"type": "response.create"}', 3.0)
+    first, extra = session.divergences
+    assert first.index == 2 and [(f.path, f.a, f.b) for f in first.fields] == [
+        ("$.type", "response.create", "response.cancel")
+    ]
+    assert extra.expected is None and "one more than the cassette holds" in extra.describe()
+    assert session.unconsumed == 0
+
+
+def test_the_matcher_in_types_mode_compares_ga_names_only():
+    from inspector.diff.event_match import EventMatcher
+
+    matcher = EventMatcher("types")
+    assert (
+        matcher.compare('{"type": "response.text.delta", "delta": "a"}', '{"type": "response.output_text.delta"}') == []
+    )
+    (diff,) = matcher.compare('{"type": "response.create"}', "not json")
+    assert (diff.path, diff.a, diff.b) == ("$.type", "response.create", None)
