@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -42,7 +42,7 @@ from inspector.redaction import redact_url
 from inspector.store import SessionStatus, StoreError
 from inspector.store.recorder import Recorder, SessionRecorder
 
-__all__ = ["Tap", "TapOptions", "upstream_proxy", "websocket_url"]
+__all__ = ["BadTarget", "Tap", "TapOptions", "upstream_proxy", "upstream_url", "websocket_url"]
 
 log = logging.getLogger("inspector.tap")
 
@@ -87,6 +87,30 @@ def websocket_url(base: str) -> str:
         # Each client's own path and query are what the tap appends: a base query would be lost.
         raise ValueError(f"{base!r} has a query or fragment; give only scheme://host[:port][/path]")
     return f"{scheme}://{parts.netloc}{parts.path}".rstrip("/")
+
+
+class BadTarget(ValueError):
+    """A request target the tap will not forward (anything but `/path?query`)."""
+
+
+def upstream_url(upstream: str, target: str) -> str:
+    """The upstream URL for a client's request target: the upstream's scheme and host, its path
+    followed by the target's path, and the target's query.
+
+    Only origin-form targets (RFC 9112 3.2.1: `/path?query`) are accepted. Appended as text, a
+    target such as `@evil:443/v1` or `:x@evil/v1` would turn the upstream's host into userinfo
+    and send the client's `Authorization` to another host; `//evil/v1` or `http://evil/` name
+    another authority outright, and a `#` makes the rest of the query a fragment."""
+    if not target.startswith("/") or target.startswith("//"):
+        raise BadTarget("the request target must be a path (/path?query), not a URL or authority")
+    if any(not "!" <= c <= "~" or c in "#\\" for c in target):
+        raise BadTarget("the request target has a character not allowed there (#, \\, space or control)")
+    parts = urlsplit(target)
+    base = urlsplit(upstream)
+    url = urlunsplit((base.scheme, base.netloc, base.path + parts.path, parts.query, ""))
+    if urlsplit(url).netloc != base.netloc:  # cannot happen after the checks above; cheap to keep
+        raise BadTarget("the request target would change the upstream host")
+    return url
 
 
 def upstream_proxy(url: str) -> Literal[True] | None:
@@ -187,11 +211,16 @@ class Tap:
     # -- handshake ----------------------------------------------------------------------------
 
     async def _connect_upstream(self, connection: ServerConnection, request: Request) -> Response | None:
+        try:
+            url = upstream_url(self.upstream, request.path)
+        except BadTarget as exc:
+            # No session row: nothing was forwarded, and the target may carry a key.
+            log.warning("refused a request from %s: %s", connection.remote_address[0], exc)
+            return connection.respond(400, f"{exc}\n")
         if not _is_websocket_upgrade(request):
             # websockets refuses it next (400/426); opening an upstream (a billed session on the
             # caller's key) for a request that never becomes a WebSocket would leak it.
             return None
-        url = self.upstream + request.path
         parts = urlsplit(request.path)
         headers = list(request.headers.raw_items())
         offered = subprotocols_in(request.headers.raw_items())

@@ -1,0 +1,72 @@
+"""The tap against hostile input: request targets that would redirect the client's credentials,
+listening beyond loopback, and an upstream that vanishes. Real sockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from conftest import run_tap, run_upstream
+from websockets.asyncio.client import connect
+
+from inspector.tap import BadTarget, upstream_url
+
+KEY = "sk-proj-TARGETinjection0123456789"
+
+
+async def _raw_upgrade(port: int, target: str) -> bytes:
+    """Send a WebSocket upgrade for `target` as raw bytes (no client library would send these
+    targets) with a credential, and return the status line."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        f"Authorization: Bearer {KEY}\r\n\r\n".encode()
+    )
+    status = await asyncio.wait_for(reader.readline(), 5)
+    writer.close()
+    return status
+
+
+def _hostile_targets(evil_port: int) -> list[str]:
+    return [
+        f"@127.0.0.1:{evil_port}/v1/realtime?model=m",  # the upstream host becomes userinfo
+        f":x@127.0.0.1:{evil_port}/v1/realtime",  # ... with a port-shaped password
+        f"//127.0.0.1:{evil_port}/v1/realtime",  # a network-path reference
+        f"ws://127.0.0.1:{evil_port}/v1/realtime",  # absolute-form
+        f"http://127.0.0.1:{evil_port}/v1/realtime",
+        "*",  # asterisk-form
+        "v1/realtime",  # no leading slash
+        f"/v1/realtime#x?api-key={KEY}",  # a fragment swallowing the query
+        "/v1/realtime\\@evil",  # a backslash some URL parsers read as a slash
+    ]
+
+
+async def test_targets_that_are_not_a_path_get_400_and_reach_no_host(db_path, open_store):
+    async with run_upstream() as evil, run_upstream() as up, run_tap(up.url, db_path) as tap:
+        evil_port = int(evil.url.rsplit(":", 1)[1])
+        for target in _hostile_targets(evil_port):
+            status = await _raw_upgrade(tap.port, target)
+            assert b" 400 " in status, (target, status)
+        await asyncio.sleep(0.2)
+        assert (evil.connections, up.connections) == (0, 0)  # the key went nowhere
+        # An ordinary client still gets through, with its path and query intact.
+        async with connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m&x=%40y") as ws:
+            await ws.send("hi")
+            assert await ws.recv() == "hi"
+        assert up.paths == ["/v1/realtime?model=m&x=%40y"]
+    assert len(open_store().sessions()) == 1  # refused targets open no session
+
+
+def test_upstream_url_keeps_the_upstream_host_and_joins_the_paths():
+    assert upstream_url("wss://api.openai.com", "/v1/realtime?model=m") == "wss://api.openai.com/v1/realtime?model=m"
+    assert (
+        upstream_url("wss://r.openai.azure.com/openai", "/realtime?a=1")
+        == "wss://r.openai.azure.com/openai/realtime?a=1"
+    )
+    assert (
+        upstream_url("ws://127.0.0.1:9000", "/v1/@x:1/y") == "ws://127.0.0.1:9000/v1/@x:1/y"
+    )  # '@' in a path is harmless
+    for target in _hostile_targets(1):
+        with pytest.raises(BadTarget):
+            upstream_url("wss://api.openai.com", target)
