@@ -70,3 +70,27 @@ def test_upstream_url_keeps_the_upstream_host_and_joins_the_paths():
     for target in _hostile_targets(1):
         with pytest.raises(BadTarget):
             upstream_url("wss://api.openai.com", target)
+
+
+@pytest.mark.parametrize("command", ["tap", "mock"])
+def test_listening_beyond_loopback_needs_allow_remote_and_warns(command, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from inspector.cli import main
+
+    result = CliRunner().invoke(main, [command, "--listen", "0.0.0.0:1", "--db", str(tmp_path / "x.db")])
+    assert result.exit_code == 2 and "--allow-remote" in result.output and "not a loopback" in result.output
+    assert not (tmp_path / "x.db").exists()  # refused before anything started
+
+    # With the flag it warns, then goes on (to the serving code, stubbed here: port 1 is taken).
+    import asyncio as asyncio_module
+
+    monkeypatch.setattr(asyncio_module, "run", lambda coro: coro.close())
+    result = CliRunner().invoke(
+        main, [command, "--listen", "0.0.0.0:1", "--allow-remote", "--db", str(tmp_path / "x.db")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: listening on 0.0.0.0:1" in result.output and "anyone who can reach" in result.output
+    for loopback in ("127.0.0.1:1", "[::1]:1", "localhost:1"):
+        result = CliRunner().invoke(main, [command, "--listen", loopback, "--db", str(tmp_path / "x.db")])
+        assert result.exit_code == 0 and "warning" not in result.output, (loopback, result.output)
