@@ -38,7 +38,7 @@ from inspector.protocol import (
     model_from_query,
     subprotocols_in,
 )
-from inspector.redaction import redact_url
+from inspector.redaction import redact_message, redact_url
 from inspector.store import SessionStatus, StoreError
 from inspector.store.recorder import Recorder, SessionRecorder
 
@@ -259,8 +259,10 @@ class Tap:
             return _refusal(session, exc.response)
         except (TimeoutError, OSError, InvalidHandshake, InvalidURI, ValueError) as exc:
             # Accept the client, then close it with 1014 (bad gateway) saying why: a WebSocket
-            # client shows a close reason more readily than an HTTP error body.
-            link.error = f"upstream {redact_url(url)} unreachable: {exc or type(exc).__name__}"
+            # client shows a close reason more readily than an HTTP error body. The exception's
+            # text may quote the whole URL, query and key included: it goes to a log, a column
+            # and the client's close reason only redacted.
+            link.error = redact_message(f"upstream {redact_url(url)} unreachable: {exc or type(exc).__name__}")
         if connection.transport.is_closing():
             # The client gave up while the upstream answered: no handler will ever run for it,
             # and the upstream session (billed on the caller's key) must not stay open.
@@ -335,7 +337,7 @@ class Tap:
             close_side=side,
             ended_at=time.time(),
         )
-        log.info("session %s closed by %s: %d %s", session_id, side, code, reason)
+        log.info("session %s closed by %s: %d %s", session_id, side, code, redact_message(reason))
 
     async def _pump(
         self,
@@ -388,7 +390,8 @@ async def run_tap(
             recorder.close()
             raise
         address = f"[{host}]" if ":" in host else host  # an IPv6 literal needs brackets in a URL
-        log.info("tap listening on ws://%s:%d → %s, recording to %s", address, tap.port, tap.upstream, db_path)
+        upstream = redact_url(tap.upstream)  # userinfo in --upstream is a credential
+        log.info("tap listening on ws://%s:%d → %s, recording to %s", address, tap.port, upstream, db_path)
         log.info(
             "point a client at ws://%s:%d/v1/realtime?model=gpt-realtime\n"
             '  openai SDK:  AsyncOpenAI(websocket_base_url="ws://%s:%d/v1")\n'

@@ -15,7 +15,14 @@ from typing import Any, NamedTuple
 import orjson
 
 from inspector.protocol import Direction, Opcode, describe_frame
-from inspector.redaction import redact_bytes, redact_headers, redact_subprotocols, redact_text, redact_url
+from inspector.redaction import (
+    redact_bytes,
+    redact_headers,
+    redact_message,
+    redact_subprotocols,
+    redact_text,
+    redact_url,
+)
 from inspector.store.schema import SEQ_BITS
 from inspector.store.values import SESSION_COLUMNS, Event, FrameIn, SessionInfo, SessionStatus
 
@@ -122,7 +129,9 @@ def event_rows(session_id: int, seq: int, frame: FrameIn) -> tuple[EventRow, Fra
         info.call_id,
         info.problem.value if info.problem else None,
         int(info.is_error),
-        info.summary,
+        # The summary is read from the parsed frame: redacted again in case an escape hid a key
+        # from the raw text's scan (short, so cheap).
+        redact_text(info.summary) if info.summary else None,
     )
     return event, body
 
@@ -199,5 +208,6 @@ def session_row(fields_: dict[str, Any]) -> dict[str, Any]:
         out["request_headers"] = orjson.dumps(redact_headers(pairs)).decode()
     for key in (*_TEXT_COLUMNS, "status"):
         if isinstance(out.get(key), str):
-            out[key] = redact_text(out[key])
+            # Free text: an error or close reason may quote a URL with its query or a frame.
+            out[key] = redact_message(out[key])
     return out
