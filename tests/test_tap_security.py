@@ -94,3 +94,24 @@ def test_listening_beyond_loopback_needs_allow_remote_and_warns(command, tmp_pat
     for loopback in ("127.0.0.1:1", "[::1]:1", "localhost:1"):
         result = CliRunner().invoke(main, [command, "--listen", loopback, "--db", str(tmp_path / "x.db")])
         assert result.exit_code == 0 and "warning" not in result.output, (loopback, result.output)
+
+
+def test_a_handshake_with_huge_headers_stores_a_bounded_row_that_says_it_was_cut(db_path):
+    from inspector.store import Store
+    from inspector.store._codec import HEADERS_TOTAL_CAP, TRUNCATED_HEADER
+
+    headers = [("Authorization", "Bearer sk-proj-" + "K" * 8000)]
+    headers += [(f"X-Big-{i}", "v" * 8192) for i in range(120)]  # 960 KB, as a client sent once
+    with Store(db_path) as store:
+        session_id = store.create_session(source="tap", request_headers=headers, user_agent="UA" * 5000)
+        stored = store.session(session_id)
+        small_id = store.create_session(source="tap", request_headers=[("User-Agent", "sdk/1.0")])
+        small = store.session(small_id).request_headers
+    size = sum(len(name) + len(value) for name, value in stored.request_headers)
+    assert size <= HEADERS_TOTAL_CAP + 200  # the limit, plus the note
+    name, note = stored.request_headers[-1]
+    assert name == TRUNCATED_HEADER and "16 of 121 headers stored" in note and "cut to" in note
+    assert tuple(stored.request_headers[0]) == ("Authorization", "[REDACTED]")  # redacted before cut
+    assert stored.request_headers[1][1].endswith("more characters not stored]")
+    assert len(stored.user_agent or "") < 1100
+    assert [tuple(h) for h in small] == [("User-Agent", "sdk/1.0")]  # no note when nothing was cut
