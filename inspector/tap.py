@@ -166,6 +166,18 @@ def _close_info(exc: ConnectionClosed) -> tuple[int, str, bool]:
     return 1006, "connection lost without a close frame", True
 
 
+UPSTREAM_LOST = "upstream connection lost without a close frame"
+
+
+def _close_to_forward(code: int, reason: str, *, from_upstream: bool) -> tuple[int, str, str | None]:
+    """(code, reason) to close the other leg with, and the session's error if any. An upstream
+    that vanished (crash, reset: 1006) reaches the client as 1014 (bad gateway) saying so, not
+    as a 1001 that reads like an orderly going-away."""
+    if code == 1006 and from_upstream:
+        return 1014, UPSTREAM_LOST, f"{UPSTREAM_LOST}; the client was closed with 1014"
+    return _UNSENDABLE.get(code, code), reason, None
+
+
 class Tap:
     """Serves the client side; one `_Link` (client connection, upstream, session) per client."""
 
@@ -326,9 +338,14 @@ class Tap:
         side, code, reason = first.result()
         other, other_conn = (to_client, upstream) if first is to_upstream else (to_upstream, client)
         # Pass the close on to the other leg, then let its pump drain what was still in flight.
-        await other_conn.close(_UNSENDABLE.get(code, code), reason)
+        forward_code, forward_reason, error = _close_to_forward(code, reason, from_upstream=first is to_client)
+        await other_conn.close(forward_code, forward_reason)
         await other
+        if error is not None:
+            reason = UPSTREAM_LOST
+            log.warning("session %s: %s", session_id, error)
         session.update(
+            **({"error": error} if error else {}),
             # A close that the shutdown started interrupts the session; one already under way
             # when Ctrl-C came is an ordinary close.
             status=SessionStatus.INTERRUPTED if self._stopping and side == "tap" else SessionStatus.CLOSED,

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import run_tap, run_upstream
+from conftest import run_tap, run_upstream, wait_for
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from inspector.tap import BadTarget, upstream_url
 
@@ -115,3 +116,21 @@ def test_a_handshake_with_huge_headers_stores_a_bounded_row_that_says_it_was_cut
     assert stored.request_headers[1][1].endswith("more characters not stored]")
     assert len(stored.user_agent or "") < 1100
     assert [tuple(h) for h in small] == [("User-Agent", "sdk/1.0")]  # no note when nothing was cut
+
+
+async def test_an_upstream_that_crashes_closes_the_client_with_1014_saying_so(db_path, open_store):
+    async def crash(ws, up):
+        await ws.recv()
+        ws.transport.abort()  # no close frame: a crash or a reset
+
+    async with run_upstream(crash) as up, run_tap(up.url, db_path) as tap:
+        async with connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m") as ws:
+            await ws.send('{"type":"session.update"}')
+            with pytest.raises(ConnectionClosed):
+                await ws.recv()
+        assert ws.close_code == 1014 and "upstream" in ws.close_reason and "lost" in ws.close_reason
+    store = open_store()
+    await wait_for(lambda: store.sessions()[0].status != "open")
+    info = store.sessions()[0]
+    assert (info.close_side, info.close_code) == ("server", 1006)
+    assert "upstream" in (info.close_reason or "") and "1014" in (info.error or "")
