@@ -72,3 +72,67 @@ def test_import_refuses_a_fifo_at_once_instead_of_blocking(tmp_path: Path):
     )
     assert proc.returncode == 1 and "not a regular file" in proc.stderr
     assert not db.exists()
+
+
+@pytest.fixture
+def make_read_only():
+    """Make a file or directory read-only even for root (who ignores modes): `chattr +i` as
+    root, `chmod` otherwise; undone after the test."""
+    undo: list[list[str] | Path] = []
+
+    def apply(path: Path) -> None:
+        if os.geteuid() == 0:
+            if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+                pytest.skip("running as root where chattr +i is not allowed: nothing is read-only")
+            undo.append(["chattr", "-i", str(path)])
+        else:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+            undo.append(path)
+
+    yield apply
+    for item in reversed(undo):
+        if isinstance(item, Path):
+            item.chmod(0o755 if item.is_dir() else 0o644)
+        else:
+            subprocess.run(item, check=True)
+
+
+def _tap_refuses(db: Path) -> str:
+    """`inspector tap` on `db`: it must exit at once with one error line (it used to listen and
+    record nothing); returns that line."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "inspector", "tap", "--listen", "127.0.0.1:0", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "listening" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    return lines[0]
+
+
+def test_the_tap_refuses_to_start_on_a_read_only_database_file(tmp_path: Path, make_read_only):
+    db = tmp_path / "ro.db"
+    Store(db).close()
+    make_read_only(db)
+    assert "is read-only" in _tap_refuses(db)
+
+
+def test_the_tap_refuses_to_start_in_a_read_only_directory(tmp_path: Path, make_read_only):
+    directory = tmp_path / "ro"
+    directory.mkdir()
+    Store(directory / "x.db").close()  # closing removes the -wal and -shm files
+    assert sorted(p.name for p in directory.iterdir()) == ["x.db"]
+    make_read_only(directory)
+    assert "directory" in _tap_refuses(directory / "x.db")
+
+
+def test_a_reader_still_opens_a_read_only_database(tmp_path: Path, make_read_only):
+    db = tmp_path / "ro.db"
+    with Store(db) as store:
+        store.create_session(source="tap")
+    make_read_only(db)
+    with Store(db, create=False) as store:  # the TUI, sessions, export: they only read
+        assert len(store.sessions()) == 1
