@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -41,6 +41,7 @@ from inspector.protocol import (
 from inspector.redaction import redact_message, redact_url
 from inspector.store import SessionStatus, StoreError
 from inspector.store.recorder import Recorder, SessionRecorder
+from inspector.tap_target import BadTarget, upstream_url
 
 __all__ = ["BadTarget", "Tap", "TapOptions", "upstream_proxy", "upstream_url", "websocket_url"]
 
@@ -87,30 +88,6 @@ def websocket_url(base: str) -> str:
         # Each client's own path and query are what the tap appends: a base query would be lost.
         raise ValueError(f"{base!r} has a query or fragment; give only scheme://host[:port][/path]")
     return f"{scheme}://{parts.netloc}{parts.path}".rstrip("/")
-
-
-class BadTarget(ValueError):
-    """A request target the tap will not forward (anything but `/path?query`)."""
-
-
-def upstream_url(upstream: str, target: str) -> str:
-    """The upstream URL for a client's request target: the upstream's scheme and host, its path
-    followed by the target's path, and the target's query.
-
-    Only origin-form targets (RFC 9112 3.2.1: `/path?query`) are accepted. Appended as text, a
-    target such as `@evil:443/v1` or `:x@evil/v1` would turn the upstream's host into userinfo
-    and send the client's `Authorization` to another host; `//evil/v1` or `http://evil/` name
-    another authority outright, and a `#` makes the rest of the query a fragment."""
-    if not target.startswith("/") or target.startswith("//"):
-        raise BadTarget("the request target must be a path (/path?query), not a URL or authority")
-    if any(not "!" <= c <= "~" or c in "#\\" for c in target):
-        raise BadTarget("the request target has a character not allowed there (#, \\, space or control)")
-    parts = urlsplit(target)
-    base = urlsplit(upstream)
-    url = urlunsplit((base.scheme, base.netloc, base.path + parts.path, parts.query, ""))
-    if urlsplit(url).netloc != base.netloc:  # cannot happen after the checks above; cheap to keep
-        raise BadTarget("the request target would change the upstream host")
-    return url
 
 
 def upstream_proxy(url: str) -> Literal[True] | None:
