@@ -10,6 +10,8 @@ import click
 
 from inspector import __version__
 from inspector.cli_common import (
+    allow_remote_option,
+    check_listen,
     compile_or_fail,
     db_option,
     default_db,
@@ -60,8 +62,9 @@ def main(ctx: click.Context) -> None:
     "--listen",
     default="127.0.0.1:8765",
     show_default=True,
-    help="Address to accept clients on. Binding to anything but 127.0.0.1 exposes your traffic.",
+    help="Address to accept clients on. Anything but loopback needs --allow-remote.",
 )
+@allow_remote_option
 @click.option(
     "--upstream",
     default="wss://api.openai.com",
@@ -71,7 +74,7 @@ def main(ctx: click.Context) -> None:
 @db_option
 @click.option("--label", help="A label stored with every session this tap records.")
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
-def tap(listen: str, upstream: str, db_path: Path, label: str | None, verbose: bool) -> None:
+def tap(listen: str, allow_remote: bool, upstream: str, db_path: Path, label: str | None, verbose: bool) -> None:
     """Record Realtime sessions by standing between a client and the upstream.
 
     Point your client at the tap instead of the API; the tap opens the same path and query on the
@@ -91,6 +94,12 @@ def tap(listen: str, upstream: str, db_path: Path, label: str | None, verbose: b
     from inspector.tap import TapOptions, run_tap, websocket_url
 
     host, port = parse_listen(listen, 8765)
+    check_listen(
+        host,
+        port,
+        allow_remote=allow_remote,
+        exposure="anyone who can reach the tap can use the API keys of the clients it forwards, and read their traffic",
+    )
     try:
         websocket_url(upstream)
     except ValueError as exc:

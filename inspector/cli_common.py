@@ -64,6 +64,39 @@ def parse_listen(value: str, default_port: int) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", port_number
 
 
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach `host`: a loopback literal or `localhost`. Any other
+    name counts as remote: what it resolves to may change."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host.lower() == "localhost" or host.lower().endswith(".localhost")
+
+
+def allow_remote_option(func: _F) -> _F:
+    """`--allow-remote`: the one way to listen on anything but loopback (see `check_listen`)."""
+    return click.option(
+        "--allow-remote",
+        is_flag=True,
+        help="Allow --listen on an address other machines can reach (0.0.0.0, a LAN address, a host name).",
+    )(func)
+
+
+def check_listen(host: str, port: int, *, allow_remote: bool, exposure: str) -> None:
+    """Refuse a non-loopback `--listen` without `--allow-remote`; with it, warn on stderr.
+    `exposure` says what anyone who can reach the server can then do."""
+    if is_loopback(host):
+        return
+    if not allow_remote:
+        raise click.BadParameter(
+            f"{host} is not a loopback address: {exposure}. Add --allow-remote to listen there anyway.",
+            param_hint="--listen",
+        )
+    click.echo(f"warning: listening on {host}:{port}, reachable from other machines: {exposure}", err=True)
+
+
 def open_store(db_path: Path, *, create: bool = False) -> Store:
     """The store, or a clean exit with the reason (missing, corrupt, newer schema)."""
     from inspector.store import Store, StoreError

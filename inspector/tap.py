@@ -38,11 +38,12 @@ from inspector.protocol import (
     model_from_query,
     subprotocols_in,
 )
-from inspector.redaction import redact_url
+from inspector.redaction import redact_message, redact_url
 from inspector.store import SessionStatus, StoreError
 from inspector.store.recorder import Recorder, SessionRecorder
+from inspector.tap_target import BadTarget, upstream_url
 
-__all__ = ["Tap", "TapOptions", "upstream_proxy", "websocket_url"]
+__all__ = ["BadTarget", "Tap", "TapOptions", "upstream_proxy", "upstream_url", "websocket_url"]
 
 log = logging.getLogger("inspector.tap")
 
@@ -142,6 +143,18 @@ def _close_info(exc: ConnectionClosed) -> tuple[int, str, bool]:
     return 1006, "connection lost without a close frame", True
 
 
+UPSTREAM_LOST = "upstream connection lost without a close frame"
+
+
+def _close_to_forward(code: int, reason: str, *, from_upstream: bool) -> tuple[int, str, str | None]:
+    """(code, reason) to close the other leg with, and the session's error if any. An upstream
+    that vanished (crash, reset: 1006) reaches the client as 1014 (bad gateway) saying so, not
+    as a 1001 that reads like an orderly going-away."""
+    if code == 1006 and from_upstream:
+        return 1014, UPSTREAM_LOST, f"{UPSTREAM_LOST}; the client was closed with 1014"
+    return _UNSENDABLE.get(code, code), reason, None
+
+
 class Tap:
     """Serves the client side; one `_Link` (client connection, upstream, session) per client."""
 
@@ -187,11 +200,16 @@ class Tap:
     # -- handshake ----------------------------------------------------------------------------
 
     async def _connect_upstream(self, connection: ServerConnection, request: Request) -> Response | None:
+        try:
+            url = upstream_url(self.upstream, request.path)
+        except BadTarget as exc:
+            # No session row: nothing was forwarded, and the target may carry a key.
+            log.warning("refused a request from %s: %s", connection.remote_address[0], exc)
+            return connection.respond(400, f"{exc}\n")
         if not _is_websocket_upgrade(request):
             # websockets refuses it next (400/426); opening an upstream (a billed session on the
             # caller's key) for a request that never becomes a WebSocket would leak it.
             return None
-        url = self.upstream + request.path
         parts = urlsplit(request.path)
         headers = list(request.headers.raw_items())
         offered = subprotocols_in(request.headers.raw_items())
@@ -230,8 +248,10 @@ class Tap:
             return _refusal(session, exc.response)
         except (TimeoutError, OSError, InvalidHandshake, InvalidURI, ValueError) as exc:
             # Accept the client, then close it with 1014 (bad gateway) saying why: a WebSocket
-            # client shows a close reason more readily than an HTTP error body.
-            link.error = f"upstream {redact_url(url)} unreachable: {exc or type(exc).__name__}"
+            # client shows a close reason more readily than an HTTP error body. The exception's
+            # text may quote the whole URL, query and key included: it goes to a log, a column
+            # and the client's close reason only redacted.
+            link.error = redact_message(f"upstream {redact_url(url)} unreachable: {exc or type(exc).__name__}")
         if connection.transport.is_closing():
             # The client gave up while the upstream answered: no handler will ever run for it,
             # and the upstream session (billed on the caller's key) must not stay open.
@@ -295,9 +315,14 @@ class Tap:
         side, code, reason = first.result()
         other, other_conn = (to_client, upstream) if first is to_upstream else (to_upstream, client)
         # Pass the close on to the other leg, then let its pump drain what was still in flight.
-        await other_conn.close(_UNSENDABLE.get(code, code), reason)
+        forward_code, forward_reason, error = _close_to_forward(code, reason, from_upstream=first is to_client)
+        await other_conn.close(forward_code, forward_reason)
         await other
+        if error is not None:
+            reason = UPSTREAM_LOST
+            log.warning("session %s: %s", session_id, error)
         session.update(
+            **({"error": error} if error else {}),
             # A close that the shutdown started interrupts the session; one already under way
             # when Ctrl-C came is an ordinary close.
             status=SessionStatus.INTERRUPTED if self._stopping and side == "tap" else SessionStatus.CLOSED,
@@ -306,7 +331,7 @@ class Tap:
             close_side=side,
             ended_at=time.time(),
         )
-        log.info("session %s closed by %s: %d %s", session_id, side, code, reason)
+        log.info("session %s closed by %s: %d %s", session_id, side, code, redact_message(reason))
 
     async def _pump(
         self,
@@ -359,7 +384,8 @@ async def run_tap(
             recorder.close()
             raise
         address = f"[{host}]" if ":" in host else host  # an IPv6 literal needs brackets in a URL
-        log.info("tap listening on ws://%s:%d → %s, recording to %s", address, tap.port, tap.upstream, db_path)
+        upstream = redact_url(tap.upstream)  # userinfo in --upstream is a credential
+        log.info("tap listening on ws://%s:%d → %s, recording to %s", address, tap.port, upstream, db_path)
         log.info(
             "point a client at ws://%s:%d/v1/realtime?model=gpt-realtime\n"
             '  openai SDK:  AsyncOpenAI(websocket_base_url="ws://%s:%d/v1")\n'

@@ -1,43 +1,85 @@
-"""The conformance harness (inspector.mock.conformance): its rules, and the five recordings."""
+"""The conformance harness (inspector.mock.conformance): a replay (its waits and remapping are
+the replay plan's, tested in test_replay_plan.py) against the mock on a virtual clock; its own
+rules; and the five recordings."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 from conftest import FIXTURES
 
-from inspector.mock.conformance import IdMap, compare, normalise, plan_steps
-from inspector.mock.conformance_run import is_preview_recording, load_records, run_against_mock
+from inspector.mock import conformance_run
+from inspector.mock.conformance import compare, normalise
+from inspector.mock.conformance_run import is_preview_recording, load_records, mock_session, run_against_mock
+from inspector.mock.state import MockSession
 
 USER = {"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": []}}
 
 
-def test_each_client_event_waits_for_the_last_server_event_it_followed_deltas_and_transcription_aside():
-    records = [
-        ("server", {"type": "session.created"}),
-        ("client", USER),
-        ("server", {"type": "response.created"}),
-        ("server", {"type": "response.output_text.delta"}),
-        ("server", {"type": "conversation.item.input_audio_transcription.completed"}),
-        ("client", {"type": "response.cancel"}),
-        ("server", {"type": "response.created"}),
-        ("client", {"type": "response.cancel"}),
-    ]
-    assert [s.wait_for for s in plan_steps(records)] == [
-        ("session.created", 1),
-        ("response.created", 1),
-        ("response.created", 2),
-    ]
+class Listening:
+    """A mock session that keeps the frames it was sent and the events it sent back."""
+
+    def __init__(self, inner: MockSession) -> None:
+        self.inner = inner
+        self.heard: list[dict] = []
+        self.said: list[dict] = []
+
+    def receive(self, frame: str, now: float) -> None:
+        self.heard.append(json.loads(frame))
+        self.inner.receive(frame, now)
+
+    def pop_due(self, now: float, limit: int | None = None) -> list:
+        out = self.inner.pop_due(now, limit)
+        self.said += [p if isinstance(p, dict) else json.loads(p) for p in out if isinstance(p, dict | str)]
+        return out
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
 
 
-def test_id_map_rewrites_generated_ids_in_client_events_by_order_of_appearance():
-    ids = IdMap()
-    ids.learn(
-        [{"item": {"id": "item_A", "call_id": "call_X"}}, {"response": {"id": "resp_R"}}],
-        [{"item": {"id": "item_1", "call_id": "call_9"}}, {"response": {"id": "resp_2"}}],
+def test_the_tool_output_reaches_the_mock_with_the_call_id_the_mock_made():
+    records = load_records(FIXTURES / "tool_call_round.jsonl")
+    recorded_call = next(
+        e["item"]["call_id"]
+        for d, e in records
+        if d == "client" and e.get("item", {}).get("type") == "function_call_output"
     )
-    event = {"type": "conversation.item.create", "item": {"call_id": "call_X", "output": "item_A stays in text"}}
-    assert ids.remap(event)["item"] == {"call_id": "call_9", "output": "item_A stays in text"}
-    assert ids.remap({"type": "response.cancel", "response_id": "resp_R"})["response_id"] == "resp_2"
+    listening: list[Listening] = []
+
+    def make_session(model: str) -> Listening:
+        listening.append(Listening(mock_session(model)))
+        return listening[0]
+
+    assert run_against_mock("tool", records, make_session=make_session).matches
+    sent = next(e for e in listening[0].heard if e.get("item", {}).get("type") == "function_call_output")
+    made = {e["call_id"] for e in listening[0].said if e["type"] == "response.function_call_arguments.done"}
+    assert sent["item"]["call_id"] in made and sent["item"]["call_id"] != recorded_call
+
+
+def test_appends_wait_a_little_for_the_answer_to_the_session_update_before_them(monkeypatch):
+    # The mock answers the session.update ~0.3 s later; sent at once, the appends would open the
+    # turn before its session.updated, which the service had sent before them.
+    records = load_records(FIXTURES / "audio_in_server_vad_turn.jsonl")
+    assert run_against_mock("audio", records).matches
+    monkeypatch.setattr(conformance_run, "APPEND_PATIENCE", None)
+    report = run_against_mock("audio", records)
+    assert report.divergence is not None and report.divergence.turn == 0
+    assert report.divergence.expected == ["session.created", ">session.updated<"]
+
+
+def test_a_wait_the_mock_never_answers_ends_after_the_patience_and_is_noted():
+    created = load_records(FIXTURES / "text_in_audio_out_turn.jsonl")[0]
+    text = {"type": "input_text", "text": "hi"}
+    records = [
+        created,
+        ("client", {**USER, "item": {**USER["item"], "content": [text]}}),
+        ("server", {"type": "response.created", "response": {"id": "resp_A"}}),  # no response.create: never comes
+        ("client", {"type": "response.cancel"}),
+    ]
+    report = run_against_mock("lost", records, patience=2.0)
+    assert "replay: waited 2 s for response.created #1 of turn 1 (got 0)" in report.notes
+    assert report.extra_errors == ["response_cancel_not_active (after response.cancel)"]  # it went out anyway
 
 
 def test_normalise_folds_delta_runs_and_moves_transcription_to_a_sorted_tail():

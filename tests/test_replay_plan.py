@@ -247,3 +247,55 @@ def test_the_end_waits_for_the_originals_last_answer_then_is_done():
 def test_a_pace_that_is_not_original_asap_or_a_positive_factor_is_refused(text):
     with pytest.raises(ValueError):
         Pace.parse(text)
+
+
+# stream_patience: for drivers with no recorded timing (the mock conformance harness), where
+# nothing else keeps a stream of appends from overtaking the answer to the event before it.
+UPDATE_THEN_AUDIO = session(
+    (S, {"type": "session.created"}, 0.0),
+    (C, {"type": "session.update", "session": {}}, 0.0),
+    (S, {"type": "session.updated", "session": {}}, 0.0),
+    (C, {"type": "input_audio_buffer.append", "audio": "AAAA"}, 0.0),
+    (C, {"type": "input_audio_buffer.append", "audio": "AAAA"}, 0.0),
+    (C, {"type": "response.create"}, 0.0),
+)
+
+
+def test_with_stream_patience_an_append_waits_for_what_preceded_it_then_goes_without_divergence():
+    plan = ReplayPlan(UPDATE_THEN_AUDIO, pace=Pace.ASAP, stream_patience=0.5)
+    plan.receive(frame({"type": "session.created"}), 0.0)
+    assert isinstance(plan.next(0.0), Send)  # the session.update
+    held = plan.next(0.0)
+    assert held == Wait(held.until, 0.5) and [str(n) for n in held.until] == ["session.updated #1 of turn 0"]
+    assert isinstance(plan.next(0.3), Wait)  # still patient
+    assert isinstance(plan.next(0.5), Send)  # patience spent: the stream goes on regardless
+    assert plan.divergences == [] and plan.counts.timed_out == 0
+
+
+def test_with_stream_patience_an_append_goes_as_soon_as_the_answer_comes():
+    plan = ReplayPlan(UPDATE_THEN_AUDIO, pace=Pace.ASAP, stream_patience=0.5)
+    plan.receive(frame({"type": "session.created"}), 0.0)
+    plan.next(0.0)
+    assert isinstance(plan.next(0.0), Wait)
+    plan.receive(frame({"type": "session.updated", "session": {}}), 0.1)
+    assert [type(a).__name__ for a in drain(plan, 0.1)] == ["Send", "Send", "Send", "Done"]
+    assert plan.counts.waited == 1
+
+
+def test_an_append_that_ran_out_of_patience_leaves_its_wait_to_the_next_event_that_waits():
+    plan = ReplayPlan(UPDATE_THEN_AUDIO, pace=Pace.ASAP, timeout=10.0, stream_patience=0.5)
+    plan.receive(frame({"type": "session.created"}), 0.0)
+    plan.next(0.0)
+    assert isinstance(plan.next(0.0), Wait)
+    # The second append does not wait again for what the first gave up on: the stream goes on.
+    assert [type(a).__name__ for a in drain(plan, 0.5)] == ["Send", "Send", "Wait"]
+    held = plan.next(0.5)
+    assert [str(n) for n in held.until] == ["session.updated #1 of turn 0"] and held.deadline == 10.5
+    assert isinstance(plan.next(10.5), Send)  # the response.create, after the full timeout
+    assert [d.kind for d in plan.divergences] == ["timeout"]
+
+
+def test_without_stream_patience_the_same_appends_never_wait():
+    plan = ReplayPlan(UPDATE_THEN_AUDIO, pace=Pace.ASAP)
+    plan.receive(frame({"type": "session.created"}), 0.0)
+    assert [type(a).__name__ for a in drain(plan, 0.0)] == ["Send", "Send", "Send", "Wait"]

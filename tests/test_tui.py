@@ -871,3 +871,12 @@ async def test_workers_share_one_connection_per_thread(db):
             await settle(app, pilot)
         assert app.screen.detail.event.seq == 21  # the last load landed
         assert 1 <= app.worker_stores.opened <= 6  # the default pool's threads, not one per load
+
+
+async def test_the_cursor_row_is_highlighted_across_every_column(db):
+    path, ids = db
+    async with running_app(path, ids["tool_call_round"]) as (app, _pilot):
+        el = app.screen.event_list
+        cursor_backgrounds = {s.style.bgcolor for s in el._render_row(el.cursor, 140, True) if s.text.strip()}
+        other_backgrounds = {s.style.bgcolor for s in el._render_row(el.cursor + 1, 140, False) if s.text.strip()}
+        assert len(cursor_backgrounds) == 1 and cursor_backgrounds != other_backgrounds

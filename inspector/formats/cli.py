@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from inspector.cli_common import db_option, fail, json_option, open_session, open_store
-from inspector.files import atomic_write
+from inspector.files import atomic_write, terminate_as_exit
 
 __all__ = ["export_command", "import_command"]
 
@@ -57,10 +57,11 @@ def export_command(session_id: int, fmt: str, output: str | None, turn: int | No
     if turn is not None and fmt != "wav":
         raise click.UsageError("--turn applies to --format wav only")
     store = open_session(db_path, session_id)
-    if fmt == "wav":
-        _export_wav(store, session_id, output, turn)
-    else:
-        _export_document(store, session_id, fmt, output, db_path)
+    with terminate_as_exit():  # a killed export removes its partial files too
+        if fmt == "wav":
+            _export_wav(store, session_id, output, turn)
+        else:
+            _export_document(store, session_id, fmt, output, db_path)
 
 
 def _is_directory_arg(output: str) -> bool:
@@ -177,6 +178,10 @@ def import_command(files: tuple[Path, ...], db_path: Path, as_json: bool) -> Non
             fail(f"{path}: is a directory")
         if not path.exists():
             fail(f"{path}: no such file")
+        if not path.is_file():
+            # A FIFO or a device would block the import (and its write lock) forever, and each
+            # file is read twice: once to detect its format, once to import it.
+            fail(f"{path}: not a regular file (a FIFO, socket or device cannot be imported)")
     existed = db_path.exists()
     store = open_store(db_path, create=True)
     progress = _ProgressLine()

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import itertools
+import os
 import sys
 import wave
 from array import array
@@ -125,10 +127,13 @@ class WavFile:
 
 
 class _Track:
-    """One WAV file, opened on the first audio."""
+    """One WAV file, opened on the first audio. Written as `NAME.partial` and renamed by
+    `close()`: an export that fails half way (a damaged database) leaves no short WAV file that
+    looks whole; `discard()` removes it."""
 
     def __init__(self, role: str, path: Path) -> None:
         self.info = WavFile(role, path)
+        self._partial = path.with_name(path.name + ".partial")
         self._wave: wave.Wave_write | None = None
         self._odd = b""  # half a PCM16 sample carried to the next chunk
         self._up: Upsampler | None = None
@@ -137,7 +142,7 @@ class _Track:
     def _write(self, samples: array) -> None:
         if self._wave is None:
             self.info.path.parent.mkdir(parents=True, exist_ok=True)
-            self._wave = wave.open(str(self.info.path), "wb")  # noqa: SIM115 - open across write() calls, closed in close()
+            self._wave = wave.open(str(self._partial), "wb")  # noqa: SIM115 - open across write() calls, closed in close()
             self._wave.setnchannels(1)
             self._wave.setsampwidth(2)
             self._wave.setframerate(RATE)
@@ -176,8 +181,15 @@ class _Track:
         self._flush_g711()
         if self._wave is not None:
             self._wave.close()
+            os.replace(self._partial, self.info.path)
         self.info.source_formats = tuple(self._formats)
         return self.info
+
+    def discard(self) -> None:
+        if self._wave is not None:
+            with contextlib.suppress(Exception):  # the error being raised matters, not this one
+                self._wave.close()
+        self._partial.unlink(missing_ok=True)
 
 
 def wav_name(session_id: int, turn: int | None = None) -> str:
@@ -210,32 +222,40 @@ def export_wav(
             raise IndexError(f"session {session_id} has {len(turns)} turn(s); there is no turn {turn}")
         chosen = turns[turn - 1]
         wanted = set(chosen.input_seqs) | set(chosen.output_seqs)
-    formats = AudioFormats()
     tracks = {role: _Track(role, path) for role, path in wav_paths(prefix).items()}
     try:
-        for ev in store.events(session_id):  # rows only: frames are fetched for the few needed
-            if ev.type in _SESSION_TYPES:
-                formats.update(_parse(store.frame(session_id, ev.seq)))
-                continue
-            client = ev.direction == Direction.CLIENT
-            if client and ev.type in INPUT_AUDIO_TYPES:
-                role, fmt = "input", formats.input
-            elif not client and ev.type in OUTPUT_AUDIO_TYPES:
-                role, fmt = "output", formats.output
-            else:
-                continue
-            if wanted is not None and ev.seq not in wanted:
-                continue
-            audio = _audio(_parse(store.frame(session_id, ev.seq)), ev.type)
-            if audio:
-                tracks[role].add(audio, fmt)
-    finally:
-        written = [track.close() for track in tracks.values()]
+        _write_tracks(store, session_id, tracks, wanted)
+    except BaseException:
+        for track in tracks.values():
+            track.discard()
+        raise
+    written = [track.close() for track in tracks.values()]
     written = [w for w in written if w.frames]
     if not written:
         scope = f"session {session_id}" if wanted is None else f"that turn of session {session_id}"
         raise NoAudio(f"{scope} has no audio (no input_audio_buffer.append or output audio deltas)")
     return written
+
+
+def _write_tracks(store: Store, session_id: int, tracks: dict[str, _Track], wanted: set[int] | None) -> None:
+    """Feed each audio event of the session (or of `wanted` seqs) to its side's track."""
+    formats = AudioFormats()
+    for ev in store.events(session_id):  # rows only: frames are fetched for the few needed
+        if ev.type in _SESSION_TYPES:
+            formats.update(_parse(store.frame(session_id, ev.seq)))
+            continue
+        client = ev.direction == Direction.CLIENT
+        if client and ev.type in INPUT_AUDIO_TYPES:
+            role, fmt = "input", formats.input
+        elif not client and ev.type in OUTPUT_AUDIO_TYPES:
+            role, fmt = "output", formats.output
+        else:
+            continue
+        if wanted is not None and ev.seq not in wanted:
+            continue
+        audio = _audio(_parse(store.frame(session_id, ev.seq)), ev.type)
+        if audio:
+            tracks[role].add(audio, fmt)
 
 
 def _parse(frame: str | bytes) -> Any:

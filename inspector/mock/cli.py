@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from inspector.cli_common import db_option, fail, parse_listen
+from inspector.cli_common import allow_remote_option, check_listen, db_option, fail, parse_listen
 from inspector.mock.script import DEFAULT_SCRIPT, Script, ScriptError
 from inspector.mock.server import Latency, run_mock
 from inspector.mock.state_core import Flavor
@@ -65,8 +65,9 @@ realistic).
     default="127.0.0.1:9000",
     show_default=True,
     metavar="HOST:PORT",
-    help="Where to listen.",
+    help="Where to listen. Anything but loopback needs --allow-remote.",
 )
+@allow_remote_option
 @click.option(
     "--script",
     "script_path",
@@ -113,6 +114,7 @@ realistic).
 @db_option
 def mock_command(
     listen: str,
+    allow_remote: bool,
     script_path: Path | None,
     seed: int | None,
     latency: Latency,  # click.Choice holds it to these values
@@ -123,6 +125,13 @@ def mock_command(
     db_path: Path,
 ) -> None:
     host, port = parse_listen(listen, 9000)
+    check_listen(
+        host,
+        port,
+        allow_remote=allow_remote,
+        exposure="anyone who can reach the mock can use it, and the API keys clients send it "
+        "(the mock ignores them) cross the network",
+    )
     max_session_s = parse_duration(max_session)
     if max_session_s is None:
         fail(f"--max-session: expected a duration such as 90s, 5m or 1h, got {max_session!r}")

@@ -1,19 +1,16 @@
 """Conformance: does the mock answer a recorded session's client events the way the service did?
 
-The pure half of the harness (the driver is `conformance_run`). Written so that the replay
-engine can take over its two jobs when it exists:
+The pure half of the harness (the driver is `conformance_run`). Waiting and id remapping are the
+replay engine's (`inspector.replay.plan.ReplayPlan`): the harness is a replay against the mock's
+state machine on a virtual clock. What is its own:
 
-- **waiting**: `plan_steps` pairs each client event with the recorded server event it followed
-  (the last one that is neither a delta nor asynchronous input transcription), as `(type, n)`:
-  "send this once the n-th `type` has arrived";
-- **remapping**: `IdMap` rewrites the `item_`/`call_`/`resp_` ids the service generated, in
-  client events, into the ones the mock generated, pairing ids by order of first appearance.
-
-What is compared (`compare`): the server event types of each turn of the one turn model
-(`inspector.turns`; turn 0 is what comes before the first turn), with each run of deltas folded
-into the set of delta types in it and asynchronous input transcription left out of the sequence
-(the types of its non-delta events are compared per turn, as a sorted tail). Errors the mock sent
-and the recording does not hold are listed apart.
+- **audio**: `stand_in_audio` puts a tone where the recorded VAD heard speech into appends whose
+  audio the recording cut short, so that the mock's VAD hears what the service heard;
+- **what is compared** (`compare`): the server event types of each turn of the one turn model
+  (`inspector.turns`; turn 0 is what comes before the first turn), with each run of deltas folded
+  into the set of delta types in it and asynchronous input transcription left out of the sequence
+  (the types of its non-delta events are compared per turn, as a sorted tail). Errors the mock sent
+  and the recording does not hold are listed apart.
 """
 
 from __future__ import annotations
@@ -21,99 +18,27 @@ from __future__ import annotations
 import base64
 import binascii
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from inspector.mock.audio import tone
-from inspector.protocol import Direction, describe_frame, ga_type
+from inspector.protocol import Direction, describe_frame
 from inspector.turns import build_turns
 
 __all__ = [
     "Divergence",
-    "IdMap",
     "Report",
-    "Step",
     "compare",
     "group_by_turn",
     "normalise",
-    "plan_steps",
     "stand_in_audio",
 ]
 
 TRANSCRIPTION = "conversation.item.input_audio_transcription."
-ID_PREFIXES = ("item_", "call_", "resp_")
 CONTEXT = 3  # events shown on each side of a divergence
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One client event to send, once `wait_for` (a server type and its count) has arrived."""
-
-    event: dict[str, Any]
-    wait_for: tuple[str, int] | None
-    recorded_server: int  # how many recorded server events preceded it (for the id map)
-
-
-def _awaitable(kind: str) -> bool:
-    # Deltas come in counts that differ run to run; transcription floats: neither marks a point.
-    return not kind.endswith(".delta") and not kind.startswith(TRANSCRIPTION)
-
-
-def plan_steps(records: Sequence[tuple[str, dict[str, Any]]]) -> list[Step]:
-    """(direction, event) pairs of a recording -> the client events with what each waits for."""
-    steps: list[Step] = []
-    seen: Counter[str] = Counter()
-    last: tuple[str, int] | None = None
-    server = 0
-    for direction, event in records:
-        kind = ga_type(str(event.get("type")))
-        if direction == "server":
-            server += 1
-            seen[kind] += 1
-            if _awaitable(kind):
-                last = (kind, seen[kind])
-            continue
-        steps.append(Step(event, last, server))
-    return steps
-
-
-def _ids_in(value: Any, found: dict[str, list[str]]) -> None:
-    if isinstance(value, dict):
-        for v in value.values():
-            _ids_in(v, found)
-    elif isinstance(value, list):
-        for v in value:
-            _ids_in(v, found)
-    elif isinstance(value, str):
-        for prefix in ID_PREFIXES:
-            if value.startswith(prefix) and value not in found[prefix]:
-                found[prefix].append(value)
-
-
-@dataclass
-class IdMap:
-    """Recorded ids -> mock ids, learnt from the two sides' server events in step."""
-
-    recorded: dict[str, list[str]] = field(default_factory=lambda: {p: [] for p in ID_PREFIXES})
-    mock: dict[str, list[str]] = field(default_factory=lambda: {p: [] for p in ID_PREFIXES})
-
-    def learn(self, recorded: Iterable[dict[str, Any]], mock: Iterable[dict[str, Any]]) -> None:
-        for event in recorded:
-            _ids_in(event, self.recorded)
-        for event in mock:
-            _ids_in(event, self.mock)
-
-    def remap(self, event: dict[str, Any]) -> dict[str, Any]:
-        text = orjson.dumps(event).decode()
-        for prefix in ID_PREFIXES:
-            for old, new in zip(self.recorded[prefix], self.mock[prefix]):
-                if old != new:
-                    text = text.replace(f'"{old}"', f'"{new}"')
-        result: dict[str, Any] = orjson.loads(text)
-        return result
 
 
 def speech_spans(records: Sequence[tuple[str, dict[str, Any]]], padding_ms: int = 300) -> list[tuple[float, float]]:

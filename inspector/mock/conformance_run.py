@@ -1,19 +1,23 @@
 """Drive the mock's state machine with a recorded session's client events: the driver half of
 the conformance harness (the rules are in `conformance`).
 
-No sockets: a `MockSession` is driven on a virtual clock, so a run is fast and the same every
-time. Client events go in at the clock's time; an audio append moves the clock on by the audio
-it carries (a client streams in real time), and waiting for a server event moves it to the
-mock's next due event, up to `patience` seconds (then the step is sent anyway, and the
-comparison shows what was missing). Appends wait at most `APPEND_PATIENCE`: a client streams its
-microphone whatever the server says, and the speech events an append waits for may come only
-with that very append when the mock's VAD decides a chunk later than the service's.
+A run is a replay (`inspector.replay.plan.ReplayPlan`: its waits, its id remapping) against a
+`MockSession` on a virtual clock instead of a socket, so it is fast and the same every time. The
+recording has no timing, so the plan sends as soon as its waits allow (`Pace.ASAP`) and the
+clock moves only for the mock: an audio append moves it on by the audio it carries (a client
+streams in real time), and a wait moves it to the mock's next due event, or to the wait's
+deadline when nothing is due before (then the event is sent anyway, and the comparison shows
+what was missing). Appends wait at most `APPEND_PATIENCE` (the plan's `stream_patience`) for
+what preceded them: without pacing nothing else keeps the stream from overtaking the answer to
+the `session.update` before it, and a client streams its microphone whatever the server says:
+the speech events an append waits for may come only with that very append when the mock's VAD
+decides a chunk later than the service's.
 """
 
 from __future__ import annotations
 
+import base64
 import json
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,17 +25,26 @@ from typing import Any
 
 import orjson
 
-from inspector.mock.conformance import IdMap, Report, Step, compare, plan_steps, stand_in_audio
+from inspector.mock.conformance import Report, compare, stand_in_audio
 from inspector.mock.outbox import Close
 from inspector.mock.preview_session import PreviewSession
 from inspector.mock.responses import REALISTIC
 from inspector.mock.state import MockSession
 from inspector.mock.state_core import Flavor
-from inspector.protocol import ga_type
+from inspector.protocol import Direction
+from inspector.replay.plan import Done, Pace, RecordedEvent, ReplayPlan, Send, Wait
 
-__all__ = ["is_preview_recording", "load_records", "mock_session", "recorded_model", "run_against_mock"]
+__all__ = [
+    "is_preview_recording",
+    "load_records",
+    "mock_session",
+    "recorded_events",
+    "recorded_model",
+    "run_against_mock",
+]
 
-APPEND_PATIENCE = 0.5
+APPEND = "input_audio_buffer.append"
+APPEND_PATIENCE = 0.5  # seconds
 Records = Sequence[tuple[str, dict[str, Any]]]
 
 
@@ -73,14 +86,25 @@ def mock_session(model: str, *, flavor: Flavor = "openai", preview: bool = False
     return PreviewSession(session, declared=True) if preview and flavor == "azure" else session
 
 
+def recorded_events(records: Records) -> list[RecordedEvent]:
+    """The recording as the replay planner reads it: no timing (the fixtures have none)."""
+    return [RecordedEvent(seq, Direction(d), 0, orjson.dumps(e).decode()) for seq, (d, e) in enumerate(records, 1)]
+
+
+def _stand_ins_by_seq(records: Records) -> dict[int, bytes | None]:
+    """`stand_in_audio` keyed by each append's place in the recording (`RecordedEvent.seq`)."""
+    appends = [seq for seq, (d, e) in enumerate(records, 1) if d == "client" and e.get("type") == APPEND]
+    return dict(zip(appends, stand_in_audio(records), strict=True))
+
+
 @dataclass
 class _Run:
     """The mock's side of one run: what it sent, in order with what it was sent."""
 
     session: AnySession
+    plan: ReplayPlan
     clock: float = 0.0
     transcript: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    received: Counter[str] = field(default_factory=Counter)
     errors: list[tuple[str, str]] = field(default_factory=list)
     last_client: str = "connect"
     closed: Close | None = None
@@ -89,21 +113,20 @@ class _Run:
         for payload in self.session.pop_due(self.clock):
             if isinstance(payload, Close):
                 self.closed = payload
+                self.plan.closed(f"the mock closed the connection ({payload.code} {payload.reason})")
                 continue
-            event = payload if isinstance(payload, dict) else orjson.loads(payload)
+            frame = payload if isinstance(payload, str) else orjson.dumps(payload).decode()
+            event = orjson.loads(frame) if isinstance(payload, str) else payload
             self.transcript.append(("server", event))
-            self.received[ga_type(str(event.get("type")))] += 1
+            self.plan.receive(frame, self.clock)
             if event.get("type") == "error":
                 self.errors.append((str((event.get("error") or {}).get("code")), self.last_client))
 
-    def wait(self, until: tuple[str, int] | None, patience: float) -> None:
-        give_up = self.clock + patience
-        while until is not None and self.received[until[0]] < until[1] and self.closed is None:
-            due = self.session.next_due()
-            if due is None or due > give_up:
-                return
-            self.clock = max(self.clock, due)
-            self.take()
+    def wait(self, deadline: float) -> None:
+        """Move the clock to the mock's next event, or to `deadline` if none comes before it."""
+        due = self.session.next_due()
+        self.clock = max(self.clock, due) if due is not None and due <= deadline else deadline
+        self.take()
 
     def send(self, event: dict[str, Any], audio_s: float) -> None:
         self.last_client = str(event.get("type"))
@@ -114,13 +137,19 @@ class _Run:
             self.clock += audio_s
             self.take()
 
+    def drain(self, patience: float) -> None:
+        """Let everything still pending arrive (transcriptions, `rate_limits.updated`)."""
+        give_up = self.clock + patience
+        while self.closed is None and (due := self.session.next_due()) is not None and due <= give_up:
+            self.clock = max(self.clock, due)
+            self.take()
 
-def _with_audio(step: Step, audio: bytes | None) -> tuple[dict[str, Any], float]:
-    import base64
 
+def _with_audio(frame: str | bytes, audio: bytes | None) -> tuple[dict[str, Any], float]:
+    event: dict[str, Any] = orjson.loads(frame)
     if audio is None:
-        return step.event, 0.0
-    return {**step.event, "audio": base64.b64encode(audio).decode()}, len(audio) / 48_000
+        return event, 0.0
+    return {**event, "audio": base64.b64encode(audio).decode()}, len(audio) / 48_000
 
 
 def run_against_mock(
@@ -133,29 +162,26 @@ def run_against_mock(
 ) -> Report:
     """Send the recording's client events to a fresh mock session and compare what it answers.
 
-    `make_session(model)` builds the session (default: `mock_session` for `flavor`)."""
+    `make_session(model)` builds the session (default: `mock_session` for `flavor`); `patience`
+    is how long a wait may last on the virtual clock (the plan's `timeout`)."""
     model = recorded_model(records)
     preview = is_preview_recording(records)
     session = make_session(model) if make_session else mock_session(model, flavor=flavor, preview=preview)
-    run = _Run(session)
+    plan = ReplayPlan(recorded_events(records), pace=Pace.ASAP, timeout=patience, stream_patience=APPEND_PATIENCE)
+    run = _Run(session, plan)
     session.connect(0.0)
     run.take()
-    recorded_server = [event for direction, event in records if direction == "server"]
-    stand_ins = iter(stand_in_audio(records))
-    ids, learnt_recorded, learnt_mock = IdMap(), 0, 0
-    for step in plan_steps(records):
-        is_append = step.event.get("type") == "input_audio_buffer.append"
-        run.wait(step.wait_for, APPEND_PATIENCE if is_append else patience)
-        if run.closed is not None:
-            break
-        mock_server = [e for d, e in run.transcript if d == "server"]
-        ids.learn(recorded_server[learnt_recorded : step.recorded_server], mock_server[learnt_mock:])
-        learnt_recorded, learnt_mock = max(learnt_recorded, step.recorded_server), len(mock_server)
-        audio = next(stand_ins) if is_append else None
-        event, audio_s = _with_audio(step, audio)
-        run.send(ids.remap(event), audio_s)
-    run.wait(("\0never", 1), patience)  # let everything still pending arrive
+    stand_ins = _stand_ins_by_seq(records)
+    while not isinstance(action := plan.next(run.clock), Done):
+        if isinstance(action, Wait):
+            run.wait(action.deadline)
+        elif isinstance(action, Send):
+            assert action.step.seq is not None  # only the final wait has none, and it sends nothing
+            run.send(*_with_audio(action.frame, stand_ins.get(action.step.seq)))
+    run.drain(patience)
     report = compare(name, records, run.transcript, run.errors)
+    # A skipped event names an id the mock never made; a timeout, what it never sent.
+    report.notes += [f"replay: {d.message}" for d in plan.divergences if d.kind != "closed"]
     if run.closed is not None:
         report.notes.append(f"the mock closed the connection: {run.closed.code} {run.closed.reason}")
     return report

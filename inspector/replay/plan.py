@@ -20,6 +20,8 @@ The rules, each tested without a socket (tests/test_replay_plan.py):
    `response.done` of turn 3, not the deltas). Audio appends never wait: they are the stream
    that server VAD turns into the very events a wait would wait for. After the last client
    event the plan waits for the server events that ended the original.
+   `stream_patience` (off by default) lets an append wait a little for what preceded it, for
+   drivers with no recorded timing to keep a stream from overtaking the answers before it.
 4. A wait that lasts `timeout` seconds past the event's due time is a divergence; the event is
    then sent anyway (or skipped by rule 6). Nothing waits forever.
 5. Remapping: ids the server generated in the original (`ids.IdNamer`) are replaced in client
@@ -117,6 +119,8 @@ class Step:
     t_ns: int
     type: str | None
     frame: str | bytes | None
+    # What the original's server sent since the previous event that waits; for a stream event
+    # (`waits` False) waited for only under `stream_patience`.
     needs: tuple[Need, ...] = ()
     waits: bool = True
     references: tuple[tuple[str, IdKey], ...] = ()  # recorded generated ids the frame names
@@ -184,9 +188,9 @@ def build_steps(events: Iterable[RecordedEvent]) -> tuple[list[Step], dict[IdKey
             tracker.server(info, data, ev.t_ns)
             continue
         waits = info.type not in STREAM_TYPES
-        needs: tuple[Need, ...] = ()
-        if waits:
-            needs = _new_needs(tracker, required)
+        # A stream event only peeks: what it may wait for stays required of the next event that
+        # waits, which must not go out before it whatever the stream did.
+        needs = _new_needs(tracker, required if waits else dict(required))
         refs = tuple(dict.fromkeys((v, tracker.ids.keys[v]) for v in client_references(data) if v in tracker.ids.keys))
         steps.append(Step(len(steps) + 1, ev.seq, ev.t_ns, info.type, ev.frame, needs, waits, refs, info, data))
         tracker.client(info, data, ev.t_ns)
@@ -216,12 +220,19 @@ class ReplayPlan:
         wait: bool = True,
         timeout: float = 10.0,
         stop_on_divergence: bool = False,
+        stream_patience: float | None = None,
     ) -> None:
         self.steps, self.recorded_ids = build_steps(events)
         self.pace = pace
         self.wait = wait
         self.timeout = timeout
         self.stop_on_divergence = stop_on_divergence
+        # Seconds an audio append may wait for the server events that preceded it in the original
+        # (None: appends never wait, rule 3). Running out of it is no divergence: a client streams
+        # its microphone whatever the server says; and the appends after it no longer wait for
+        # what did not come, or a stream would stall at every chunk.
+        self.stream_patience = stream_patience
+        self._given_up: set[Need] = set()
         self.counts = ReplayCounts(client_events=len(self.steps) - 1)
         self.divergences: list[Divergence] = []
         self.interrupted = False
@@ -281,10 +292,14 @@ class ReplayPlan:
             return Wait((), due)
         unmet = self._unmet(step)
         if unmet:
-            deadline = max(due, self._since) + self.timeout
+            patience = self.timeout if step.waits else self.stream_patience or 0.0
+            deadline = max(due, self._since) + patience
             if now < deadline:
                 self._held = True
                 return Wait(unmet, deadline)
+            if not step.waits:
+                self._given_up.update(unmet)
+                return self._advance(step, now)
             self.counts.timed_out += 1
             waited_for = ", ".join(f"{n} (got {self.target.counts[(n.turn, n.type)]})" for n in unmet)
             self._diverge("timeout", step.seq, f"waited {self.timeout:g} s for {waited_for}")
@@ -328,9 +343,12 @@ class ReplayPlan:
 
     def _unmet(self, step: Step) -> tuple[Need, ...]:
         # --no-wait holds no client event, but the end still waits for the original's last answers.
-        if not step.waits or (not self.wait and step.frame is not None):
+        if not self.wait and step.frame is not None:
             return ()
-        return tuple(n for n in step.needs if self.target.counts[(n.turn, n.type)] < n.count)
+        if not step.waits and self.stream_patience is None:
+            return ()
+        given_up = self._given_up if not step.waits else set()
+        return tuple(n for n in step.needs if self.target.counts[(n.turn, n.type)] < n.count and n not in given_up)
 
     def _diverge(self, kind: str, seq: int | None, message: str) -> None:
         self.divergences.append(Divergence(kind, seq, message))

@@ -15,7 +15,14 @@ from typing import Any, NamedTuple
 import orjson
 
 from inspector.protocol import Direction, Opcode, describe_frame
-from inspector.redaction import redact_bytes, redact_headers, redact_subprotocols, redact_text, redact_url
+from inspector.redaction import (
+    redact_bytes,
+    redact_headers,
+    redact_message,
+    redact_subprotocols,
+    redact_text,
+    redact_url,
+)
 from inspector.store.schema import SEQ_BITS
 from inspector.store.values import SESSION_COLUMNS, Event, FrameIn, SessionInfo, SessionStatus
 
@@ -127,7 +134,9 @@ def event_rows(session_id: int, seq: int, frame: FrameIn) -> tuple[EventRow, Fra
         info.call_id,
         info.problem.value if info.problem else None,
         int(info.is_error),
-        info.summary,
+        # The summary is read from the parsed frame: redacted again in case an escape hid a key
+        # from the raw text's scan (short, so cheap).
+        redact_text(info.summary) if info.summary else None,
     )
     return event, body
 
@@ -171,6 +180,37 @@ _TEXT_COLUMNS = (
 )
 
 
+# What a session row keeps of the handshake's headers: a client may send ~128 headers of 8 KB
+# (websockets' limits), which once made a 960 KB row that every session list read.
+HEADER_NAME_CAP = 256
+HEADER_VALUE_CAP = 1024
+HEADERS_TOTAL_CAP = 16 * 1024
+TRUNCATED_HEADER = "X-Inspector-Truncated"
+
+
+def _cut(text: str, cap: int) -> str:
+    return text if len(text) <= cap else f"{text[:cap]}…[{len(text) - cap} more characters not stored]"
+
+
+def cap_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Headers cut to `HEADER_VALUE_CAP` characters each and `HEADERS_TOTAL_CAP` in all (later
+    ones dropped); when anything was cut, a last `X-Inspector-Truncated` header says what."""
+    kept: list[tuple[str, str]] = []
+    total = cut = 0
+    for name, value in headers:
+        short = (_cut(name, HEADER_NAME_CAP), _cut(value, HEADER_VALUE_CAP))
+        if total + len(short[0]) + len(short[1]) > HEADERS_TOTAL_CAP:
+            break
+        cut += short != (name, value)
+        total += len(short[0]) + len(short[1])
+        kept.append(short)
+    dropped = len(headers) - len(kept)
+    if cut or dropped:
+        note = f"{len(kept)} of {len(headers)} headers stored, {cut} of them cut to {HEADER_VALUE_CAP} characters"
+        kept.append((TRUNCATED_HEADER, note))
+    return kept
+
+
 def session_from_row(row: dict[str, Any]) -> SessionInfo:
     values = {k: row[k] for k in SESSION_COLUMNS if k in row}
     for name in _JSON_COLUMNS:
@@ -201,8 +241,11 @@ def session_row(fields_: dict[str, Any]) -> dict[str, Any]:
         ).decode()
     if "request_headers" in out:
         pairs = [(str(k), str(v)) for k, v in out["request_headers"] or []]
-        out["request_headers"] = orjson.dumps(redact_headers(pairs)).decode()
+        out["request_headers"] = orjson.dumps(cap_headers(redact_headers(pairs))).decode()
     for key in (*_TEXT_COLUMNS, "status"):
         if isinstance(out.get(key), str):
-            out[key] = redact_text(out[key])
+            # Free text: an error or close reason may quote a URL with its query or a frame.
+            out[key] = redact_message(out[key])
+    if isinstance(out.get("user_agent"), str):  # a copy of a header: capped as they are
+        out["user_agent"] = _cut(out["user_agent"], HEADER_VALUE_CAP)
     return out

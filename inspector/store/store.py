@@ -43,7 +43,8 @@ The contract (what a second backend, e.g. PostgreSQL, implements so that no call
 - Errors: only `StoreError` and its subclasses leave the store (`StoreBusy` for a write lock held
   past the busy timeout, `StoreInterrupted` for a read aborted by `interrupt()`,
   `SessionNotFound`), never the driver's own exceptions; `ValueError` for fields that do not
-  exist. Opening raises `StoreError` for a missing, foreign, newer or damaged database.
+  exist. Opening raises `StoreError` for a missing, foreign, newer or damaged database, and,
+  when opened to write (`create=True`, as every writer does), for one it cannot write.
 - Transactions: `with store.transaction():` makes the writes inside one atomic commit; nested
   uses join the outer one. `data_version()` changes when another connection commits (cheap).
 - Threads: one `Store` per thread at a time (open one per thread); only `interrupt()` may be
@@ -94,6 +95,16 @@ PAGE_ROWS = 1000
 AudioRead = Literal["frame", "length"]  # how a frame's audio is read: see the contract
 
 
+_READ_ONLY_DIRECTORY = "is its directory read-only? SQLite keeps its -wal and -shm files there"
+
+
+def _read_only(path: Path) -> str:
+    return (
+        f"{path} is read-only (the file, or its directory, where SQLite keeps its -wal and -shm "
+        "files): nothing could be recorded into it; fix its permissions or choose another --db"
+    )
+
+
 class Store:
     """A recordings database in one SQLite file. See the module docstring for the contract."""
 
@@ -108,9 +119,15 @@ class Store:
             self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             migrate(self._conn)
+            if create:
+                self._check_writable()
         except SchemaError as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
+            if "readonly" in str(exc):
+                raise StoreError(_read_only(self.path)) from exc
+            if "unable to open" in str(exc):  # the file opened: its -wal or -shm could not
+                raise StoreError(f"{self.path}: {exc}: {_READ_ONLY_DIRECTORY}") from exc
             raise StoreError(f"{self.path} is not a usable database: {exc}") from exc
         except sqlite3.Error as exc:
             raise store_error(exc) from exc
@@ -134,6 +151,26 @@ class Store:
                 os.chmod(self.path, 0o600)
             except OSError as exc:
                 raise StoreError(f"cannot make {self.path} private (mode 0600): {exc.strerror or exc}") from exc
+
+    def _check_writable(self) -> None:
+        """A writer's open fails now, not at its first commit, on a database it cannot write (a
+        read-only file, or a directory where SQLite cannot create its -wal and -shm files):
+        the tap would otherwise start, forward, and record nothing. A rolled-back schema change
+        is the one probe that SQLite refuses in every such case (`BEGIN IMMEDIATE` passes on a
+        read-only file)."""
+        timeout = self._conn.execute("PRAGMA busy_timeout").fetchone()[0]
+        self._conn.execute("PRAGMA busy_timeout=0")  # a held write lock is no answer: see below
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("CREATE TABLE _inspector_write_probe (x)")
+        except sqlite3.OperationalError as exc:
+            # Locked by another writer (an import): writable, and the writer waits for its turn.
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+        finally:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            self._conn.execute(f"PRAGMA busy_timeout={int(timeout)}")
 
     @guarded
     def close(self) -> None:

@@ -152,11 +152,11 @@ class DiffList(ScrollView, can_focus=True):
     def _render_row(self, row: int, width: int, is_cursor: bool) -> Strip:
         assert self.report is not None
         kind = RowKind(self.report.rows.kinds[row])
-        base = self.rich_style
-        if is_cursor:
-            base = base + self.get_component_rich_style("diff-list--cursor")
-        tone = base + self._tone(kind)
-        dim = base + self.get_component_rich_style("diff-list--dim")
+        # The cursor's style last, over each column's own (whose background would hide it).
+        cursor = self.get_component_rich_style("diff-list--cursor") if is_cursor else Style()
+        base = self.rich_style + cursor
+        tone = self.rich_style + self._tone(kind) + cursor
+        dim = self.rich_style + self.get_component_rich_style("diff-list--dim") + cursor
         a, b = self.events_at(row)
         rows = self.report.rows
         mark = MARKS[kind]
@@ -164,9 +164,8 @@ class DiffList(ScrollView, can_focus=True):
         label = turn.label if row in self._turn_starts else ""
         label_width = 10
         side = max(10, (width - label_width - 3) // 2)
-        segments = [
-            Segment(f"{label[:label_width]:<{label_width}}", base + self.get_component_rich_style("diff-list--turn"))
-        ]
+        turn_style = self.rich_style + self.get_component_rich_style("diff-list--turn") + cursor
+        segments = [Segment(f"{label[:label_width]:<{label_width}}", turn_style)]
         segments += self._side(a, rows.a_seqs[row], side, tone if kind != RowKind.ONLY_B else dim)
         segments.append(Segment(f" {mark} ", tone))
         segments += self._side(b, rows.b_seqs[row], side, tone if kind != RowKind.ONLY_A else dim)

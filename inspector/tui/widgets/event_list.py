@@ -220,20 +220,24 @@ class EventList(ScrollView, can_focus=True):
 
     def _render_row(self, row: int, width: int, is_cursor: bool) -> Strip:
         ev = self.event_at(row)
-        base = self.rich_style
-        if is_cursor:  # the cursor's background under the columns' own colours
-            base = base + self.get_component_rich_style("event-list--cursor")
+        # The cursor's style goes on last, over each column's own: a component style carries the
+        # widget's background too, which would otherwise hide the cursor's on every column.
+        cursor = self.get_component_rich_style("event-list--cursor") if is_cursor else Style()
+        base = self.rich_style + cursor
         if ev is None:
             text = f"{self.seq_at(row) or '':>{self._seq_width}}  …"
-            segments = [Segment(text, base + self.get_component_rich_style("event-list--dim"))]
+            segments = [Segment(text, self._style("event-list--dim", cursor))]
         else:
-            segments = self._segments(row_cells(ev), base, width)
+            segments = self._segments(row_cells(ev), base, cursor, width)
         return Strip(segments).crop_extend(0, width, base)
 
-    def _segments(self, cells: RowCells, base: Style, width: int) -> list[Segment]:
-        dim = base + self.get_component_rich_style("event-list--dim")
-        side = base + self.get_component_rich_style("event-list--client" if cells.client else "event-list--server")
-        strong = base + self.get_component_rich_style("event-list--error") if cells.error else side
+    def _style(self, component: str, cursor: Style) -> Style:
+        return self.rich_style + self.get_component_rich_style(component) + cursor
+
+    def _segments(self, cells: RowCells, base: Style, cursor: Style, width: int) -> list[Segment]:
+        dim = self._style("event-list--dim", cursor)
+        side = self._style("event-list--client" if cells.client else "event-list--server", cursor)
+        strong = self._style("event-list--error", cursor) if cells.error else side
         mark = "!" if cells.error else " "
         fixed = self._seq_width + 1 + 11 + 2 + 1 + 8
         # The type before the summary: on a narrow list, types cut alike would look the same.

@@ -1,0 +1,77 @@
+"""The tap's recorder for a test: frames wait in memory and are written when the test asks.
+
+The tap's own `Recorder` starts a writer process (~150 ms, and its frames reach the database up
+to 100 ms later); a test wants neither. `MemoryRecorder` keeps the tap's producer interface
+(`open_session`, then the handle's `record` and `update`) and writes through the Store API: a
+session's row when it opens (the tap waits for its id), its frames and updates on `flush()`.
+Everything runs on the event loop thread that serves the test; nothing is written on the
+forwarding path but the session row.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any
+
+from inspector.protocol import Direction
+from inspector.store import FrameIn, Store, StoreError
+from inspector.store.recorder import Recorder
+from inspector.store.writer import FRAME, OPEN, UPDATE
+
+__all__ = ["MemoryRecorder"]
+
+
+class MemoryRecorder(Recorder):
+    """A `Recorder` without a writer process: `flush()` writes what is queued into `store`.
+    Use it from the one thread that owns `store` (the serving loop's)."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store.path)
+        self.store = store
+        self.client_frames = 0  # client frames recorded so far (every one was forwarded)
+        self.session_ids: list[int] = []  # in the order the connections opened
+        self._pending: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._ids: dict[int, int] = {}  # recorder key → session row id
+
+    def start(self) -> MemoryRecorder:
+        return self
+
+    def close(self) -> None:
+        self.flush()
+
+    def _enqueue(self, item: tuple[Any, ...], size: int) -> None:
+        kind, key = item[0], item[1]
+        if kind == OPEN:
+            handle = self._sessions.pop(key)
+            try:
+                session_id = self.store.create_session(**item[2])
+            except StoreError as exc:
+                handle.id.set_exception(exc)
+                return
+            self._ids[key] = session_id
+            self.session_ids.append(session_id)
+            handle.id.set_result(session_id)
+            return
+        if kind == FRAME and not item[2]:
+            self.client_frames += 1
+        self._pending.append(item)
+
+    def flush(self) -> None:
+        """Write every queued frame and session update, in order, in one transaction."""
+        frames: dict[int, list[FrameIn]] = {}
+        with self.store.transaction():
+            while self._pending:
+                item = self._pending.popleft()
+                session_id = self._ids.get(item[1])
+                if session_id is None:
+                    continue  # its row could not be created
+                if item[0] == FRAME:
+                    _, _, is_server, t_ns, data = item
+                    direction = Direction.SERVER if is_server else Direction.CLIENT
+                    frames.setdefault(session_id, []).append(FrameIn(direction, t_ns, data))
+                elif item[0] == UPDATE:
+                    # The session's frames first: an update (its close) comes after them.
+                    self.store.append_events(session_id, frames.pop(session_id, []))
+                    self.store.update_session(session_id, **item[2])
+            for session_id, batch in frames.items():
+                self.store.append_events(session_id, batch)
