@@ -10,7 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inspector.diff import DiffOptions, Mode
-from inspector.diff.normalise import _ID, _ID_KINDS, PRESENT, Normaliser, _children, _structure, compile_paths
+from inspector.diff.normalise import (
+    _ID,
+    _ID_KINDS,
+    PRESENT,
+    Normaliser,
+    _children,
+    _structure,
+    compile_paths,
+    json_text,
+)
 from inspector.protocol import AUDIO_FIELDS, audio_bytes, ga_type
 
 
@@ -48,6 +57,8 @@ class ReferenceNormaliser:
                     continue
                 if key == "audio" and isinstance(item, str) and len(item) > 64:
                     out[key] = self.audio(item)
+                elif key == "arguments" and isinstance(item, str) and self.mode != Mode.EXACT:
+                    out[key] = self.walk(json_text(item), inner)
                 else:
                     out[key] = self.walk(item, inner)
             return out
@@ -116,3 +127,16 @@ def test_audio_cut_out_by_the_store_compares_as_the_audio_it_was(mode, event_typ
     expected = Normaliser(options).event(event_type, whole, None)
     assert Normaliser(options).event(event_type, cut, None, audio_size=96) == expected
     assert Normaliser(options).event(event_type, cut, None, audio_size=95) != expected or mode == Mode.STRUCTURE
+
+
+def test_tool_arguments_compare_as_json_but_literally_in_exact_mode():
+    spaced = {"type": "response.function_call_arguments.done", "arguments": '{ "city": "Paris",\n "unit": "c" }'}
+    tight = {"type": "response.function_call_arguments.done", "arguments": '{"unit":"c","city":"Paris"}'}
+    other = {"type": "response.function_call_arguments.done", "arguments": '{"unit":"c","city":"Lyon"}'}
+    for mode in (Mode.CONTENT, Mode.STRUCTURE):
+        norm = Normaliser(DiffOptions(mode=mode))
+        values = [norm.event(e["type"], e, None) for e in (spaced, tight, other)]
+        assert values[0] == values[1] != values[2]
+    exact = Normaliser(DiffOptions(mode=Mode.EXACT))
+    assert exact.event(spaced["type"], spaced, None) != exact.event(tight["type"], tight, None)
+    assert json_text("not json {") == "not json {" and json_text('"a string"') == '"a string"'

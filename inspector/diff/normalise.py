@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+import orjson
+
 from inspector.protocol import AUDIO_FIELDS, Direction, audio_bytes, ga_type
 
 __all__ = [
@@ -211,6 +213,8 @@ class Normaliser:
                 out[key] = self._type(item)
             elif key == "audio" and len(item) > 64:
                 out[key] = self._audio(item)  # as `_walk_item` would
+            elif key == "arguments" and not self._exact:
+                out[key] = self._text(json_text(item))  # as `_walk_item` would
             elif "_" not in item:
                 out[key] = item  # most values: nothing to replace, and no call to find it out
             else:  # an id, most often, already met: its placeholder is remembered
@@ -237,6 +241,8 @@ class Normaliser:
         if type(item) is str:
             if key == "audio" and len(item) > 64:
                 return self._audio(item)  # audio inside an item (input_audio content)
+            if key == "arguments" and not self._exact:
+                item = json_text(item)
             return item if "_" not in item else self._text(item)
         if isinstance(item, dict | list):
             return self._walk(item, inner)
@@ -290,6 +296,19 @@ class Normaliser:
             self._counts[kind] += 1
             found = self.ids[generated] = f"<{kind[:-1]} {self._counts[kind]}>"
         return found
+
+
+def json_text(text: str) -> str:
+    """A tool call's arguments as canonical JSON (sorted keys, no spaces) when they parse as an
+    object or array: `{ "city": "Paris" }` and `{"city":"Paris"}` are the same call, however a
+    model (or the mock) spaces it; anything else unchanged."""
+    if not text or text[0] not in "{[ \n\t":
+        return text
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode() if isinstance(value, dict | list) else text
 
 
 def _children(nodes: tuple[dict[Any, Any], ...], step: Any) -> tuple[dict[Any, Any], ...] | None:
