@@ -48,7 +48,7 @@ def answer(events):
     return [e.get("text") or e.get("transcript") for e in events if e["type"] in done]
 '''
 
-PLANTED_KEY = "sk-proj-PLANTEDplantedPLANTED0123456789"
+PLANTED_KEY = "sk-proj-PLANTEDpl0123"
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from websockets.exceptions import ConnectionClosed
 
 from inspector.tap import BadTarget, upstream_url
 
-KEY = "sk-proj-TARGETinjection0123456789"
+KEY = "sk-proj-TARGETinj0123"
 
 
 async def _raw_upgrade(port: int, target: str) -> bytes:
