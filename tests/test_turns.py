@@ -3,7 +3,6 @@ from the protocol, and the five real sessions of tests/fixtures."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,52 +10,27 @@ import orjson
 import pytest
 
 from inspector.protocol import Direction, describe_frame
-from inspector.turns import BOUNDARY_NEEDS_DATA, BOUNDARY_TYPES, Trigger, build_turns, slow_threshold
+from inspector.turns import BOUNDARY_NEEDS_DATA, BOUNDARY_TYPES, Trigger, TurnRow, build_turns, slow_threshold
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openai-realtime"
 C, S = Direction.CLIENT, Direction.SERVER
 
 
-@dataclass
-class Row:
-    """An event row as the store gives it (the fields the builder reads)."""
-
-    seq: int
-    direction: Direction
-    t_ns: int
-    type: str | None
-    item_id: str | None
-    response_id: str | None
-    call_id: str | None
-    is_error: bool
-    summary: str | None
-
-
 def session(
     *events: tuple[Direction, dict[str, Any]] | tuple[Direction, dict[str, Any], float],
-) -> list[tuple[Row, Any]]:
+) -> list[tuple[TurnRow, Any]]:
     """(direction, event[, ms]) triples → (row, data) pairs; without times, 10 ms apart."""
     out = []
     for seq, spec in enumerate(events, start=1):
         direction, data = spec[0], spec[1]
         ms = spec[2] if len(spec) > 2 else seq * 10.0  # type: ignore[misc]
         info = describe_frame(orjson.dumps(data).decode())
-        row = Row(
-            seq,
-            direction,
-            round(ms * 1e6),
-            info.type,
-            info.item_id,
-            info.response_id,
-            info.call_id,
-            info.is_error,
-            info.summary,
-        )
+        row = TurnRow.of(seq, direction, round(ms * 1e6), info)
         out.append((row, data))
     return out
 
 
-def fixture(name: str) -> list[tuple[Row, Any]]:
+def fixture(name: str) -> list[tuple[TurnRow, Any]]:
     records = [orjson.loads(line) for line in (FIXTURES / name).read_text().splitlines() if line.strip()]
     return session(*((Direction(r["direction"]), r["data"], r.get("at", 0) * 1000) for r in records))
 

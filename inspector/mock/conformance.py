@@ -26,7 +26,7 @@ import orjson
 
 from inspector.mock.audio import tone
 from inspector.protocol import Direction, describe_frame
-from inspector.turns import build_turns
+from inspector.turns import TurnRow, build_turns
 
 __all__ = [
     "Divergence",
@@ -87,29 +87,13 @@ def stand_in_audio(records: Sequence[tuple[str, dict[str, Any]]], chunk_ms: int 
 # --- comparison -------------------------------------------------------------------------------
 
 
-@dataclass
-class _Row:
-    """An event row as `build_turns` reads it."""
-
-    seq: int
-    direction: Direction
-    t_ns: int
-    type: str | None
-    item_id: str | None
-    response_id: str | None
-    call_id: str | None
-    is_error: bool
-    summary: str | None
-
-
 def group_by_turn(transcript: Sequence[tuple[str, dict[str, Any]]]) -> list[list[str]]:
     """The server event types of each turn (index 0: before the first turn), as sent: a preview
     recording must be answered in preview names, not merely in GA names that mean the same."""
     pairs = []
     for seq, (direction, event) in enumerate(transcript, start=1):
         info = describe_frame(orjson.dumps(event))
-        row = _Row(seq, Direction(direction), 0, info.type, info.item_id, info.response_id, info.call_id,
-                   info.is_error, info.summary)  # fmt: skip
+        row = TurnRow.of(seq, Direction(direction), 0, info)
         pairs.append((row, event))
     starts = [turn.first_seq for turn in build_turns(pairs)]
     groups: list[list[str]] = [[] for _ in range(len(starts) + 1)]

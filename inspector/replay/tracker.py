@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from inspector.protocol import Direction, EventInfo, Opcode, describe_frame, ga_type
 from inspector.replay.ids import IdKey, IdNamer
-from inspector.turns import NEEDS_DATA
+from inspector.turns import NEEDS_DATA, TurnRow
 from inspector.turns.builder import TurnBuilder
 
 __all__ = ["WAIT_TYPES", "SessionTracker", "parse_frame", "types_per_turn"]
@@ -54,21 +53,6 @@ WAIT_TYPES = frozenset(
 )
 
 
-@dataclass(slots=True)
-class _Fed:
-    """What `TurnBuilder` reads of an event (`inspector.turns.TurnEvent`)."""
-
-    seq: int
-    direction: Direction
-    t_ns: int
-    type: str | None
-    item_id: str | None
-    response_id: str | None
-    call_id: str | None
-    is_error: bool
-    summary: str | None
-
-
 def parse_frame(frame: str | bytes) -> tuple[EventInfo, Any]:
     """A frame's description and its parsed JSON (None when it is not a JSON text frame)."""
     opcode = Opcode.BINARY if isinstance(frame, bytes) else Opcode.TEXT
@@ -93,18 +77,7 @@ class SessionTracker:
 
     def _feed(self, direction: Direction, info: EventInfo, data: Any, t_ns: int) -> int:
         self._seq += 1
-        fed = _Fed(
-            self._seq,
-            direction,
-            t_ns,
-            info.type,
-            info.item_id,
-            info.response_id,
-            info.call_id,
-            info.is_error,
-            info.summary,
-        )
-        self._builder.feed(fed, data if info.type in NEEDS_DATA else None)
+        self._builder.feed(TurnRow.of(self._seq, direction, t_ns, info), data if info.type in NEEDS_DATA else None)
         return self.turn
 
     def client(self, info: EventInfo, data: Any, t_ns: int = 0) -> int:

@@ -51,6 +51,7 @@ from inspector.turns.model import (
     Trigger,
     Turn,
     TurnEvent,
+    TurnRow,
 )
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "Trigger",
     "Turn",
     "TurnEvent",
+    "TurnRow",
     "build_turns",
     "is_slow",
     "read_turns",

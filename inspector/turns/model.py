@@ -7,7 +7,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from inspector.protocol import AUDIO_FIELDS, PREVIEW_NAMES, Direction
+from inspector.protocol import AUDIO_FIELDS, PREVIEW_NAMES, Direction, EventInfo
 
 __all__ = [
     "BOUNDARY_NEEDS_DATA",
@@ -22,6 +22,7 @@ __all__ = [
     "Trigger",
     "Turn",
     "TurnEvent",
+    "TurnRow",
 ]
 
 INPUT_AUDIO_TYPES = frozenset(t for t in AUDIO_FIELDS if t.startswith("input_audio_buffer."))
@@ -110,6 +111,29 @@ class TurnEvent(Protocol):
     def is_error(self) -> bool: ...
     @property
     def summary(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRow:
+    """A `TurnEvent` made from a frame's description (`protocol.describe_frame`): how code that
+    holds frames rather than store rows (the replay tracker, the mock's harness, tests) feeds
+    the builder."""
+
+    seq: int
+    direction: Direction
+    t_ns: int
+    type: str | None
+    item_id: str | None
+    response_id: str | None
+    call_id: str | None
+    is_error: bool
+    summary: str | None
+
+    @classmethod
+    def of(cls, seq: int, direction: Direction, t_ns: int, info: EventInfo) -> TurnRow:
+        return cls(
+            seq, direction, t_ns, info.type, info.item_id, info.response_id, info.call_id, info.is_error, info.summary
+        )
 
 
 @dataclass
