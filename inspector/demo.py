@@ -253,7 +253,7 @@ def summarize_session(store: Any, session_id: int, db_path: str | Path) -> str:
     ]
     for turn in read_turns(store, session_id):
         start = format_offset(turn.start_ns) if turn.start_ns is not None else "—"
-        latency = f"{turn.to_done_ms:.0f} ms" if turn.to_done_ms is not None else "-"
+        latency = f"→done {turn.to_done_ms:.0f} ms" if turn.to_done_ms is not None else "→done -"
         details = [f"{len(turn.tool_calls)} tool call(s)"] if turn.tool_calls else []
         if turn.input_seqs:
             details.append(f"{len(turn.input_seqs)} audio appends in")
@@ -262,7 +262,7 @@ def summarize_session(store: Any, session_id: int, db_path: str | Path) -> str:
         details += [f"error: {e}" for e in turn.errors]
         lines.append(
             f"    {turn.number}  {start:>11}  {turn.trigger.value:12} {', '.join(turn.statuses) or 'no response':30} "
-            f"{latency:>8}  {'; '.join(details)}".rstrip()
+            f"{latency:>14}  {'; '.join(details)}".rstrip()
         )
     counts = sorted(store.type_counts(session_id).items())
     lines.append(f"  {len(counts)} event types:")
