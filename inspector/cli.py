@@ -43,14 +43,22 @@ class _Commands(click.Group):
 
 @click.group(cls=_Commands, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="inspector")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The database for the UI, and the default --db of the command that follows.",
+)
 @click.pass_context
-def main(ctx: click.Context) -> None:
+def main(ctx: click.Context, db_path: Path | None) -> None:
     """Realtime Inspector: record, browse, import and export OpenAI Realtime API sessions, diff
     two of them, replay one against the mock or a live endpoint, and develop offline against a
     mock of the API.
 
-    Run without a command to open the terminal UI on the default database.
+    Run without a command to open the terminal UI (on --db FILE, $INSPECTOR_DB or
+    recordings/inspector.db).
     """
+    ctx.obj = {"db": db_path}
     if ctx.invoked_subcommand is None:
         from inspector.tui.cli import run_tui
 
@@ -175,7 +183,7 @@ def events(
 
     import orjson
 
-    from inspector.display import format_bytes, format_offset, short_id
+    from inspector.display import fit_middle, format_bytes, format_offset, short_id
     from inspector.protocol import Opcode
 
     store = open_session(db_path, session_id)
@@ -184,7 +192,11 @@ def events(
         chosen: Iterable[Event] = store.events(session_id, with_frames=as_json)
     else:
         chosen = store.events_matching(session_id, compiled, with_frames=as_json)
+    shown = 0
     for ev in chosen:
+        if not shown and not as_json:
+            click.echo(f"{'SEQ':>6} {'OFFSET':>12} {'':2}{'TYPE':{_TYPE_WIDTH}} {'IDS':28} {'SIZE':>7}  SUMMARY")
+        shown += 1
         if as_json:
             record = {
                 "seq": ev.seq,
@@ -200,9 +212,14 @@ def events(
         mark = "!" if ev.is_error else " "
         click.echo(
             f"{ev.seq:>6} {format_offset(ev.t_ns):>12} {ev.direction.arrow}{mark}"
-            f"{(ev.type or '<' + (ev.problem or '?') + '>'):42} {ids:28} {format_bytes(ev.size):>7}"
+            f"{fit_middle(ev.type or '<' + (ev.problem or '?') + '>', _TYPE_WIDTH)} {ids:28} {format_bytes(ev.size):>7}"
             + (f"  {ev.summary}" if ev.summary else "")
         )
+    if not shown:  # on stderr: standard output stays a clean (empty) listing
+        click.echo("0 events match" if compiled is not None else "the session has no events", err=True)
+
+
+_TYPE_WIDTH = 42  # longer types lose their middle, so the columns after them stay aligned
 
 
 def _events_filter(

@@ -25,6 +25,13 @@ DEFAULT_DB = Path("recordings") / "inspector.db"
 
 
 def default_db() -> str:
+    """`inspector --db FILE COMMAND` (the group's option), else `$INSPECTOR_DB`, else
+    recordings/inspector.db: what every command's `--db` defaults to."""
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None:
+        if isinstance(ctx.obj, dict) and ctx.obj.get("db"):
+            return str(ctx.obj["db"])
+        ctx = ctx.parent
     return os.environ.get("INSPECTOR_DB") or str(DEFAULT_DB)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 
-__all__ = ["format_bytes", "format_duration", "format_offset", "format_started", "short_id"]
+__all__ = ["fit_middle", "format_bytes", "format_duration", "format_offset", "format_started", "short_id"]
 
 
 def format_started(ts: float) -> str:
@@ -63,3 +63,12 @@ def short_id(value: str | None, width: int = 12) -> str:
         return value
     prefix, _, rest = value.partition("_")
     return f"{prefix}_…{rest[-(width - len(prefix) - 2) :]}" if rest else value[:width]
+
+
+def fit_middle(text: str, width: int) -> str:
+    """`text` in exactly `width` characters, cut in the middle when longer: the ends tell event
+    types apart (`response.output_audio_transcript.delta` and `….done`)."""
+    if len(text) <= width:
+        return text.ljust(width)
+    head = (width - 1) // 3
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]

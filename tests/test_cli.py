@@ -47,7 +47,7 @@ def test_events_filters_by_type_and_direction_and_prints_exact_frames(tmp_path):
     db = tmp_path / "x.db"
     sid = _db_with_a_session(db)
     out = CliRunner().invoke(main, ["events", str(sid), "--db", str(db), "--type", "response.*"]).output
-    assert [line.split()[3] for line in out.splitlines()] == ["response.create", "response.created"]
+    assert [line.split()[3] for line in out.splitlines()[1:]] == ["response.create", "response.created"]
     assert "+281.0ms" in out
     lines = (
         CliRunner().invoke(main, ["events", str(sid), "--db", str(db), "--dir", "server", "--json"]).output.splitlines()
@@ -67,7 +67,7 @@ def test_events_filters_by_type_and_direction_and_prints_exact_frames(tmp_path):
     assert (
         CliRunner()
         .invoke(main, ["events", str(sid), "--db", str(db), "--type", "response.created", "--dir", "client"])
-        .output
+        .stdout
         == ""
     )
 
@@ -132,3 +132,27 @@ def test_the_database_defaults_to_inspector_db_then_recordings(tmp_path, monkeyp
     assert result.exit_code == 0 and len(result.stdout.splitlines()) == 1
     result = CliRunner().invoke(main, ["sessions", "--db", str(tmp_path / "other.db")])  # --db wins
     assert result.exit_code == 1 and "other.db" in result.stderr
+
+
+def test_events_prints_a_header_aligned_columns_and_says_on_stderr_when_nothing_matched(tmp_path):
+    db = tmp_path / "x.db"
+    sid = _db_with_a_session(db)
+    result = CliRunner().invoke(main, ["events", str(sid), "--db", str(db)])
+    header, *rows = result.output.splitlines()
+    assert header.split()[:4] == ["SEQ", "OFFSET", "TYPE", "IDS"]
+    assert header.index("IDS") == 65 and all(row[64] == " " for row in rows)  # after the type: aligned
+    from inspector.display import fit_middle
+
+    cut = fit_middle("response.output_audio_transcript.delta", 20)
+    assert len(cut) == 20 and cut.endswith("delta") and "…" in cut
+    none = CliRunner().invoke(main, ["events", str(sid), "--db", str(db), "--type", "nothing.*"])
+    assert none.exit_code == 0 and none.stdout == "" and "0 events match" in none.stderr
+
+
+def test_the_groups_db_option_is_the_default_of_the_command_and_of_the_ui(tmp_path):
+    db = tmp_path / "x.db"
+    sid = _db_with_a_session(db)
+    listed = CliRunner().invoke(main, ["--db", str(db), "sessions"])
+    assert listed.exit_code == 0 and f"{sid:>4}" in listed.output.splitlines()[1]
+    missing = CliRunner().invoke(main, ["--db", str(tmp_path / "nope.db")])  # the UI on that file
+    assert missing.exit_code == 1 and "no database at" in missing.output and "nope.db" in missing.output
