@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
@@ -34,7 +34,7 @@ from inspector.store import SessionStatus, StoreError
 from inspector.store.recorder import Recorder
 from inspector.tap import upstream_proxy, websocket_url
 
-__all__ = ["SIDEBAND_NOTE", "AttachResult", "Attacher", "attach_calls", "call_id_of", "sideband_url"]
+__all__ = ["SIDEBAND_NOTE", "AttachResult", "Attacher", "WebhookListen", "attach_calls", "call_id_of", "sideband_url"]
 
 log = logging.getLogger("inspector.attach")
 
@@ -147,6 +147,34 @@ class Attacher:
                 self.result.events += 1
 
 
+@dataclass(frozen=True)
+class WebhookListen:
+    """Where `--webhook` listens, and the `whsec_…` secret deliveries are signed with."""
+
+    host: str
+    port: int
+    secret: str
+
+
+class _Attachments:
+    """The calls one process records: each in its own task and session, on one recorder."""
+
+    def __init__(self, recorder: Recorder, upstream: str, api_key: str | None, label: str | None, stop: asyncio.Event):
+        self.recorder, self.upstream, self.api_key, self.label, self.stop = recorder, upstream, api_key, label, stop
+        self.tasks: list[asyncio.Task[AttachResult]] = []
+        self.seen: set[str] = set()
+
+    def attach(self, call_id: str) -> None:
+        if call_id in self.seen:  # the service retries a delivery it thinks was lost
+            return
+        self.seen.add(call_id)
+        attacher = Attacher(self.recorder, call_id, sideband_url(self.upstream, call_id), self.api_key, self.label)
+        self.tasks.append(asyncio.create_task(attacher.run(self.stop)))
+
+    async def results(self) -> list[AttachResult]:
+        return list(await asyncio.gather(*self.tasks))
+
+
 async def attach_calls(
     db_path: str | Path,
     call_ids: Sequence[str],
@@ -154,12 +182,27 @@ async def attach_calls(
     upstream: str = "wss://api.openai.com",
     api_key: str | None = None,
     label: str | None = None,
+    webhook: WebhookListen | None = None,
     stop: asyncio.Event | None = None,
+    ready: Callable[[int], None] | None = None,
 ) -> list[AttachResult]:
-    """Attach to every call at once, each into its own session; return when all have ended."""
+    """Attach to every call at once, each into its own session. Without `webhook`, return when
+    all have ended; with it, also attach each call a verified webhook announces, until `stop`
+    (`ready(port)` is called once it listens). `stop` interrupts the attached calls too."""
+    from inspector.attach_webhook import serve_webhooks
+
+    stop = stop or asyncio.Event()
     recorder = await asyncio.to_thread(Recorder(db_path).start)
     try:
-        attachers = [Attacher(recorder, c, sideband_url(upstream, c), api_key, label) for c in call_ids]
-        return list(await asyncio.gather(*(a.run(stop) for a in attachers)))
+        calls = _Attachments(recorder, upstream, api_key, label, stop)
+        for call_id in call_ids:
+            calls.attach(call_id)
+        if webhook is not None:
+            server = await serve_webhooks(webhook.host, webhook.port, webhook.secret, calls.attach)
+            if ready is not None:
+                ready(server.sockets[0].getsockname()[1])
+            async with server:
+                await stop.wait()
+        return await calls.results()
     finally:
         await asyncio.to_thread(recorder.close)

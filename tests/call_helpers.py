@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import urllib.request
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 TIMEOUT = 10
 WEATHER_TOOL = {
@@ -75,3 +77,10 @@ async def text_and_tool_turns(primary: ClientConnection) -> list[dict[str, Any]]
     await primary.send(json.dumps({"type": "response.create"}))
     await until_done(primary, received)
     return received
+
+
+async def drain(ws: ClientConnection, received: list[dict[str, Any]]) -> None:
+    """Read the rest of what `ws` gets (e.g. a last `rate_limits.updated`) until it closes."""
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            received.append(json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT)))
