@@ -128,16 +128,19 @@ def tap(listen: str, allow_remote: bool, upstream: str, db_path: Path, label: st
 @json_option
 @click.option("--limit", type=int, help="Only the newest N sessions.")
 def sessions(db_path: Path, as_json: bool, limit: int | None) -> None:
-    """List recorded sessions, newest first."""
+    """List recorded sessions, newest first. A call's sessions (attached, or a tapped
+    `?call_id=` sideband) show its id."""
     import orjson
 
+    from inspector.attach import SIDEBAND_NOTE, call_id_of
     from inspector.display import format_duration, format_started
 
     store = open_store(db_path)
     rows = store.sessions(limit=limit)
     if as_json:
         for info in rows:
-            click.echo(orjson.dumps(info.to_dict()).decode())
+            call_id = call_id_of(info.query)
+            click.echo(orjson.dumps(info.to_dict() | ({"call_id": call_id} if call_id else {})).decode())
         return
     if not rows:
         click.echo(f"no sessions in {db_path} yet")
@@ -147,11 +150,15 @@ def sessions(db_path: Path, as_json: bool, limit: int | None) -> None:
     for info in rows:
         status = f"{info.status}" + (f" ({info.close_code})" if info.close_code else "")
         label = f"  [{info.label}]" if info.label else ""
+        call_id = call_id_of(info.query)
+        label += f"  call {call_id}" if call_id else ""
         click.echo(
             f"{info.id:>4}  {format_started(info.started_at):19}  {format_duration(info.duration):>8}  "
             f"{info.source:6}  {(info.model or '-')[:20]:20}  {info.client_events:>6}  "
             f"{info.server_events:>6}  {info.error_events:>6}  {status}{label}"
         )
+    if any(info.source == "attach" for info in rows):
+        click.echo(f"attach sessions hold {SIDEBAND_NOTE}")
 
 
 @main.command()
@@ -273,3 +280,7 @@ main.add_command(diff_command)
 from inspector.replay.cli import replay_command  # noqa: E402
 
 main.add_command(replay_command)
+
+from inspector.attach_cli import attach_command  # noqa: E402
+
+main.add_command(attach_command)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import os
 import re
 import signal
 from pathlib import Path
@@ -52,6 +53,12 @@ service, a cancel ends with response.done (status "cancelled").
   ... then call NAME {{...}}     (e.g. say One moment then call lookup {{"q": "$1"}})
 \b
 The built-in script:{DEFAULT_SCRIPT.rstrip()}
+
+Calls (a mock-only stand-in for WebRTC, no media): POST /v1/realtime/calls answers 201 with
+Location: /v1/realtime/calls/ID; a WebSocket on ?call_id=ID&mock_role=primary plays the data
+channel, one on ?call_id=ID is a sideband of the same session; POST
+/v1/realtime/calls/ID/hangup ends the call. --webhook-url sends a signed realtime.call.incoming
+for each new call.
 
 --from-session ID plays back a recorded session instead: after each client event it sends the
 server events that followed it in the recording (with the recorded gaps when --latency is
@@ -111,6 +118,19 @@ realistic).
     metavar="ID",
     help="Play back recorded session ID instead.",
 )
+@click.option(
+    "--webhook-url",
+    metavar="URL",
+    help="When a call is made (POST /v1/realtime/calls), POST a signed realtime.call.incoming here "
+    "(e.g. inspector attach --webhook).",
+)
+@click.option(
+    "--webhook-secret-env",
+    default="OPENAI_WEBHOOK_SECRET",
+    show_default=True,
+    metavar="NAME",
+    help="Environment variable holding the whsec_... secret --webhook-url deliveries are signed with.",
+)
 @db_option
 def mock_command(
     listen: str,
@@ -122,6 +142,8 @@ def mock_command(
     flavor: Flavor,  # click.Choice holds it to these values
     max_session: str,
     from_session: int | None,
+    webhook_url: str | None,
+    webhook_secret_env: str,
     db_path: Path,
 ) -> None:
     host, port = parse_listen(listen, 9000)
@@ -141,6 +163,16 @@ def mock_command(
             script = Script.load(script_path)
         except ScriptError as exc:
             fail(f"script {script_path}: {exc}")
+    webhook = None
+    if webhook_url is not None:
+        from inspector.mock.calls_http import WebhookTarget
+
+        secret = os.environ.get(webhook_secret_env)
+        if not secret:
+            fail(
+                f"--webhook-url needs a secret: set ${webhook_secret_env} (or name another variable with --webhook-secret-env)"
+            )
+        webhook = WebhookTarget(webhook_url, secret)
     factory = None
     if from_session is not None:
         from inspector.mock.playback import PlaybackSession, load_recording
@@ -166,6 +198,7 @@ def mock_command(
             flavor=flavor,
             max_session_s=max_session_s or None,
             session_factory=factory,
+            webhook=webhook,
         ) as mock:
             what = f"playing back session {from_session}" if from_session is not None else "mock Realtime server"
             click.echo(f"inspector {what} on {mock.url}")
@@ -174,6 +207,7 @@ def mock_command(
             else:
                 click.echo(f"  connect to {mock.url}/v1/realtime?model=gpt-realtime")
             click.echo(f'  openai SDK: AsyncOpenAI(websocket_base_url="{mock.url}/v1")')
+            click.echo(f"  calls (mock-only, no media): POST {mock.http_url}/v1/realtime/calls")
             click.echo("  Ctrl-C to stop")
             # SIGTERM (kill, systemd, docker stop) stops like Ctrl-C: leaving `run_mock` closes
             # every client with 1001 (going away) instead of dropping the TCP connections.

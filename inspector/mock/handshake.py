@@ -2,7 +2,7 @@
 
 The real service accepts the upgrade first and refuses afterwards, with an `error` event and a
 close code (realtime-protocol.md §1): a missing key closes with 3000, the beta header and a
-missing model with 4000. Only the `/realtime` path itself is refused at the handshake (HTTP 404).
+missing model with 4000 (a `?call_id=` sideband needs none). Only the `/realtime` path itself is refused at the handshake (HTTP 404).
 Azure stands apart (§8): some of its endpoints still speak the preview protocol, so there the
 beta header admits a preview session (`Admission.preview`) instead of refusing it.
 """
@@ -39,6 +39,8 @@ class Admission:
     error: MockError | None = None
     close: Close | None = None
     preview: bool = False  # the client declared the preview (beta) protocol
+    call_id: str | None = None  # a socket of a call's session (see `calls`), not a session of its own
+    primary: bool = False  # `mock_role=primary`: the call's stand-in for the WebRTC data channel
 
 
 def api_key(path: str, headers: Mapping[str, str], subprotocols: Sequence[str]) -> str:
@@ -83,6 +85,11 @@ def admit(
             close=Close(4000, "beta_api_shape_disabled"),
         )
     query = parse_qs(urlsplit(path).query)
+    call_id = (query.get("call_id") or [""])[0]
+    if call_id:
+        # A sideband joins the session its call already has: it names no model (§8).
+        primary = (query.get("mock_role") or [""])[0] == "primary"
+        return Admission(call_id=call_id, primary=primary, preview=preview)
     model = (query.get("model") or query.get("deployment") or [""])[0]
     if not model:
         return Admission(

@@ -40,6 +40,10 @@ class IdFactory:
     def call(self) -> str:
         return "call_" + self._chars(16)
 
+    def rtc_call(self) -> str:
+        # A WebRTC call's id (the `Location` of `POST /v1/realtime/calls`), not a tool call's.
+        return "rtc_" + self._chars(32)
+
     def obfuscation(self, delta: str) -> str:
         # Recorded deltas are padded to 16 characters by their obfuscation ("Hi" gets 14,
         # " degrees" gets 8), which hides token lengths from a traffic observer.

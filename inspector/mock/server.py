@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -23,6 +23,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from inspector.mock.calls import Calls
+from inspector.mock.calls_http import BodyConnection, WebhookTarget
 from inspector.mock.handshake import admit, api_key, choose_subprotocol, is_realtime_path
 from inspector.mock.ids import IdFactory
 from inspector.mock.outbox import Close, Outgoing
@@ -34,7 +36,7 @@ from inspector.mock.state import MockSession, error_event
 from inspector.mock.state_core import Flavor
 from inspector.protocol import subprotocols_in
 
-__all__ = ["LATENCIES", "MAX_FRAME_BYTES", "MockServer", "SessionLike", "run_mock"]
+__all__ = ["LATENCIES", "MAX_FRAME_BYTES", "Channel", "MockServer", "SessionLike", "run_mock"]
 
 # One `input_audio_buffer.append` may carry 15 MiB of audio; leave room for the JSON around it.
 MAX_FRAME_BYTES = 16 * 1024 * 1024 + 64 * 1024
@@ -51,6 +53,14 @@ class SessionLike(Protocol):
     def pop_due(self, now: float, limit: int | None = None) -> list[Outgoing]: ...
 
 
+class Channel(Protocol):
+    """What `drive` talks to: a `ServerConnection`, or a call's `CallChannel` (every socket of a call)."""
+
+    async def recv(self) -> str | bytes: ...
+    async def send(self, message: str | bytes, *, text: bool | None = None) -> None: ...
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+
 @dataclass
 class MockServer:
     """A running mock. `url` is `ws://host:port`; clients add `/v1/realtime?model=...`."""
@@ -59,6 +69,7 @@ class MockServer:
     port: int
     connections: int = 0
     server: Server | None = None
+    calls: Calls | None = None
 
     @property
     def url(self) -> str:
@@ -68,8 +79,13 @@ class MockServer:
     def realtime_url(self) -> str:
         return f"{self.url}/v1/realtime?model=gpt-realtime"
 
+    @property
+    def http_url(self) -> str:
+        """`http://host:port`: the openai SDK's `base_url` is this + `/v1` (for the calls)."""
+        return f"http://{self.host}:{self.port}"
 
-async def _send(ws: ServerConnection, payload: Outgoing) -> bool:
+
+async def _send(ws: Channel, payload: Outgoing) -> bool:
     """Send one scheduled payload; False once the connection is to end."""
     if isinstance(payload, Close):
         await ws.close(payload.code, payload.reason)
@@ -84,7 +100,7 @@ async def _send(ws: ServerConnection, payload: Outgoing) -> bool:
 _LOOK_EVERY_S = 0.0002
 
 
-async def drive(ws: ServerConnection, session: SessionLike) -> None:
+async def drive(ws: Channel, session: SessionLike) -> None:
     """Run one connection: receive frames, send what falls due, until either side closes.
 
     Events leave one at a time, and a frame that arrived meanwhile is handled between them:
@@ -125,8 +141,13 @@ async def drive(ws: ServerConnection, session: SessionLike) -> None:
             await receiving
 
 
-def _request_checker(*, flavor: Flavor, require_key: bool) -> Callable[[ServerConnection, Request], Response | None]:
-    def process_request(connection: ServerConnection, request: Request) -> Response | None:
+def _request_checker(
+    *, flavor: Flavor, require_key: bool, calls: Calls
+) -> Callable[[ServerConnection, Request], Awaitable[Response | None]]:
+    async def process_request(connection: ServerConnection, request: Request) -> Response | None:
+        answer = await calls.http(connection, request)
+        if answer is not None:
+            return answer
         if not is_realtime_path(request.path):
             return connection.respond(404, "Not Found: the Realtime endpoint is any path ending in /realtime\n")
         # Azure refuses a missing key at the handshake; OpenAI accepts, then errors (`admit`).
@@ -154,6 +175,7 @@ async def run_mock(
     flavor: Flavor = "openai",
     max_session_s: float | None = SESSION_LIFETIME_S,
     session_factory: Callable[[str], SessionLike] | None = None,
+    webhook: WebhookTarget | None = None,
 ) -> AsyncIterator[MockServer]:
     """Serve the mock until the block exits. `port=0` picks a free port (see `mock.port`).
 
@@ -161,6 +183,8 @@ async def run_mock(
     with HTTP 401 under `require_key`, the preview protocol for clients that speak it); `max_session_s` ends each session with `session_expired`
     (None: never). Each connection gets its own session; with a `seed`, the n-th connection's ids are the same
     on every run. `session_factory(model)` replaces the generated sessions (used for playback).
+    `POST /v1/realtime/calls` makes a call (see `calls`); with a `webhook`, the mock then sends
+    it a signed `realtime.call.incoming`.
     """
     timing = LATENCIES[latency]
     script = script or Script.default()
@@ -184,6 +208,8 @@ async def run_mock(
         # Only Azure speaks the preview protocol; OpenAI's sessions stay bare (no translation).
         return PreviewSession(session, declared=preview) if flavor == "azure" else session
 
+    calls = state.calls = Calls(ids, lambda model: new_session(model, False), drive, webhook)
+
     async def handler(ws: ServerConnection) -> None:
         state.connections += 1
         request = ws.request
@@ -200,13 +226,17 @@ async def run_mock(
                 await ws.send(orjson.dumps(error_event(ids.event(), admission.error, None)), text=True)
                 await ws.close(admission.close.code, admission.close.reason)
             return
+        if admission.call_id is not None:
+            await calls.join(ws, admission.call_id, admission.primary)
+            return
         await drive(ws, new_session(admission.model or "gpt-realtime", admission.preview))
 
     async with serve(
         handler,
         host,
         port,
-        process_request=_request_checker(flavor=flavor, require_key=require_key),
+        process_request=_request_checker(flavor=flavor, require_key=require_key, calls=calls),
+        create_connection=BodyConnection,  # POST bodies for the calls (see `calls_http`)
         select_subprotocol=_select_subprotocol,
         max_size=MAX_FRAME_BYTES,
         compression=None,
@@ -215,4 +245,7 @@ async def run_mock(
     ) as server:
         state.server = server
         state.port = server.sockets[0].getsockname()[1]
-        yield state
+        try:
+            yield state
+        finally:
+            await calls.shutdown()
