@@ -319,14 +319,15 @@ def test_cli_events_filter(fixture_store):
         main, ["events", str(ids["tool_call_round"]), "--db", str(store.path), "--filter", "type:response.done"]
     )
     assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
+    header, *lines = result.output.strip().splitlines()
+    assert header.split()[0] == "SEQ"
     assert len(lines) == 2 and all("response.done" in line for line in lines)
 
 
 def cli_rows(store, session_id, *args):
     result = CliRunner().invoke(main, ["events", str(session_id), "--db", str(store.path), *args])
     assert result.exit_code == 0, result.output
-    return result.output.splitlines()
+    return result.stdout.splitlines()[1:]  # after the header
 
 
 def test_cli_events_type_option_and_type_term_give_the_same_rows(fixture_store):
