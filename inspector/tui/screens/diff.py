@@ -35,6 +35,7 @@ _VALUE_WIDTH = 200
 
 class DiffScreen(Screen[None]):
     NAMESPACE = "diff"
+    HELP_SECTION = "Diff"
     BINDINGS = [
         Binding("n", "next_difference", "Next diff"),
         Binding("N", "previous_difference", "Prev diff"),
