@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from inspector.protocol import Direction
-from inspector.store import Event, Recorder, Store
-from inspector.tui.runs import DeltaKeys, RunIndex, find_runs
+from inspector.store import Recorder, Store
+from inspector.tui.runs import RunFinder, RunIndex
 from inspector.tui.widgets import event_list
 from tests.tui_helpers import build_db, running_app, settle
 
@@ -25,20 +25,17 @@ def db(tmp_path: Path) -> tuple[Path, dict[str, int]]:
     return path, build_db(path, ("tool_call_round", "audio_in_server_vad_turn"))
 
 
-def _delta(seq: int, type_: str = "response.output_text.delta", item: str = "a") -> Event:
-    return Event(1, seq, Direction.SERVER, 0, 1, 10, type_, item_id=item)  # type: ignore[arg-type]
-
-
 def test_runs_are_consecutive_deltas_of_one_type_and_item():
-    deltas = DeltaKeys()
-    for ev in [_delta(2), _delta(3), _delta(4), _delta(5, item="b"), _delta(6, item="b"), _delta(8, item="b")]:
-        deltas.add(ev)
-    deltas.add(_delta(9, "response.output_audio.delta", item="b"))  # another type: its own run
-    starts, lengths = find_runs(deltas, None)  # every event: row = seq - 1
-    assert list(zip(starts, lengths)) == [(1, 3), (4, 2)]  # 8 stands alone: seq 7 is between
-    # a filter that hides seq 7 joins 8 to 5–6; rows are the filter's positions
-    starts, lengths = find_runs(deltas, array("q", [1, 2, 3, 5, 6, 8, 9]))
-    assert list(zip(starts, lengths)) == [(1, 2), (3, 3)]
+    finder = RunFinder()
+    text, audio = "response.output_text.delta", "response.output_audio.delta"
+    for row, key in [(1, (text, "a")), (2, (text, "a")), (3, (text, "a")), (4, (text, "b")), (5, (text, "b"))]:
+        finder.feed(row, key)
+    finder.feed(7, (text, "b"))  # row 6 is no delta: 7 stands alone
+    finder.feed(8, (audio, "b"))  # another type: not the same run
+    finder.feed(9, (audio, "b"))
+    assert list(zip(finder.starts, finder.lengths)) == [(1, 3), (4, 2), (8, 2)]
+    finder.feed(10, (audio, "b"))  # a live session's next delta grows the last run
+    assert list(zip(finder.starts, finder.lengths)) == [(1, 3), (4, 2), (8, 3)]
 
 
 def test_the_run_index_maps_rows_both_ways_and_toggles():
@@ -65,11 +62,17 @@ async def test_deltas_collapse_into_one_row_with_count_duration_and_text(db):
         assert "▸response.f" in text and '12× in 440ms: { "city": "Londo' in text
         assert "11× in 400ms: It is foggy and" in el.render_line(el.row_of(35)).text
         assert app.screen.filter_bar.query_one("#filter-status").render().plain == "50 events"
-    async with running_app(path, ids["audio_in_server_vad_turn"]) as (app, _pilot):
+    async with running_app(path, ids["audio_in_server_vad_turn"]) as (app, pilot):
         el = app.screen.event_list
         appends = el.render_line(el.row_of(4)).text  # the client's 55 input audio chunks
         assert "55× in 2.2s: <audio 38 ms, 1.8" in appends  # 55 × 33 B at 48 B/ms
         assert el.seq_at(el.row_of(4) + 1) == 59
+        # hiding the audio and the input transcription between them joins the answer's
+        # transcript deltas into one run
+        app.screen.set_filter_text("type:response.output_audio_transcript.delta")
+        await settle(app, pilot)
+        assert el.event_count > 10 and el.row_count == 1
+        assert f"{el.event_count}× in" in el.render_line(0).text
 
 
 async def test_z_opens_and_closes_the_run_under_the_cursor_and_Z_all_of_them(db):
@@ -113,7 +116,6 @@ async def test_a_jump_into_a_collapsed_run_opens_it_and_filters_match_the_events
 
 async def test_runs_are_found_in_a_worker_in_a_large_session(db, monkeypatch):
     monkeypatch.setattr(event_list, "SYNC_EVENTS", 0)
-    monkeypatch.setattr(event_list, "SYNC_DELTAS", 0)
     path, ids = db
     async with running_app(path, ids["tool_call_round"]) as (app, pilot):
         el = app.screen.event_list

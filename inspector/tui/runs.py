@@ -2,7 +2,7 @@
 type, same item), and the map between the list's rows and its events while runs are collapsed.
 The client's `input_audio_buffer.append` chunks count as deltas too (of the input buffer): in an
 audio session they are the longest runs of all.
-No Textual; the store only through `read_deltas`.
+No Textual; the store only through `RunFinder.read`.
 
 Two levels of rows: *event rows* (every event of the session, or those a filter selected, in
 seq order) and *display rows* (what the list shows: a collapsed run is one display row). A run
@@ -15,101 +15,74 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from itertools import accumulate
 
 from inspector.store import Event, Store
 from inspector.store.filter import compile_filter
 
-__all__ = ["DeltaKeys", "RunIndex", "find_runs", "read_deltas"]
+__all__ = ["RunFinder", "RunIndex", "chunk_key"]
 
 APPEND = "input_audio_buffer.append"
+CHUNKS = f"type:*.delta OR type:{APPEND}"
 
 
-class DeltaKeys:
-    """The session's delta events in seq order: their seqs, and their (type, item) interned as
-    small ints. Compact: 12 bytes a delta, so a million-event session costs a few MB."""
-
-    def __init__(self) -> None:
-        self.seqs = array("q")
-        self.codes = array("i")
-        self._codes: dict[tuple[str, str | None], int] = {}
-        self.through = 0  # every delta up to this seq is here
-
-    def __len__(self) -> int:
-        return len(self.seqs)
-
-    def add(self, ev: Event) -> None:
-        if ev.type is None or not (ev.type.endswith(".delta") or ev.type == APPEND):
-            return
-        if self.seqs and ev.seq <= self.seqs[-1]:
-            return  # already known (a live page read twice)
-        key = (ev.type, ev.item_id or ev.call_id or ev.response_id)
-        self.seqs.append(ev.seq)
-        self.codes.append(self._codes.setdefault(key, len(self._codes)))
+def chunk_key(ev: Event) -> tuple[str, str | None] | None:
+    """What a run's events share (type and item), or None for an event that is no delta."""
+    if ev.type is None or not (ev.type.endswith(".delta") or ev.type == APPEND):
+        return None
+    return ev.type, ev.item_id or ev.call_id or ev.response_id
 
 
-def read_deltas(
-    store: Store, session_id: int, deltas: DeltaKeys, upto: int, cancelled: Callable[[], bool] = lambda: False
-) -> DeltaKeys:
-    """Add the session's deltas after `deltas.through`, up to seq `upto` (one indexed query)."""
-    if upto <= deltas.through:
-        return deltas
-    compiled = compile_filter(f"(type:*.delta OR type:{APPEND}) seq>{deltas.through} seq<={upto}")
-    for ev in store.events_matching(session_id, compiled):
-        if cancelled():
-            return deltas
-        deltas.add(ev)
-    deltas.through = upto
-    return deltas
+class RunFinder:
+    """Finds the runs (≥ 2 event rows) as a list's deltas arrive in seq order, keeping only the
+    runs and the last delta (memory grows with the runs, not with the deltas): a live session's
+    new events continue where the last read stopped."""
 
+    def __init__(self, filter_text: str = "") -> None:
+        self.filter_text = filter_text  # the list's filter: deltas are read through it
+        self.starts = array("i")  # first event row of each run
+        self.lengths = array("i")
+        self.through = 0  # the deltas up to this seq have been fed
+        self._row, self._open = -2, False
+        self._key: tuple[str, str | None] | None = None
 
-def find_runs(deltas: DeltaKeys, rows: array | None, from_row: int = 0) -> tuple[array, array]:
-    """The runs (≥ 2 event rows) starting at or after `from_row`: their first event rows and
-    lengths. `rows`: the filter's seqs (event row i shows seq rows[i]), or None for every event
-    (row i shows seq i + 1). Iterates the shorter of the two lists, bisecting the other."""
-    pairs = _row_codes(deltas, rows, from_row)
-    starts, lengths = array("i"), array("i")
-    run_start, run_len, prev_row, prev_code = -1, 0, -2, -1
-    for row, code in pairs:
-        if row == prev_row + 1 and code == prev_code:
-            run_len += 1
+    def feed(self, row: int, key: tuple[str, str | None]) -> None:
+        if row == self._row + 1 and key == self._key:
+            if self._open:
+                self.lengths[-1] += 1
+            else:
+                self.starts.append(row - 1)
+                self.lengths.append(2)
+                self._open = True
         else:
-            if run_len >= 2:
-                starts.append(run_start)
-                lengths.append(run_len)
-            run_start, run_len = row, 1
-        prev_row, prev_code = row, code
-    if run_len >= 2:
-        starts.append(run_start)
-        lengths.append(run_len)
-    return starts, lengths
+            self._open = False
+        self._row, self._key = row, key
 
-
-def _row_codes(deltas: DeltaKeys, rows: array | None, from_row: int) -> Iterator[tuple[int, int]]:
-    """(event row, code) of every delta shown, in row order."""
-    dseqs, codes = deltas.seqs, deltas.codes
-    if rows is None:
-        first = bisect_left(dseqs, from_row + 1)
-        return ((dseqs[i] - 1, codes[i]) for i in range(first, len(dseqs)))
-    if len(rows) - from_row < len(dseqs):
-        return _rows_bisecting_deltas(dseqs, codes, rows, from_row)
-    return _deltas_bisecting_rows(dseqs, codes, rows, from_row)
-
-
-def _rows_bisecting_deltas(dseqs: array, codes: array, rows: array, from_row: int) -> Iterator[tuple[int, int]]:
-    for row in range(from_row, len(rows)):
-        i = bisect_left(dseqs, rows[row])
-        if i < len(dseqs) and dseqs[i] == rows[row]:
-            yield row, codes[i]
-
-
-def _deltas_bisecting_rows(dseqs: array, codes: array, rows: array, from_row: int) -> Iterator[tuple[int, int]]:
-    first = bisect_left(dseqs, rows[from_row]) if from_row < len(rows) else len(dseqs)
-    for i in range(first, len(dseqs)):
-        row = bisect_left(rows, dseqs[i])
-        if row < len(rows) and rows[row] == dseqs[i]:
-            yield row, codes[i]
+    def read(
+        self,
+        store: Store,
+        session_id: int,
+        rows: array | None,
+        upto: int,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> None:
+        """Feed the deltas after `through` up to seq `upto` that the filter keeps: one query for
+        the filter and the delta types together. `rows`: the filter's seqs (event row i shows
+        seq rows[i]), or None for every event (row i shows seq i + 1)."""
+        if upto <= self.through:
+            return
+        text = f"({CHUNKS}) seq>{self.through} seq<={upto}"
+        if self.filter_text.strip():
+            text = f"({self.filter_text}) {text}"
+        for ev in store.events_matching(session_id, compile_filter(text)):
+            if cancelled():
+                return
+            key = chunk_key(ev)
+            row = ev.seq - 1 if rows is None else bisect_left(rows, ev.seq)
+            if key is not None and (rows is None or (row < len(rows) and rows[row] == ev.seq)):
+                self.feed(row, key)
+        self.through = upto
 
 
 class RunIndex:
@@ -182,11 +155,7 @@ class RunIndex:
         self.toggled.clear()
         self._layout()
 
-    def replace_tail(self, from_row: int, starts: array, lengths: array, rows: int) -> None:
-        """A live session grew to `rows` event rows: the runs from `from_row` on are these."""
-        keep = bisect_left(self.starts, from_row)
-        del self.starts[keep:], self.lengths[keep:]
-        self.starts.extend(starts)
-        self.lengths.extend(lengths)
+    def grew(self, rows: int) -> None:
+        """A live session grew to `rows` event rows (its finder extended the shared arrays)."""
         self.rows = rows
         self._layout()

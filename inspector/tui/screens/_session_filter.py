@@ -103,7 +103,7 @@ class Filtering(SessionScreenBase):
         el = self.event_list
         el.total = max(el.total, total)
         self._checked_seq = total
-        el.set_filter(seqs, keep)
+        el.set_filter(seqs, keep, compiled.text)
         # Only a slow filter is worth a timing (and instant ones keep snapshots deterministic).
         self.update_filter_status(f"{elapsed * 1000:.0f} ms" if elapsed >= 0.1 else "")
 

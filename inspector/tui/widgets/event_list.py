@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -29,7 +29,7 @@ from inspector.protocol import AUDIO_FIELDS
 from inspector.store import Event, Store
 from inspector.tui.db import worker_store
 from inspector.tui.model import RUN_TEXT, RowCells, delta_text, row_cells, run_cells
-from inspector.tui.runs import DeltaKeys, RunIndex, find_runs, read_deltas
+from inspector.tui.runs import RunFinder, RunIndex
 
 __all__ = ["EventList"]
 
@@ -41,9 +41,7 @@ MAX_STRIPS = 1024
 TYPE_WIDTH = 32  # longer types lose their middle: the end (.delta, .done) tells them apart
 IDS_WIDTH = 23  # two short ids (model.row_cells) and a … for a third: `item_…x9Qz resp_…Ab3d …`
 MIN_SUMMARY = 10  # the ids column shows only when a summary this wide still fits
-# Runs are found on the UI thread up to these sizes (a few ms), in a worker beyond them.
-SYNC_EVENTS = 5000  # events to read for their deltas
-SYNC_DELTAS = 20000  # deltas to group into runs
+SYNC_EVENTS = 5000  # runs are found on the UI thread up to this many events (a few ms), else in a worker
 RUN_CACHE = 256  # collapsed rows whose text is kept
 
 
@@ -120,7 +118,8 @@ class EventList(ScrollView, can_focus=True):
         self.first_paint_done = False  # for the benchmark
         self._read_error: str | None = None
         self.collapse = True  # runs of deltas start collapsed (Z flips it for the session)
-        self._deltas: DeltaKeys | None = None
+        self.filter_text = ""  # the filter that chose `seqs`: deltas are read through it
+        self._finder: RunFinder | None = None
         self._runs: RunIndex | None = None  # None: not found yet, every event is a row
         self._runs_generation = 0  # a worker's runs for an older list are dropped
         self._run_cells: OrderedDict[tuple[int, int], RowCells | None] = OrderedDict()
@@ -133,13 +132,15 @@ class EventList(ScrollView, can_focus=True):
         self.seqs = None
         self.total = total
         self.cursor = 0
-        self._deltas = None
+        self.filter_text = ""
         self._reset()
         self._find_runs()
 
-    def set_filter(self, seqs: Sequence[int] | None, keep_seq: int | None = None) -> None:
-        """Show only `seqs` (None: every event); keep the cursor on `keep_seq` or the nearest."""
+    def set_filter(self, seqs: Sequence[int] | None, keep_seq: int | None = None, text: str = "") -> None:
+        """Show only `seqs` (None: every event), which the filter `text` chose; keep the cursor
+        on `keep_seq` or the nearest."""
         self.seqs = None if seqs is None else (seqs if isinstance(seqs, array) else array("q", seqs))
+        self.filter_text = text if seqs is not None else ""
         self._reset()
         self._find_runs()
         self.cursor = self.row_of(keep_seq) if keep_seq is not None else 0
@@ -158,7 +159,7 @@ class EventList(ScrollView, can_focus=True):
             last_page = (before - 1) // PAGE_ROWS if before else 0
             for page in (last_page, last_page + 1):  # a partly filled page is stale now
                 self._pages.pop(page, None)
-            self._extend_runs(before)
+            self._extend_runs()
             self._strips.clear()
             self._update_size()
             self.refresh()
@@ -250,80 +251,64 @@ class EventList(ScrollView, can_focus=True):
     # -- runs of deltas --------------------------------------------------------------------
 
     def _find_runs(self) -> None:
-        """Group the list's deltas into runs: at once when that is cheap, else in a worker (the
+        """Group the list's deltas into runs: at once in a small session, else in a worker (the
         list shows every event meanwhile)."""
-        self._runs = None
+        self._runs = self._finder = None
         self._run_cells.clear()
         self._runs_generation += 1
         if self.store is None:
             return
-        deltas = self._deltas
-        if deltas is not None and self.total - deltas.through > SYNC_EVENTS:
-            deltas = self._deltas = None  # far behind a live session: read them again, off the UI
-        try:
-            if deltas is None and self.total <= SYNC_EVENTS:
-                deltas = self._deltas = read_deltas(self.store, self.session_id, DeltaKeys(), self.total)
-            elif deltas is not None:
-                read_deltas(self.store, self.session_id, deltas, self.total)
-        except Exception as exc:  # a locked database: every event stays a row
-            log.warning("cannot read the deltas: %s", exc)
+        finder = RunFinder(self.filter_text)
+        if self.total > SYNC_EVENTS:
+            self._find_runs_in_worker(self._runs_generation, finder, self.total)
             return
-        if deltas is not None and len(deltas) <= SYNC_DELTAS:
-            starts, lengths = find_runs(deltas, self.seqs)
-            self._runs = RunIndex(starts, lengths, self.event_count, collapsed=self.collapse)
-            self._update_size()
-        else:
-            seqs = None if self.seqs is None else array("q", self.seqs)  # appends go on meanwhile
-            self._find_runs_in_worker(self._runs_generation, deltas, seqs, self.total)
+        try:
+            finder.read(self.store, self.session_id, self.seqs, self.total)
+        except Exception as exc:  # a locked database, an odd filter: every event stays a row
+            log.warning("cannot find the runs of deltas: %s", exc)
+            return
+        self._finder = finder
+        self._runs = RunIndex(finder.starts, finder.lengths, self.event_count, collapsed=self.collapse)
+        self._update_size()
 
     @work(thread=True, exclusive=True, group="runs")
-    def _find_runs_in_worker(self, generation: int, deltas: DeltaKeys | None, seqs: array | None, total: int) -> None:
+    def _find_runs_in_worker(self, generation: int, finder: RunFinder, total: int) -> None:
         worker = get_current_worker()
-        try:
-            if deltas is None:  # a new one: the UI thread's, if any, is never written here
-                store = worker_store(self.app)
-                deltas = read_deltas(store, self.session_id, DeltaKeys(), total, lambda: worker.is_cancelled)
-            starts, lengths = find_runs(deltas, seqs)
+        try:  # the filter's seqs only grow (on the UI thread) meanwhile: bisecting them is safe
+            finder.read(worker_store(self.app), self.session_id, self.seqs, total, lambda: worker.is_cancelled)
         except Exception as exc:  # a worker's exception would end the app
-            log.warning("cannot read the deltas: %s", exc)
+            log.warning("cannot find the runs of deltas: %s", exc)
             return
-        rows = total if seqs is None else len(seqs)
         if not worker.is_cancelled:
-            self.app.call_from_thread(self._runs_found, generation, deltas, RunIndex(starts, lengths, rows))
+            self.app.call_from_thread(self._runs_found, generation, finder, total)
 
-    def _runs_found(self, generation: int, deltas: DeltaKeys, runs: RunIndex) -> None:
+    def _runs_found(self, generation: int, finder: RunFinder, total: int) -> None:
         if generation != self._runs_generation:
             return
         keep = self.cursor_seq
-        self._deltas = deltas
-        runs.set_collapsed(self.collapse)
-        self._runs = runs
-        if runs.rows < self.event_count:  # a live session grew while the worker ran
-            self._extend_runs(runs.rows)
+        rows = total if self.seqs is None else bisect_right(self.seqs, total)
+        self._finder = finder
+        self._runs = RunIndex(finder.starts, finder.lengths, rows, collapsed=self.collapse)
+        if rows < self.event_count:  # a live session grew while the worker ran
+            self._extend_runs()
         if self._open_seq is not None:
             self._open_run_of(self._open_seq)
         self._relayout(keep)
 
-    def _extend_runs(self, before: int) -> None:
-        """Event rows from `before` on are new (live): find the runs again from the last run
-        that could grow on."""
-        runs, deltas = self._runs, self._deltas
-        if runs is None or deltas is None or self.store is None:
+    def _extend_runs(self) -> None:
+        """New event rows (live): feed their deltas to the runs."""
+        runs, finder = self._runs, self._finder
+        if runs is None or finder is None or self.store is None:
             return  # a worker is finding them, and will come back here
-        if self.total - deltas.through > SYNC_EVENTS:
+        if self.total - finder.through > SYNC_EVENTS:
             self._find_runs()
             return
         try:
-            read_deltas(self.store, self.session_id, deltas, self.total)
+            finder.read(self.store, self.session_id, self.seqs, self.total)
         except Exception as exc:
-            log.warning("cannot read the deltas: %s", exc)
+            log.warning("cannot find the runs of deltas: %s", exc)
             return
-        last = runs.run_at(before - 1) if before else None
-        from_row = runs.starts[last] if last is not None else max(0, before - 1)
-        starts, lengths = find_runs(deltas, self.seqs, from_row)
-        runs.replace_tail(from_row, starts, lengths, self.event_count)
-        for key in [key for key in self._run_cells if key[0] >= from_row]:
-            del self._run_cells[key]
+        runs.grew(self.event_count)  # a grown run's cells are cached under its new length
 
     def _run_row(self, run: int) -> RowCells | None:
         """The cells of a collapsed run: its events read (frames only for the text it shows)."""
