@@ -133,7 +133,8 @@ def test_diff_screen(tmp_path, snap_compare):
     labels at "set-up" and "turn 1", "~" between changed pairs; the cursor on the first
     difference (row 4, the user's question) with the turn's timings and the JSON path
     $.item.content[0].text with both values (A in red, B in green) in the detail pane; the
-    footer shows n Next diff, N Prev diff, m Mode, d Detail pane."""
+    footer shows n Next diff, N Prev diff, m Mode, d Detail pane. The panes are titled "A | B"
+    (its top rule lit: it has the keys) and "Detail"."""
     from inspector.store import FrameIn, Store
     from inspector.tui.screens.diff import DiffScreen
     from tests.tui_helpers import fixture_frames

@@ -291,8 +291,9 @@ class EventList(ScrollView, can_focus=True):
         self._runs = RunIndex(finder.starts, finder.lengths, rows, collapsed=self.collapse)
         if rows < self.event_count:  # a live session grew while the worker ran
             self._extend_runs()
-        if self._open_seq is not None:
+        if self._open_seq is not None:  # a jump made before the runs were known
             self._open_run_of(self._open_seq)
+            self._open_seq = None
         self._relayout(keep)
 
     def _extend_runs(self) -> None:
@@ -467,7 +468,8 @@ class EventList(ScrollView, can_focus=True):
 
     def go_to_seq(self, seq: int) -> None:
         """Move to an event, opening the collapsed run it is in."""
-        self._open_seq = seq
+        if self._runs is None:
+            self._open_seq = seq  # opened when the worker's runs arrive
         self._open_run_of(seq)
         self.move_cursor(self.row_of(seq), center=True)
 
