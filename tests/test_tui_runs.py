@@ -59,20 +59,22 @@ async def test_deltas_collapse_into_one_row_with_count_duration_and_text(db):
         row = el.row_of(11)
         assert el.row_of(17) == row and el.seq_at(row) == 11 and el.seq_at(row + 1) == 23
         text = el.render_line(row).text
-        assert "▸response.f" in text and '12× in 440ms: { "city": "Londo' in text
-        assert "11× in 400ms: It is foggy and" in el.render_line(el.row_of(35)).text
+        assert "←▸12× respon…_call_arguments.delta" in text and 'in 440ms: { "city": "Lond' in text
+        assert "▸11× response.output_text.delta" in el.render_line(el.row_of(35)).text
+        assert "in 400ms: It is foggy and" in el.render_line(el.row_of(35)).text
         assert app.screen.filter_bar.query_one("#filter-status").render().plain == "50 events"
     async with running_app(path, ids["audio_in_server_vad_turn"]) as (app, pilot):
         el = app.screen.event_list
         appends = el.render_line(el.row_of(4)).text  # the client's 55 input audio chunks
-        assert "55× in 2.2s: <audio 38 ms, 1.8" in appends  # 55 × 33 B at 48 B/ms
+        assert "55× input_audio_buffer.append" in appends
+        assert "in 2.2s: <audio 38 ms, 1.8" in appends  # 55 × 33 B at 48 B/ms
         assert el.seq_at(el.row_of(4) + 1) == 59
         # hiding the audio and the input transcription between them joins the answer's
         # transcript deltas into one run
         app.screen.set_filter_text("type:response.output_audio_transcript.delta")
         await settle(app, pilot)
         assert el.event_count > 10 and el.row_count == 1
-        assert f"{el.event_count}× in" in el.render_line(0).text
+        assert f"▸{el.event_count}× respon" in el.render_line(0).text
 
 
 async def test_z_opens_and_closes_the_run_under_the_cursor_and_Z_all_of_them(db):
@@ -143,10 +145,12 @@ async def test_a_live_run_grows_in_place(tmp_path):
         async with running_app(path, sid) as (app, pilot):
             el = app.screen.event_list
             await _wait(pilot, lambda: el.total == 4)
-            assert el.row_count == 2 and "3× in" in el.render_line(1).text and el.cursor == 1
+            assert el.row_count == 2 and "3× response" in el.render_line(1).text and el.cursor == 1
             await asyncio.to_thread(record, 4)
             await _wait(pilot, lambda: el.total == 8)
-            assert el.row_count == 2 and "7× in" in el.render_line(1).text and "abababab" in el.render_line(1).text
+            assert (
+                el.row_count == 2 and "7× response" in el.render_line(1).text and "abababab" in el.render_line(1).text
+            )
     finally:
         recorder.close()
     with Store(path) as store:

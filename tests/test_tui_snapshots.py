@@ -65,7 +65,7 @@ def test_session_screen_with_a_bad_filter(db, snap_compare):
     """The filter bar holds `type:response.* foo:bar`; under it, in red, a caret points at
     `foo:bar` with "unknown field 'foo' …". The list still shows all 50 events, and the status
     line (in the warning colour) says so: "50 events · for no filter; enter applies the text
-    above". Rows 11 and 35 are the collapsed runs of deltas (▸, "12× in 440ms", "11× in 400ms")."""
+    above". Rows 11 and 35 are the collapsed runs of deltas (▸12× …, ▸11× …, "in 440ms", "in 400ms")."""
     path, ids = db
 
     async def run_before(pilot) -> None:
@@ -169,17 +169,17 @@ def _collapsed_run(db, snap_compare, size: tuple[int, int]) -> bool:
 
 def test_session_screen_with_a_collapsed_delta_run_80x24(db, snap_compare):
     """Session 2 at 80×24: the list pane titled "Events" (its top rule lit: it has the keys),
-    the detail pane "Detail" beside it. The cursor is on seq 11, one row `←▸respon…guments.delta`
+    the detail pane "Detail" beside it. The cursor is on seq 11, one row `←▸12× re…guments.delta`
     of 3.1KB for the twelve function-call argument deltas (11–22); the next row is seq 23. At
-    this width the summary column does not fit beside the detail pane: ▸ and the jump from 11
-    to 23 show the run. The detail pane shows event 11's JSON; the filter hint fits."""
+    this width the summary column does not fit beside the detail pane, the count (before the
+    type) does. The detail pane shows event 11's JSON; the filter hint fits."""
     assert _collapsed_run(db, snap_compare, (80, 24))
 
 
 def test_session_screen_with_a_collapsed_delta_run_200x50(db, snap_compare):
     """Session 2 at 200×50, all 29 rows on screen: seq 11 (highlighted) stands for the twelve
-    argument deltas with `12× in 440ms: { "city": "London" }` and seq 35 for the eleven text
-    deltas with `11× in 400ms: It is foggy and 12 degrees in London…`, both marked ▸ after the
-    arrow; the ids column shows (item_…, resp_…); the status line says "50 events"; the footer
+    argument deltas (`▸12× respon…_call_arguments.delta`, 3.1KB, `in 440ms: { "city": "London" }`)
+    and seq 35 for the eleven text deltas (`▸11× response.output_text.delta`, `in 400ms: It is
+    foggy and 12 degrees in London…`); the ids column shows (item_…, resp_…); the status line says "50 events"; the footer
     lists z Fold deltas."""
     assert _collapsed_run(db, snap_compare, (200, 50))

@@ -62,7 +62,8 @@ def delta_text(ev: Event) -> str:
 
 def run_cells(events: Sequence[Event], texts: Sequence[str]) -> RowCells:
     """One row for a collapsed run of deltas: the first event's columns with the run's total
-    size, and as summary the count, the time from the first delta to the last and the joined
+    size, the count before the type (so that it shows in a narrow list, where the summary
+    column does not), and as summary the time from the first delta to the last and the joined
     text (`texts`, the deltas' text in order), or for audio its total length."""
     first, last = events[0], events[-1]
     cells = row_cells(first)
@@ -75,8 +76,9 @@ def run_cells(events: Sequence[Event], texts: Sequence[str]) -> RowCells:
     duration = format_duration((last.t_ns - first.t_ns) / 1e9)
     return replace(
         cells,
+        type=f"{len(events)}× {cells.type}",
         size=format_bytes(sum(ev.size for ev in events)),
-        summary=f"{len(events)}× in {duration}: {text}",
+        summary=f"in {duration}: {text}",
         error=any(ev.is_error for ev in events),
     )
 
