@@ -81,9 +81,13 @@ async def test_z_opens_and_closes_the_run_under_the_cursor_and_Z_all_of_them(db)
     path, ids = db
     async with running_app(path, ids["tool_call_round"]) as (app, pilot):
         el = app.screen.event_list
+        title = app.screen.detail.query_one("#detail-title")
         el.move_cursor(el.row_of(11))
+        await settle(app, pilot)
+        assert "the first of 12 deltas, #11–#22 (z shows them all)" in str(title.render())
         await pilot.press("z")
-        assert el.row_count == 40 and el.cursor_seq == 11
+        await settle(app, pilot)
+        assert el.row_count == 40 and el.cursor_seq == 11 and "deltas" not in str(title.render())
         assert "←▾response.f" in el.render_line(el.cursor).text and "12×" not in el.render_line(el.cursor).text
         el.move_cursor(el.row_of(15))
         await pilot.press("z")  # inside the open run: closes it, the cursor on its row

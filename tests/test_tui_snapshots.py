@@ -172,7 +172,8 @@ def test_session_screen_with_a_collapsed_delta_run_80x24(db, snap_compare):
     the detail pane "Detail" beside it. The cursor is on seq 11, one row `←▸12× re…guments.delta`
     of 3.1KB for the twelve function-call argument deltas (11–22); the next row is seq 23. At
     this width the summary column does not fit beside the detail pane, the count (before the
-    type) does. The detail pane shows event 11's JSON; the filter hint fits."""
+    type) does. The detail pane shows event 11's JSON under "the first of 12 deltas, #11–#22
+    (z shows them all)"; the filter hint fits."""
     assert _collapsed_run(db, snap_compare, (80, 24))
 
 
@@ -180,6 +181,7 @@ def test_session_screen_with_a_collapsed_delta_run_200x50(db, snap_compare):
     """Session 2 at 200×50, all 29 rows on screen: seq 11 (highlighted) stands for the twelve
     argument deltas (`▸12× respon…_call_arguments.delta`, 3.1KB, `in 440ms: { "city": "London" }`)
     and seq 35 for the eleven text deltas (`▸11× response.output_text.delta`, `in 400ms: It is
-    foggy and 12 degrees in London…`); the ids column shows (item_…, resp_…); the status line says "50 events"; the footer
+    foggy and 12 degrees in London…`); the detail pane's title says "the first of 12 deltas,
+    #11–#22 (z shows them all)"; the ids column shows (item_…, resp_…); the status line says "50 events"; the footer
     lists z Fold deltas."""
     assert _collapsed_run(db, snap_compare, (200, 50))

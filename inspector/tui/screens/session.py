@@ -106,7 +106,7 @@ class SessionScreen(LiveTail, DetailPane, Filtering, Navigation, Exporting):
 
     def on_event_list_event_highlighted(self, message: EventList.EventHighlighted) -> None:
         self._stop_following_if_away()
-        self.load_detail(message.seq, self.raw)
+        self.show_cursor_event()
 
     def on_event_list_event_selected(self, message: EventList.EventSelected) -> None:
         self.action_toggle_detail()

@@ -219,6 +219,14 @@ class EventList(ScrollView, can_focus=True):
     def cursor_seq(self) -> int | None:
         return self.seq_at(self.cursor)
 
+    def cursor_run(self) -> tuple[int, int, int] | None:
+        """The collapsed run under the cursor: its first and last seq and its length."""
+        event_row, run = self._event_row(self.cursor)
+        if run is None or self._runs is None:
+            return None
+        length = self._runs.lengths[run]
+        return self._seq_of(event_row), self._seq_of(event_row + length - 1), length
+
     def event_at(self, event_row: int) -> Event | None:
         """The event on an event row (not a display row: see `_event_row`)."""
         page_no = event_row // PAGE_ROWS
@@ -355,8 +363,7 @@ class EventList(ScrollView, can_focus=True):
             return
         self.cursor = self.row_of(keep)
         self._scroll_to_cursor(center=True)
-        if self.cursor_seq != keep:
-            self._post_highlight()
+        self._post_highlight()  # also on the same event: the detail pane says whether it is a run
 
     def action_toggle_run(self) -> None:
         """Open the collapsed run under the cursor, or close the open run the cursor is in."""
