@@ -145,7 +145,7 @@ async def test_event_list_rows_and_mouse(db):
         el = app.screen.event_list
         text = el.render_line(3).text
         assert "conversation.item.create" in text and "→" in text and "user: What is the" in text
-        await pilot.click(EventList, offset=(5, 7))
+        await pilot.click(EventList, offset=(5, 8))  # row 7 under the pane title
         assert el.cursor_seq == 8
         await settle(app, pilot)
         assert app.screen.detail.event.seq == 8
@@ -521,6 +521,9 @@ async def test_live_tail_follows_new_events_and_badges_when_scrolled_away(tmp_pa
         async with running_app(path, sid) as (app, pilot):
             screen = app.screen
             el = screen.event_list
+            assert screen.follow and el.row_count == 1 and el.cursor_seq == 1  # the five chunks, collapsed
+            el.action_toggle_all_runs()  # every event its own row: this test counts rows
+            screen.action_follow()
             assert screen.follow and el.cursor_seq == 5
 
             def record(n: int) -> None:  # another thread, like the tap's event loop
@@ -582,7 +585,9 @@ def _notes(app) -> list[str]:
 def _live_session(path: Path, n: int = 5) -> int:
     """A session a tap is still recording (status open) with `n` events."""
     frames = [
-        FrameIn(Direction.SERVER, i * 1000, '{"type":"response.output_audio.delta","delta":"AAAA"}') for i in range(n)
+        # one item each: consecutive deltas of one item would be one (collapsed) row
+        FrameIn(Direction.SERVER, i * 1000, f'{{"type":"response.output_audio.delta","item_id":"i{i}","delta":"AAAA"}}')
+        for i in range(n)
     ]
     with Store(path) as store:
         return store.import_session(frames, source="tap", status="open")
@@ -771,6 +776,7 @@ async def test_event_types_stay_distinct_in_a_narrow_list(db):
     path, ids = db
     async with running_app(path, ids["tool_call_round"], size=(80, 60)) as (app, _pilot):
         el = app.screen.event_list
+        el.action_toggle_all_runs()  # one row per event
         events = list(app.store.events(ids["tool_call_round"]))
         shown = {}
         for row, ev in enumerate(events[: el.size.height]):

@@ -49,7 +49,8 @@ def test_session_screen_with_filter(db, snap_compare):
     """Session 2 (the tool call round) filtered with `type:response.* -type:*.delta`: 14 of 50
     events match (status line under the filter bar); rows show seq, +time, arrows (→ client in
     the primary colour, ← server in green), type, size and summary; the first row (seq 5,
-    response.create) is highlighted and its JSON is in the detail pane on the right."""
+    response.create) is highlighted and its JSON is in the detail pane on the right. The panes
+    are titled Events (its rule lit: it has the keys) and Detail."""
     path, ids = db
 
     async def run_before(pilot) -> None:
@@ -62,7 +63,9 @@ def test_session_screen_with_filter(db, snap_compare):
 
 def test_session_screen_with_a_bad_filter(db, snap_compare):
     """The filter bar holds `type:response.* foo:bar`; under it, in red, a caret points at
-    `foo:bar` with "unknown field 'foo' …". The list still shows all 50 events."""
+    `foo:bar` with "unknown field 'foo' …". The list still shows all 50 events, and the status
+    line (in the warning colour) says so: "50 events · for no filter; enter applies the text
+    above". Rows 11 and 35 are the collapsed runs of deltas (▸12× …, ▸11× …, "in 440ms", "in 400ms")."""
     path, ids = db
 
     async def run_before(pilot) -> None:
@@ -75,7 +78,8 @@ def test_session_screen_with_a_bad_filter(db, snap_compare):
 
 def test_detail_pane_with_audio_summary(db, snap_compare):
     """Session 4 (server VAD audio) on event 4, an `input_audio_buffer.append`: the detail pane
-    shows pretty, highlighted JSON where the audio is `"<audio … ms, … B>"` instead of base64."""
+    shows pretty, highlighted JSON where the audio is `"<audio … ms, … B>"` instead of base64.
+    The jump opened the run of 55 appends it is in: row 4 is marked ▾ and 5, 6, … follow."""
     path, ids = db
 
     async def run_before(pilot) -> None:
@@ -90,7 +94,9 @@ def test_turns_view(db, snap_compare):
     """The turns of session 5 (three server-VAD turns): one row per turn with the user's
     transcript, the answer's transcript, ms to first output with a bar per turn (░ ▒ █; slow
     turns in red with "slow"), status completed, then the latencies in ms from the input
-    (→created, →done); the footer starts with ⏎ Go to turn."""
+    (→created, →done); the headline says "3 turns · latencies in ms from each turn's input (its
+    commit or response.create) · 0 slow (> 1,000 ms to first output)" and the line under it
+    explains the bar; the footer starts with ⏎ Go to turn."""
     path, ids = db
 
     async def run_before(pilot) -> None:
@@ -108,7 +114,8 @@ def test_turns_view(db, snap_compare):
 def test_help_screen(db, snap_compare):
     """The help screen over the session screen: every key binding grouped by Everywhere,
     Sessions (with D Diff marked), Session (with D Diff with and R Replay), Event list, Filter
-    bar, Turns, Diff and Replay (the first of these on screen, the rest below it)."""
+    bar, Turns, Diff, Replay and the filter language; opened from the session screen, it is
+    scrolled to the Session section (its first line at the top, z / Z under Event list)."""
     path, ids = db
 
     async def run_before(pilot) -> None:
@@ -126,7 +133,8 @@ def test_diff_screen(tmp_path, snap_compare):
     labels at "set-up" and "turn 1", "~" between changed pairs; the cursor on the first
     difference (row 4, the user's question) with the turn's timings and the JSON path
     $.item.content[0].text with both values (A in red, B in green) in the detail pane; the
-    footer shows n Next diff, N Prev diff, m Mode, d Detail pane."""
+    footer shows n Next diff, N Prev diff, m Mode, d Detail pane. The panes are titled "A | B"
+    (its top rule lit: it has the keys) and "Detail"."""
     from inspector.store import FrameIn, Store
     from inspector.tui.screens.diff import DiffScreen
     from tests.tui_helpers import fixture_frames
@@ -145,3 +153,35 @@ def test_diff_screen(tmp_path, snap_compare):
         await _settle(pilot)
 
     assert snap_compare(make_app(path), terminal_size=SIZE, run_before=run_before)
+
+
+def _collapsed_run(db, snap_compare, size: tuple[int, int]) -> bool:
+    path, ids = db
+
+    async def run_before(pilot) -> None:
+        await _settle(pilot)
+        el = pilot.app.screen.event_list
+        el.move_cursor(el.row_of(11))
+        await _settle(pilot)
+
+    return snap_compare(make_app(path, ids["tool_call_round"]), terminal_size=size, run_before=run_before)
+
+
+def test_session_screen_with_a_collapsed_delta_run_80x24(db, snap_compare):
+    """Session 2 at 80×24: the list pane titled "Events" (its top rule lit: it has the keys),
+    the detail pane "Detail" beside it. The cursor is on seq 11, one row `←▸12× re…guments.delta`
+    of 3.1KB for the twelve function-call argument deltas (11–22); the next row is seq 23. At
+    this width the summary column does not fit beside the detail pane, the count (before the
+    type) does. The detail pane shows event 11's JSON under "the first of 12 deltas, #11–#22
+    (z shows them all)"; the filter hint fits."""
+    assert _collapsed_run(db, snap_compare, (80, 24))
+
+
+def test_session_screen_with_a_collapsed_delta_run_200x50(db, snap_compare):
+    """Session 2 at 200×50, all 29 rows on screen: seq 11 (highlighted) stands for the twelve
+    argument deltas (`▸12× respon…_call_arguments.delta`, 3.1KB, `in 440ms: { "city": "London" }`)
+    and seq 35 for the eleven text deltas (`▸11× response.output_text.delta`, `in 400ms: It is
+    foggy and 12 degrees in London…`); the detail pane's title says "the first of 12 deltas,
+    #11–#22 (z shows them all)"; the ids column shows (item_…, resp_…); the status line says "50 events"; the footer
+    lists z Fold deltas."""
+    assert _collapsed_run(db, snap_compare, (200, 50))

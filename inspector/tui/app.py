@@ -102,11 +102,15 @@ class InspectorApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.help_sections()))
+            current = getattr(
+                self.screen, "HELP_SECTION", "Sessions" if isinstance(self.screen, SessionsScreen) else None
+            )
+            self.push_screen(HelpScreen(self.help_sections(), [("Filter language", filter_language())], current))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield SystemCommand("app: Help", "Every key binding", self.action_help)
+        # Textual's "Keys" panel would be a second help next to ours.
+        yield from (command for command in super().get_system_commands(screen) if command.title != "Keys")
+        yield SystemCommand("app: Help", "Every key binding, this screen's first", self.action_help)
         namespace = getattr(screen, "NAMESPACE", None)
         if namespace is None:
             return
@@ -119,6 +123,14 @@ class InspectorApp(App[None]):
                 f"key {binding.key.split(',')[0]}",
                 partial(screen.run_action, binding.action),
             )
+
+
+def filter_language() -> str:
+    """The filter language's summary, as the filter module's docstring gives it."""
+    from inspector.store import filter as filter_module
+
+    doc = (filter_module.__doc__ or "").split("\n\n")
+    return "\n".join(line.rstrip() for line in doc[1].splitlines()) if len(doc) > 1 else ""
 
 
 # Actions that open a dialog: their palette entries end with an ellipsis.

@@ -4,16 +4,20 @@ audio summarised, and which event another one refers to. No Textual here."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from inspector.display import format_bytes, format_offset, short_id
+from inspector.audio import bytes_per_ms
+from inspector.display import format_bytes, format_duration, format_offset, short_id
 from inspector.protocol import AUDIO_FIELDS, Direction, audio_summary
 from inspector.store import Event
 
-__all__ = ["RowCells", "display_data", "quote_value", "references", "row_cells"]
+__all__ = ["RowCells", "delta_text", "display_data", "quote_value", "references", "row_cells", "run_cells"]
 
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]{16,}={0,2}$")
+_AUDIO_SUMMARY = re.compile(r"^<audio [0-9.]+ ms, ([0-9]+) B>$")
+RUN_TEXT = 240  # characters of a run's joined text: more than any row shows
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,37 @@ def row_cells(ev: Event) -> RowCells:
         summary=ev.summary or "",
         client=ev.direction == Direction.CLIENT,
         error=ev.is_error,
+    )
+
+
+def delta_text(ev: Event) -> str:
+    """The text a delta adds, spaces kept (the stored summary trims them: joined summaries
+    would run the words together). Needs the frame."""
+    data = ev.data()
+    delta = data.get("delta") if isinstance(data, dict) else None
+    return delta if isinstance(delta, str) else ""
+
+
+def run_cells(events: Sequence[Event], texts: Sequence[str]) -> RowCells:
+    """One row for a collapsed run of deltas: the first event's columns with the run's total
+    size, the count before the type (so that it shows in a narrow list, where the summary
+    column does not), and as summary the time from the first delta to the last and the joined
+    text (`texts`, the deltas' text in order), or for audio its total length."""
+    first, last = events[0], events[-1]
+    cells = row_cells(first)
+    if first.type in AUDIO_FIELDS:
+        # The stored summaries give each chunk's decoded size (at the store's default format).
+        total = sum(int(m.group(1)) for ev in events if (m := _AUDIO_SUMMARY.match(ev.summary or "")))
+        text = f"<audio {total / bytes_per_ms('audio/pcm'):.0f} ms, {format_bytes(total)}>"
+    else:
+        text = " ".join("".join(texts).split())[:RUN_TEXT]
+    duration = format_duration((last.t_ns - first.t_ns) / 1e9)
+    return replace(
+        cells,
+        type=f"{len(events)}× {cells.type}",
+        size=format_bytes(sum(ev.size for ev in events)),
+        summary=f"in {duration}: {text}",
+        error=any(ev.is_error for ev in events),
     )
 
 

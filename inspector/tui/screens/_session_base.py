@@ -18,7 +18,12 @@ from inspector.tui.widgets.event_detail import EventDetail
 from inspector.tui.widgets.event_list import EventList
 from inspector.tui.widgets.filter_bar import FilterBar
 
-__all__ = ["SessionScreenBase"]
+__all__ = ["SessionScreenBase", "plural"]
+
+
+def plural(n: int, word: str) -> str:
+    """`1 error`, `2 errors`, `0 errors`."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 class SessionScreenBase(Screen[None]):
@@ -67,8 +72,8 @@ class SessionScreenBase(Screen[None]):
             info.model or "-",
             info.source,
             info.status,
-            f"{info.events} events ({info.client_events} → / {info.server_events} ←)",
-            f"{info.error_events} errors",
+            f"{plural(info.events, 'event')} ({info.client_events} → / {info.server_events} ←)",
+            plural(info.error_events, "error"),
             format_duration(info.duration),
             format_bytes(info.bytes),
         ]
@@ -79,9 +84,9 @@ class SessionScreenBase(Screen[None]):
     def update_filter_status(self, note: str = "") -> None:
         el = self.event_list
         if self.filter.empty:
-            text = f"{el.total} events"
+            text = plural(el.total, "event")
         else:
-            text = f"{el.row_count} of {el.total} events match"
+            text = f"{el.event_count} of {el.total} events match"
         if note:
             text += f" · {note}"
         self.filter_bar.set_status(text)
@@ -89,9 +94,10 @@ class SessionScreenBase(Screen[None]):
     def go_to_seq(self, seq: int) -> None:
         """Move to an event, clearing the filter when it hides that event."""
         el = self.event_list
-        if el.seqs is not None and el.seq_at(el.row_of(seq)) != seq:
+        if el.seqs is not None and not el.contains(seq):
             self.filter_bar.input.value = ""
             self.filter = CompiledFilter("")
+            self.filter_bar.mark_applied("")
             el.set_filter(None, seq)
             self.update_filter_status("filter cleared to show the event")
         el.focus()

@@ -17,8 +17,14 @@ __all__ = ["DetailPane"]
 
 
 class DetailPane(SessionScreenBase):
+    def show_cursor_event(self) -> None:
+        """The detail of the event under the list's cursor (a collapsed run's first, said so)."""
+        run = self.event_list.cursor_run()
+        note = f"the first of {run[2]} deltas, #{run[0]}–#{run[1]} (z shows them all)" if run else ""
+        self.load_detail(self.event_list.cursor_seq, self.raw, note)
+
     @work(thread=True, exclusive=True, group="detail")
-    def load_detail(self, seq: int | None, raw: bool) -> None:
+    def load_detail(self, seq: int | None, raw: bool, note: str = "") -> None:
         if seq is None:
             self.app.call_from_thread(
                 self.detail.show, None, "no events" if self.event_list.row_count == 0 else "", raw
@@ -30,7 +36,7 @@ class DetailPane(SessionScreenBase):
         except Exception as exc:
             ev, renderable = None, f"cannot read event {seq}: {exc}"
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.detail.show, ev, renderable, raw)
+            self.app.call_from_thread(self.detail.show, ev, renderable, raw, note)
 
     def action_toggle_detail(self) -> None:
         if self.has_class("-no-detail"):
@@ -50,7 +56,7 @@ class DetailPane(SessionScreenBase):
 
     def action_toggle_raw(self) -> None:
         self.raw = not self.raw
-        self.load_detail(self.event_list.cursor_seq, self.raw)
+        self.show_cursor_event()
 
     def action_copy_frame(self) -> None:
         ev = self._current_event()

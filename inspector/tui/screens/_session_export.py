@@ -19,7 +19,9 @@ class Exporting(SessionScreenBase):
     def action_export(self) -> None:
         filtered = not self.filter.empty
         default = f"session-{self.session_id}{'-filtered' if filtered else ''}.jsonl"
-        what = f"the {self.event_list.row_count} filtered events" if filtered else f"all {self.event_list.total} events"
+        what = (
+            f"the {self.event_list.event_count} filtered events" if filtered else f"all {self.event_list.total} events"
+        )
         seqs = list(self.event_list.seqs) if self.event_list.seqs is not None else None
 
         def done(path: str | None) -> None:

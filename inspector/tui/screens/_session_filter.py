@@ -22,11 +22,17 @@ class Filtering(SessionScreenBase):
         self.filter_bar.input.focus()
 
     def action_back(self) -> None:
+        """Step back one thing at a time, as on the sessions screen: the filter bar or the
+        detail pane to the list, a running filter cancelled, an applied filter cleared, and
+        only then the screen left."""
         if self.filter_bar.input.has_focus or self.focused is self.detail:
             self.event_list.focus()
         elif self._filter_store is not None:
             self._cancel_filter()
             self.update_filter_status("filter cancelled")
+        elif not self.filter.empty or self.filter_bar.value.strip():
+            self.filter_bar.apply("")
+            self.notify("filter cleared: esc again goes back to the sessions", timeout=3)
         else:
             self.app.pop_screen()
 
@@ -41,6 +47,7 @@ class Filtering(SessionScreenBase):
     def apply_filter(self, compiled: CompiledFilter) -> None:
         self._cancel_filter()
         self.filter = compiled
+        self.filter_bar.mark_applied(compiled.text)
         keep = self.event_list.cursor_seq
         if compiled.empty:
             self.event_list.set_filter(None, keep)
@@ -96,7 +103,7 @@ class Filtering(SessionScreenBase):
         el = self.event_list
         el.total = max(el.total, total)
         self._checked_seq = total
-        el.set_filter(seqs, keep)
+        el.set_filter(seqs, keep, compiled.text)
         # Only a slow filter is worth a timing (and instant ones keep snapshots deterministic).
         self.update_filter_status(f"{elapsed * 1000:.0f} ms" if elapsed >= 0.1 else "")
 

@@ -35,6 +35,7 @@ _VALUE_WIDTH = 200
 
 class DiffScreen(Screen[None]):
     NAMESPACE = "diff"
+    HELP_SECTION = "Diff"
     BINDINGS = [
         Binding("n", "next_difference", "Next diff"),
         Binding("N", "previous_difference", "Prev diff"),
@@ -48,6 +49,13 @@ class DiffScreen(Screen[None]):
     DiffScreen DiffList { width: 2fr; }
     DiffScreen #diff-detail { width: 1fr; border-left: solid $primary; padding: 0 1; }
     DiffScreen.-no-detail #diff-detail { display: none; }
+    /* Which pane has the keys: its top rule and title light up (as on the session screen). */
+    DiffScreen DiffList, DiffScreen #diff-detail {
+        border-top: hkey $border-blurred; border-title-color: $text-muted;
+    }
+    DiffScreen DiffList:focus, DiffScreen #diff-detail:focus {
+        border-top: hkey $border; border-title-color: $text; border-title-style: bold;
+    }
     """
 
     def __init__(
@@ -78,6 +86,8 @@ class DiffScreen(Screen[None]):
         return self.query_one(DiffList)
 
     def on_mount(self) -> None:
+        self.diff_list.border_title = "A | B"
+        self.query_one("#diff-detail").border_title = "Detail"
         self.diff_list.focus()
         self.set_interval(0.5, self._tick)
         if self._given is not None and all(isinstance(s, int) for s in self.sources):

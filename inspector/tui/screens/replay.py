@@ -57,6 +57,7 @@ class ReplaySettings:
 
 class ReplayScreen(Screen[None]):
     NAMESPACE = "replay"
+    HELP_SECTION = "Replay"
     BINDINGS = [
         Binding("ctrl+r", "start", "Replay"),
         Binding("escape", "back", "Back / stop"),

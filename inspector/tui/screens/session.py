@@ -27,6 +27,7 @@ __all__ = ["SessionScreen"]
 
 class SessionScreen(LiveTail, DetailPane, Filtering, Navigation, Exporting):
     NAMESPACE = "session"
+    HELP_SECTION = "Session"
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter"),
         Binding("escape", "back", "Back"),
@@ -57,6 +58,13 @@ class SessionScreen(LiveTail, DetailPane, Filtering, Navigation, Exporting):
     }
     SessionScreen.-new > #session-body #new-badge { display: block; }
     SessionScreen.-no-detail #event-detail { display: none; }
+    /* Which pane has the keys: its top rule and title light up. */
+    SessionScreen #event-list, SessionScreen #event-detail {
+        border-top: hkey $border-blurred; border-title-color: $text-muted;
+    }
+    SessionScreen #event-list:focus, SessionScreen #event-detail:focus {
+        border-top: hkey $border; border-title-color: $text; border-title-style: bold;
+    }
     """
 
     def compose(self) -> ComposeResult:
@@ -77,6 +85,8 @@ class SessionScreen(LiveTail, DetailPane, Filtering, Navigation, Exporting):
             self.notify(f"cannot open session {self.session_id}: {exc}", severity="error", markup=False)
             self.info, total = None, 0
         self._checked_seq = total
+        self.event_list.border_title = "Events"
+        self.detail.border_title = "Detail"
         self.event_list.set_session(self.store, self.session_id, total)
         self.follow = self.live
         self.event_list.focus()
@@ -96,7 +106,7 @@ class SessionScreen(LiveTail, DetailPane, Filtering, Navigation, Exporting):
 
     def on_event_list_event_highlighted(self, message: EventList.EventHighlighted) -> None:
         self._stop_following_if_away()
-        self.load_detail(message.seq, self.raw)
+        self.show_cursor_event()
 
     def on_event_list_event_selected(self, message: EventList.EventSelected) -> None:
         self.action_toggle_detail()

@@ -1,5 +1,6 @@
 """The session as a conversation: one row per turn with latencies; enter jumps to the turn's
-first event in the event list; w/W write the turn's or the session's audio as WAV files."""
+first event in the event list; w/W write the turn's or the session's audio as WAV files. While
+the session is recorded, the turns are read again as events arrive."""
 
 from __future__ import annotations
 
@@ -16,15 +17,17 @@ from textual.worker import Worker, get_current_worker
 from inspector.formats.wav import wav_name, wav_paths
 from inspector.store import Event
 from inspector.tui.db import worker_store
+from inspector.tui.messages import DatabaseChanged
 from inspector.tui.screens.dialogs import ConfirmScreen, PromptScreen
 from inspector.tui.widgets.turns_table import TurnsTable
-from inspector.turns import Turn, is_slow, read_turns, slow_threshold
+from inspector.turns import INPUT_AUDIO_TYPES, OUTPUT_AUDIO_TYPES, Turn, is_slow, read_turns, slow_threshold
 
 __all__ = ["TurnsScreen"]
 
 
 class TurnsScreen(Screen[int | None]):
     NAMESPACE = "turns"
+    HELP_SECTION = "Turns"
     BINDINGS = [
         Binding("enter", "open_turn", "Go to turn"),
         Binding("w", "export_audio(True)", "Turn audio as WAV"),
@@ -39,11 +42,12 @@ class TurnsScreen(Screen[int | None]):
     def __init__(self, session_id: int) -> None:
         super().__init__()
         self.session_id = session_id
+        self._last_seq: int | None = None  # the events the turns were built from
 
     def compose(self) -> ComposeResult:
         yield Static(f"session {self.session_id} · turns · loading…", id="turns-title", markup=False)
         yield Static(
-            "ms from the input (commit or response.create): ░ → response.created  ▒ → first text/audio  █ → last response.done",
+            "the bar: ░ input → response.created  ▒ → first text/audio  █ → last response.done",
             id="turns-legend",
             markup=False,
         )
@@ -54,11 +58,22 @@ class TurnsScreen(Screen[int | None]):
         self.query_one(TurnsTable).focus()
         self.load_turns()
 
+    def on_database_changed(self, message: DatabaseChanged) -> None:
+        """A tap committed: when this session has new events, build its turns again."""
+        try:
+            last = self.app.store.last_seq(self.session_id)  # type: ignore[attr-defined]
+        except Exception:
+            return
+        if last != self._last_seq:
+            self.load_turns()
+
     @work(thread=True, exclusive=True, group="turns")
     def load_turns(self) -> None:
         worker = get_current_worker()
         try:
             store = worker_store(self.app)
+            last = store.last_seq(self.session_id)
+            self._last_seq = last
             turns = read_turns(store, self.session_id, _until_cancelled(store.events(self.session_id), worker))
         except Exception as exc:
             self.app.call_from_thread(self.notify, f"cannot build turns: {exc}", severity="error", markup=False)
@@ -70,8 +85,10 @@ class TurnsScreen(Screen[int | None]):
         self.query_one(TurnsTable).show(turns)
         slow = slow_threshold(turns)
         n_slow = sum(1 for t in turns if is_slow(t, slow))
+        count = f"{len(turns)} turn{'' if len(turns) == 1 else 's'}"
         self.query_one("#turns-title", Static).update(
-            f"session {self.session_id} · {len(turns)} turns · slow (> {slow:,.0f} ms to first output): {n_slow}"
+            f"session {self.session_id} · {count} · latencies in ms from each turn's input (its commit or "
+            f"response.create) · {n_slow} slow (> {slow:,.0f} ms to first output)"
         )
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -95,9 +112,15 @@ class TurnsScreen(Screen[int | None]):
             return
         what = f"turn {turn.number}'s audio" if turn is not None else "the session's audio"
         number = turn.number if turn is not None else None
+        if not self._has_audio(turn):
+            self.notify(f"{what}: there is none (no input_audio_buffer.append or output audio deltas)", timeout=4)
+            return
 
         def done(directory: str | None) -> None:
-            if not directory:
+            if directory is None:
+                return
+            if not directory.strip():
+                self.notify("no directory given: nothing written", timeout=3)
                 return
             folder = Path(directory).expanduser()
             existing = [p for p in wav_paths(folder / wav_name(self.session_id, number)).values() if p.exists()]
@@ -115,6 +138,16 @@ class TurnsScreen(Screen[int | None]):
             )
 
         self.app.push_screen(PromptScreen(f"Write {what} as WAV files into the directory:", "./"), done)
+
+    def _has_audio(self, turn: Turn | None) -> bool:
+        """Asked before the directory: a dialog for nothing would be worse than the warning."""
+        if turn is not None:
+            return bool(turn.input_seqs or turn.output_seqs)
+        try:
+            counts = self.app.store.type_counts(self.session_id)  # type: ignore[attr-defined]
+        except Exception:
+            return True  # the export will say what is wrong
+        return any(counts.get(name) for name in (*INPUT_AUDIO_TYPES, *OUTPUT_AUDIO_TYPES))
 
     @work(thread=True, exclusive=True, group="wav")
     def write_wav(self, directory: Path, turn: int | None) -> None:

@@ -76,9 +76,9 @@ class EventDetail(VerticalScroll, can_focus=True):
         yield Static("", id="detail-title", markup=False)  # the type comes from the wire
         yield Static("select an event", id="detail-body")
 
-    def show(self, ev: Event | None, renderable: Any, raw: bool) -> None:
+    def show(self, ev: Event | None, renderable: Any, raw: bool, note: str = "") -> None:
         self.event = ev
-        title = "" if ev is None else detail_title(ev, raw)
+        title = "" if ev is None else detail_title(ev, raw) + (f"\n{note}" if note else "")
         self.query_one("#detail-title", Static).update(title)
         self.query_one("#detail-body", Static).update(renderable)
         self.scroll_home(animate=False)

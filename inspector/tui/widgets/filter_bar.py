@@ -1,4 +1,5 @@
-"""The filter bar: an input for the filter language, with the error shown under it."""
+"""The filter bar: an input for the filter language, with the error shown under it and a status
+line (how many events match) that says when it no longer describes the text typed."""
 
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ from inspector.store.filter import CompiledFilter, FilterError, compile_filter
 
 __all__ = ["FilterBar"]
 
-PLACEHOLDER = (
-    "/ filter: type:response.* -type:*.delta dir:client is:error size>10kb t<1m $.response.status=failed words"
-)
+# A hint, not an example filter: a full example in the input's colour read as a filter applied.
+PLACEHOLDER = "/ filter: type:… dir:… is:error text …  · ? lists the language"
 
 
 class FilterBar(Vertical):
@@ -25,13 +25,20 @@ class FilterBar(Vertical):
     FilterBar > Input:focus { border: tall $border; }
     FilterBar > #filter-error { color: $text-error; height: auto; padding: 0 1; display: none; }
     FilterBar.-error > #filter-error { display: block; }
+    FilterBar > Input > .input--placeholder { color: $text-disabled; text-style: italic; }
     FilterBar > #filter-status { color: $text-muted; height: 1; padding: 0 1; }
+    FilterBar.-stale > #filter-status { color: $text-warning; }
     """
 
     class FilterChanged(Message):
         def __init__(self, compiled: CompiledFilter) -> None:
             super().__init__()
             self.compiled = compiled
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.applied = ""  # the text of the filter the list shows
+        self._status = ""
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder=PLACEHOLDER, id="filter-input")
@@ -47,7 +54,23 @@ class FilterBar(Vertical):
         return self.input.value
 
     def set_status(self, text: str) -> None:
+        self._status = text
+        self._show_status()
+
+    def _show_status(self) -> None:
+        """The count is the applied filter's: once the text differs, say so (an invalid text
+        would otherwise seem to match what the last good one matched)."""
+        stale = self.input.value.strip() != self.applied.strip()
+        self.set_class(stale, "-stale")
+        text = self._status
+        if stale:
+            text += f" · for {self.applied.strip() or 'no filter'}; enter applies the text above"
         self.query_one("#filter-status", Static).update(text)
+
+    def mark_applied(self, text: str) -> None:
+        """The list now shows this filter (also when a jump cleared it)."""
+        self.applied = text
+        self._show_status()
 
     def check(self, text: str) -> CompiledFilter | None:
         """Compile and show the error if any; the compiled filter or None."""
@@ -63,6 +86,7 @@ class FilterBar(Vertical):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
+        self._show_status()
         if not event.value.strip():
             self.remove_class("-error")
             return

@@ -66,6 +66,8 @@ class TurnsTable(DataTable):
             self.add_column(name)
 
     def show(self, turns: list[Turn]) -> None:
+        """Fill the table (again, as a live session grows): the cursor stays on its turn."""
+        row = self.cursor_row
         self.clear()
         self.turns = turns
         slow_ms = slow_threshold(turns)
@@ -105,6 +107,8 @@ class TurnsTable(DataTable):
                 Text(_ms(turn.to_created_ms), justify="right"),
                 Text(_ms(turn.to_done_ms), justify="right"),
             )
+        if turns and row > 0:
+            self.move_cursor(row=min(row, len(turns) - 1), animate=False)
 
     @property
     def selected(self) -> Turn | None:
