@@ -70,8 +70,15 @@ def main(ctx: click.Context) -> None:
 )
 @db_option
 @click.option("--label", help="A label stored with every session this tap records.")
+@click.option(
+    "--buffer-mb",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Frames held while the database cannot be written (disk full, locked); past it the oldest are dropped and counted.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
-def tap(listen: str, upstream: str, db_path: Path, label: str | None, verbose: bool) -> None:
+def tap(listen: str, upstream: str, db_path: Path, label: str | None, buffer_mb: int, verbose: bool) -> None:
     """Record Realtime sessions by standing between a client and the upstream.
 
     Point your client at the tap instead of the API; the tap opens the same path and query on the
@@ -97,7 +104,8 @@ def tap(listen: str, upstream: str, db_path: Path, label: str | None, verbose: b
         raise click.BadParameter(str(exc), param_hint="--upstream") from None
     setup_logging(verbose)
     try:
-        asyncio.run(run_tap(host, port, str(db_path), TapOptions(upstream=upstream, label=label)))
+        options = TapOptions(upstream=upstream, label=label)
+        asyncio.run(run_tap(host, port, str(db_path), options, buffer_bytes=buffer_mb * 1024 * 1024))
     except StoreError as exc:
         fail(str(exc))
     except OSError as exc:
