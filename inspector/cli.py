@@ -137,6 +137,8 @@ def sessions(db_path: Path, as_json: bool, limit: int | None) -> None:
     click.echo(header)
     for info in rows:
         status = f"{info.status}" + (f" ({info.close_code})" if info.close_code else "")
+        if info.unrecorded_frames:
+            status += f", {info.unrecorded_frames} frames not recorded"
         label = f"  [{info.label}]" if info.label else ""
         click.echo(
             f"{info.id:>4}  {format_started(info.started_at):19}  {format_duration(info.duration):>8}  "

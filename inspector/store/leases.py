@@ -62,10 +62,13 @@ def this_host() -> str:
 
 
 def process_start(pid: int) -> str:
-    """The process's start time in clock ticks since boot ('' where /proc is missing)."""
+    """The process's start time in clock ticks since boot ('' if it is gone, or no /proc)."""
     stat = _read(f"/proc/{pid}/stat")
     # The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    return stat[stat.rfind(")") + 2 :].split()[19] if stat else ""
+    fields = stat[stat.rfind(")") + 2 :].split()
+    # A zombie is dead: a killed writer whose parent died too waits for a reaper that a
+    # container's init may never be.
+    return fields[19] if fields and fields[0] not in ("Z", "X") else ""
 
 
 def holder_alive(holder: Holder, now: float) -> bool:

@@ -43,7 +43,8 @@ log = logging.getLogger("inspector.recorder")
 
 BATCH_ITEMS = 4096  # ~6 MB of audio frames per pickle at most
 BUFFER_BYTES = 256 * 1024 * 1024
-DRAIN_SECONDS = 8.0  # how long the writer goes on trying after the tap closed its pipe
+QUEUE_BYTES_MIN = 64 * 1024 * 1024
+DRAIN_SECONDS = 6.0  # how long the writer goes on trying after the tap closed its pipe
 
 
 @dataclass
@@ -52,12 +53,13 @@ class RecorderStats:
     batches: int = 0
     backlog_high_water: int = 0  # bytes queued but not yet committed, at worst
     writer_high_water: int = 0  # bytes in the writer's buffer, at worst
-    dropped: int = 0  # frames forwarded but dropped, by the writer's buffer or the tap's queue
+    dropped: int = 0  # frames forwarded but dropped by the writer's full buffer
+    tap_dropped: int = 0  # ... or by the tap's queue, the writer not reading
     lost_at_exit: int = 0  # frames the writer still held when it had to stop
 
     @property
     def unrecorded(self) -> int:
-        return self.dropped + self.lost_at_exit
+        return self.dropped + self.tap_dropped + self.lost_at_exit
 
 
 class SessionRecorder:
@@ -99,6 +101,9 @@ class Recorder:
         self.flush_interval = flush_interval
         self.warn_bytes = warn_bytes
         self.buffer_bytes = buffer_bytes
+        # The tap's own queue: what the writer has not read yet. Never smaller than a few
+        # seconds of a busy tap, so that a writer briefly starved of CPU loses nothing.
+        self._queue_bytes = max(buffer_bytes, QUEUE_BYTES_MIN)
         self.drain_seconds = drain_seconds
         self.stats = RecorderStats()
         self._queue: collections.deque[tuple[Any, ...]] = collections.deque()
@@ -221,15 +226,16 @@ class Recorder:
                 if handle is not None and not handle.id.done():
                     handle.id.set_exception(StoreError(self._failed))
             return
+        key = item[1]
         if item[0] == FRAME:
             self.enqueued_frames += 1
-            key = item[1]
-            if self._enqueued_bytes - self._sent_bytes > self.buffer_bytes:
-                # The writer is not even reading (starved of CPU, stopped): keep the bound, count.
+            if self._enqueued_bytes - self._sent_bytes > self._queue_bytes:
+                # The writer is not even reading (stopped, starved of CPU): keep a bound, count.
                 self._tap_lost[key] = self._tap_lost.get(key, 0) + 1
+                self.stats.tap_dropped += 1
                 return
-            if key in self._tap_lost:
-                self._queue.append((LOST, key, self._tap_lost.pop(key)))
+        if key in self._tap_lost:
+            self._queue.append((LOST, key, self._tap_lost.pop(key)))
         self._queue.append(item)
         self._enqueued_bytes += size
         backlog = self._enqueued_bytes - self._written_bytes
@@ -276,9 +282,6 @@ class Recorder:
             self._stopped.set()
             if process.wait() != 0:
                 self._fail(f"the writer process exited with status {process.returncode}")
-            lost = sum(self._tap_lost.values())
-            self._tap_lost.clear()
-            self.stats.dropped += lost
             for handle in list(self._sessions.values()):
                 # The event loop's thread may have failed a new session's id meanwhile.
                 if not handle.id.done():

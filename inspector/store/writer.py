@@ -243,11 +243,17 @@ def serve(db_path: str, source: BinaryIO, sink: BinaryIO, *, limit: int, drain_s
         pickle.dump(("error", str(exc)), sink)
         sink.flush()
         return 1
+    lease = None
+    try:
+        lease = store.take_lease()  # sweeps the sessions of recorders that died, at once
+    except StoreError:
+        pass  # locked or full now: taken before the first commit
     pickle.dump(("ready",), sink)
     sink.flush()
     buffer = Buffer(limit)
     threading.Thread(target=_read, args=(source, buffer), name="inspector-writer-reader", daemon=True).start()
     writer = _Writer(store, buffer, sink, drain_seconds)
+    writer.lease = lease
     try:
         writer.run()
         return 0
