@@ -385,9 +385,11 @@ async def run_tap(
             log.warning("some connections did not close within %.0f s", CLOSE_SECONDS)
         await asyncio.to_thread(recorder.close, max(1.0, deadline - loop.time()))
         log.info(
-            "recorded %d frames; writer backlog peaked at %.1f MB",
+            "recorded %d frames (%d not recorded); writer backlog peaked at %.1f MB (%.1f MB in its buffer)",
             recorder.stats.frames,
+            recorder.unwritten(),
             recorder.stats.backlog_high_water / 1e6,
+            recorder.stats.writer_high_water / 1e6,
         )
         return recorder
     finally:
