@@ -58,6 +58,10 @@ class Buffer:
             self.closed = True
             self._ready.notify()
 
+    def size(self) -> int:
+        """Bytes of frames held (read without the lock: a hint for the catch-up thread)."""
+        return self._bytes
+
     def empty(self) -> bool:
         with self._ready:
             return not self._items

@@ -42,6 +42,8 @@ BATCH_ITEMS = 4096
 RETRY_PAUSE = 0.2  # seconds between two attempts at a commit that failed
 WRITE_WAIT = 1.0  # busy timeout of each attempt: short, so the drain deadline is kept
 NICENESS = 19  # where SCHED_IDLE is refused: under contention the relay still mostly wins
+CATCH_UP_BYTES = 64 * 1024 * 1024  # behind by this much (~2 s of 200 sessions): write at normal priority
+CATCH_UP_POLL = 0.05
 STOPPED = "the tap stopped without closing the session"
 
 
@@ -128,7 +130,7 @@ def _forget_deleted(store: Store, sessions: _Sessions, batch: list[tuple[Any, ..
 
 
 class _Writer:
-    """The main thread's loop: take a batch, commit it, retry what failed, answer the tap."""
+    """Take a batch, commit it, retry what failed, answer the tap; from two threads in turn."""
 
     def __init__(self, store: Store, buffer: Buffer, sink: BinaryIO, drain_seconds: float) -> None:
         self.store = store
@@ -139,31 +141,54 @@ class _Writer:
         self.lease: int | None = None
         self.renewed = time.monotonic()
         self.failing: str | None = None  # the cause of the failure under way, reported once
+        self.lock = threading.Lock()  # one thread writes at a time: the idle one or the catch-up one
+        self.batch: list[tuple[Any, ...]] = []  # taken from the buffer, not committed yet
+        self.deadline: float | None = None  # set once the tap has closed the pipe
+        self.finished = False
 
     def answer(self, *message: Any) -> None:
         pickle.dump(message, self.sink)
         self.sink.flush()
 
     def run(self) -> None:
-        deadline: float | None = None
-        batch: list[tuple[Any, ...]] = []
-        while True:
-            batch = batch or self.buffer.take(BATCH_ITEMS, timeout=RENEW_SECONDS / 2)
-            if self.buffer.closed and deadline is None:
-                deadline = time.monotonic() + self.drain_seconds
-            self._note_dropped()
-            if not batch and not self.sessions.lost:
-                if self.buffer.closed and self.buffer.empty():
-                    break
-                self._renew()
-                continue
-            if self._commit(batch):
-                batch = []
-            elif deadline is not None and time.monotonic() > deadline:
-                break
-            else:
+        """The writing thread, at the lowest CPU priority: a busy relay always preempts it."""
+        _lower_priority()
+        while (step := self.step()) != "done":
+            if step == "retry":
                 time.sleep(RETRY_PAUSE)
-        self._finish(batch)
+
+    def catch_up(self) -> None:
+        """The main thread, at normal priority. When the machine is saturated the idle thread
+        gets no CPU at all and the buffer fills until it drops frames; past CATCH_UP_BYTES this
+        thread writes instead, at the relay's priority, until the backlog is small again."""
+        while not self.finished:
+            time.sleep(CATCH_UP_POLL)
+            if self.buffer.size() < CATCH_UP_BYTES:
+                continue
+            while self.buffer.size() > CATCH_UP_BYTES // 8 and (step := self.step()) != "done":
+                if step == "retry":
+                    time.sleep(RETRY_PAUSE)
+
+    def step(self) -> str:
+        """One batch: 'done' when finished, 'retry' after a failed commit, else 'go'."""
+        with self.lock:
+            if self.finished:
+                return "done"
+            self.batch = self.batch or self.buffer.take(BATCH_ITEMS, timeout=RENEW_SECONDS / 2)
+            if self.buffer.closed and self.deadline is None:
+                self.deadline = time.monotonic() + self.drain_seconds
+            self._note_dropped()
+            if not self.batch and not self.sessions.lost:
+                if self.buffer.closed and self.buffer.empty():
+                    return self._finish()
+                self._renew()
+                return "go"
+            if self._commit(self.batch):
+                self.batch = []
+                return "go"
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                return self._finish()
+            return "retry"
 
     def _commit(self, batch: list[tuple[Any, ...]]) -> bool:
         saved = self.sessions.save()
@@ -215,15 +240,17 @@ class _Writer:
         except StoreError:
             pass  # the next commit or renewal tries again; a local reader needs none
 
-    def _finish(self, batch: list[tuple[Any, ...]]) -> None:
+    def _finish(self) -> str:
         """Say what could not be written, then end the lease (its open sessions interrupted)."""
-        unwritten = sum(1 for item in batch if item[0] == FRAME) + self.buffer.frames()
+        self.finished = True
+        unwritten = sum(1 for item in self.batch if item[0] == FRAME) + self.buffer.frames()
         self.answer("lost", unwritten)
         if self.lease is not None:
             try:
                 self.store.release_lease(self.lease, STOPPED)
             except StoreError:
                 pass  # readers see the lease's holder gone once this process has exited
+        return "done"
 
 
 def _read(source: BinaryIO, buffer: Buffer) -> None:
@@ -254,24 +281,32 @@ def serve(db_path: str, source: BinaryIO, sink: BinaryIO, *, limit: int, drain_s
     threading.Thread(target=_read, args=(source, buffer), name="inspector-writer-reader", daemon=True).start()
     writer = _Writer(store, buffer, sink, drain_seconds)
     writer.lease = lease
+    idle = threading.Thread(target=writer.run, name="inspector-writer", daemon=True)
+    idle.start()
     try:
-        writer.run()
+        writer.catch_up()
+        idle.join()
         return 0
     finally:
         store.close()
 
 
-def main() -> int:
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
+def _lower_priority() -> None:
+    """This thread only (Linux schedules threads): SCHED_IDLE, so that any runnable relay task
+    preempts it at once, not after a time slice as with nice 19 (benchmarks/tap_overhead.py: tap
+    throughput 0.85x -> 0.89-0.97x the bare relay). Nobody can undo it without privileges,
+    hence a thread of its own rather than the process."""
     try:
-        # SCHED_IDLE: any runnable relay task preempts the writer at once, not after a time
-        # slice as with nice 19 (benchmarks/tap_overhead.py: tap throughput 0.85x -> 0.89-0.97x the bare relay).
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     except (AttributeError, OSError):
         try:
-            os.nice(NICENESS)
-        except OSError:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
+        except (AttributeError, OSError):
             pass
+
+
+def main() -> int:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     db_path, limit, drain = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     return serve(db_path, sys.stdin.buffer, sys.stdout.buffer, limit=limit, drain_seconds=drain)
