@@ -5,7 +5,9 @@
     .venv/bin/python benchmarks/load.py --sweep 200,400,600 --duration 20
 
 Three kinds of process on 127.0.0.1: this one runs every client; an upstream runs in its own;
-the tap is the real `inspector tap`, recording into a temporary SQLite file. Each session sends
+the tap is the real `inspector tap`, recording into a temporary SQLite file. The clients and the
+upstream speak WebSocket through `benchmarks/_raw_ws.py`, a few µs a frame, so that on a 2-core
+machine the tap, not the load generators, is what is measured. Each session sends
 what a voice client sends while the user speaks: 50 `input_audio_buffer.append` frames a second
 (20 ms of 24 kHz PCM16 each, 1,280 base64 characters), while the upstream streams a matching 50
 `response.output_audio.delta` frames a second back. Sessions start staggered over one frame
@@ -76,32 +78,33 @@ def sent_at(frame: str, head: str) -> int:
 
 
 async def _upstream_main(frames: int) -> None:
-    from websockets.asyncio.server import serve
-    from websockets.exceptions import ConnectionClosed
+    from benchmarks._raw_ws import TEXT, accept, encode
 
-    async def stream(ws) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        latencies: list[int] = []
+        done = asyncio.Event()
+
+        def on_frame(opcode: int, payload: bytes) -> None:
+            text = payload.decode()
+            if text == DONE:
+                done.set()
+            else:
+                latencies.append((time.monotonic_ns() - sent_at(text, CLIENT_HEAD)) // 1000)
+
+        peer = await accept(reader, writer, on_frame)
         start = time.monotonic_ns()
         for i in range(frames):
             await _sleep_until(start + i * PERIOD_NS)
-            await ws.send(server_frame(i))
+            if peer.closed.done():
+                return
+            peer.send(encode(TEXT, server_frame(i).encode(), False))
+        await done.wait()
+        stats = f'{STATS_HEAD}{len(latencies)},"us":[{",".join(map(str, latencies))}]}}'
+        peer.send(encode(TEXT, stats.encode(), False))
+        await peer.closed
 
-    async def handle(ws) -> None:
-        latencies: list[int] = []
-        sender = asyncio.create_task(stream(ws))
-        try:
-            async for message in ws:
-                if message == DONE:
-                    break
-                latencies.append((time.monotonic_ns() - sent_at(message, CLIENT_HEAD)) // 1000)
-            await sender
-            await ws.send(f'{STATS_HEAD}{len(latencies)},"us":[{",".join(map(str, latencies))}]}}')
-            await ws.wait_closed()
-        except ConnectionClosed:
-            pass
-        finally:
-            sender.cancel()
-
-    async with serve(handle, HOST, 0, compression=None, max_size=MAX_FRAME) as server:
+    server = await asyncio.start_server(handle, HOST, 0)
+    async with server:
         print(server.sockets[0].getsockname()[1], flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
@@ -126,38 +129,39 @@ class Load:
         return self.up_us + self.down_us
 
 
-async def one_session(url: str, k: int, sessions: int, frames: int, load: Load) -> None:
-    from websockets.asyncio.client import connect
+async def one_session(port: int, k: int, sessions: int, frames: int, load: Load) -> None:
+    from benchmarks._raw_ws import CLOSE, TEXT, connect, encode
 
-    async with connect(url, compression=None, max_size=MAX_FRAME, open_timeout=60) as ws:
-        await asyncio.sleep(k * PERIOD_NS / sessions / 1e9)  # staggered like independent clients
+    stats: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-        async def receive() -> None:
-            async for message in ws:
-                assert isinstance(message, str)
-                if message.startswith(STATS_HEAD):
-                    received = int(message[len(STATS_HEAD) : message.index(",", len(STATS_HEAD))])
-                    load.received += received + 1  # its frames, and the client's bench.done
-                    load.up_us += map(int, message[message.index("[") + 1 : -2].split(",")) if received else []
-                    load.sent += frames + 1  # the upstream's frames and this stats frame
-                    return
-                load.received += 1
-                load.down_us.append((time.monotonic_ns() - sent_at(message, SERVER_HEAD)) // 1000)
+    def on_frame(opcode: int, payload: bytes) -> None:
+        text = payload.decode()
+        if text.startswith(STATS_HEAD):
+            received = int(text[len(STATS_HEAD) : text.index(",", len(STATS_HEAD))])
+            load.received += received + 2  # its frames, the client's bench.done and this one
+            load.up_us.extend(map(int, text[text.index("[") + 1 : -2].split(",")) if received else [])
+            load.sent += frames + 1  # the upstream's frames and this stats frame
+            stats.set_result(None)
+            return
+        load.received += 1
+        load.down_us.append((time.monotonic_ns() - sent_at(text, SERVER_HEAD)) // 1000)
 
-        receiver = asyncio.create_task(receive())
-        start = time.monotonic_ns()
-        for i in range(frames):
-            await _sleep_until(start + i * PERIOD_NS)
-            await ws.send(client_frame(i))
-        await ws.send(DONE)
-        load.sent += frames + 1
-        await asyncio.wait_for(receiver, 120)
-        load.received += 1  # the stats frame itself
+    await asyncio.sleep(k * PERIOD_NS / sessions / 1e9)  # staggered like independent clients
+    peer = await connect(HOST, port, "/v1/realtime?model=m", on_frame)
+    start = time.monotonic_ns()
+    for i in range(frames):
+        await _sleep_until(start + i * PERIOD_NS)
+        peer.send(encode(TEXT, client_frame(i).encode(), True))
+    peer.send(encode(TEXT, DONE.encode(), True))
+    load.sent += frames + 1
+    await asyncio.wait_for(stats, 120)
+    peer.send(encode(CLOSE, (1000).to_bytes(2, "big"), True))
+    await asyncio.wait_for(peer.closed, 30)
 
 
-async def run_load(url: str, sessions: int, frames: int) -> Load:
+async def run_load(port: int, sessions: int, frames: int) -> Load:
     load = Load()
-    await asyncio.gather(*(one_session(url, k, sessions, frames, load) for k in range(sessions)))
+    await asyncio.gather(*(one_session(port, k, sessions, frames, load) for k in range(sessions)))
     return load
 
 
@@ -185,7 +189,8 @@ def children(pid: int) -> list[int]:
 
 def start_upstream(frames: int) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--role", "upstream", "--frames", str(frames)],
+        [sys.executable, "-m", "benchmarks.load", "--role", "upstream", "--frames", str(frames)],
+        cwd=REPO,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -233,12 +238,12 @@ async def measure(sessions: int, seconds: float, tmp: Path) -> Run:
     frames = round(seconds * 1e9 / PERIOD_NS)
     upstream, port = start_upstream(frames)
     try:
-        direct = await run_load(f"ws://{HOST}:{port}/v1/realtime?model=m", sessions, frames)
+        direct = await run_load(port, sessions, frames)
         db, log = tmp / f"load-{sessions}.db", tmp / f"tap-{sessions}.log"
         tap, tap_port = start_tap(port, db, log)
         writer = children(tap.pid)[0]
         cpu0, wcpu0, t0 = cpu_seconds(tap.pid), cpu_seconds(writer), time.monotonic()
-        through = await run_load(f"ws://{HOST}:{tap_port}/v1/realtime?model=m", sessions, frames)
+        through = await run_load(tap_port, sessions, frames)
         wall = time.monotonic() - t0
         tap_cpu, writer_cpu = cpu_seconds(tap.pid) - cpu0, cpu_seconds(writer) - wcpu0
         tap_rss, writer_rss = peak_rss_mb(tap.pid), peak_rss_mb(writer)
