@@ -66,10 +66,6 @@ class Buffer:
         with self._ready:
             return not self._items
 
-    def frames(self) -> int:
-        with self._ready:
-            return sum(1 for item in self._items if item[0] == FRAME)
-
     def dropped(self) -> tuple[dict[int, int], int]:
         """Frames dropped since the last call, per session key, and their bytes."""
         with self._ready:

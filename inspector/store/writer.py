@@ -243,13 +243,24 @@ class _Writer:
     def _finish(self) -> str:
         """Say what could not be written, then end the lease (its open sessions interrupted)."""
         self.finished = True
-        unwritten = sum(1 for item in self.batch if item[0] == FRAME) + self.buffer.frames()
-        self.answer("lost", unwritten)
-        if self.lease is not None:
-            try:
-                self.store.release_lease(self.lease, STOPPED)
-            except StoreError:
-                pass  # readers see the lease's holder gone once this process has exited
+        self._note_dropped()
+        left = self.batch + self.buffer.take(1 << 62, timeout=0)
+        lost = dict(self.sessions.lost)
+        for item in left:
+            if item[0] == FRAME:
+                lost[item[1]] = lost.get(item[1], 0) + 1
+        self.answer("lost", sum(1 for item in left if item[0] == FRAME))
+        try:
+            # Out of time, the database may still take a small write: say on each session's
+            # row what it lost. (Out of room or locked, this fails like the rest.)
+            with self.store.transaction():
+                for key, count in lost.items():
+                    if key in self.sessions.ids and key not in self.sessions.gone:
+                        self.store.add_unrecorded(self.sessions.ids[key], count)
+                if self.lease is not None:
+                    self.store.release_lease(self.lease, STOPPED)
+        except StoreError:
+            pass  # readers see the lease's holder gone once this process has exited
         return "done"
 
 
