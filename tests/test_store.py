@@ -129,14 +129,14 @@ def test_the_writer_yields_the_cpu_to_the_relay_and_outlives_a_signal_to_its_gro
         pid = recorder._process.pid
         assert os.getsid(pid) == os.getsid(0)
         assert os.getpgid(pid) == pid != os.getpgid(0)
-        # Its writing thread idles; its main thread keeps normal priority to catch up when the
+        # Its reading and writing threads idle; its main thread keeps normal priority to catch up when the
         # machine is saturated (else the idle thread starves and the buffer drops frames).
         time.sleep(0.2)  # the writing thread lowers its own priority as it starts
         threads = [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()]
         idle = [
             t for t in threads if os.sched_getscheduler(t) == os.SCHED_IDLE or os.getpriority(os.PRIO_PROCESS, t) == 19
         ]
-        assert len(idle) == 1 and pid not in idle
+        assert len(idle) == 2 and pid not in idle  # the reading and the writing threads
 
 
 def test_a_session_deleted_while_recorded_stops_only_its_own_recording(tmp_path):

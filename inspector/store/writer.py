@@ -21,10 +21,12 @@ recorder's name for a session until its row id is known.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pickle
 import signal
 import sys
+import termios
 import threading
 import time
 from typing import Any, BinaryIO
@@ -44,6 +46,7 @@ WRITE_WAIT = 1.0  # busy timeout of each attempt: short, so the drain deadline i
 NICENESS = 19  # where SCHED_IDLE is refused: under contention the relay still mostly wins
 CATCH_UP_BYTES = 64 * 1024 * 1024  # behind by this much (~2 s of 200 sessions): write at normal priority
 CATCH_UP_POLL = 0.05
+CATCH_UP_FULL_POLLS = 4  # the pipe full this many polls in a row: the idle reader is starved
 STOPPED = "the tap stopped without closing the session"
 
 
@@ -157,16 +160,23 @@ class _Writer:
             if step == "retry":
                 time.sleep(RETRY_PAUSE)
 
-    def catch_up(self) -> None:
-        """The main thread, at normal priority. When the machine is saturated the idle thread
-        gets no CPU at all and the buffer fills until it drops frames; past CATCH_UP_BYTES this
-        thread writes instead, at the relay's priority, until the backlog is small again."""
+    def catch_up(self, reader: _Reader) -> None:
+        """The main thread, at normal priority. When the machine is saturated the idle threads
+        get no CPU at all: the pipe fills (the tap's queue grows) or the buffer does, until
+        frames are dropped. Then this thread reads and writes instead, at the relay's priority,
+        until the backlog is small again."""
+        full_polls = 0
         while not self.finished:
             time.sleep(CATCH_UP_POLL)
-            if self.buffer.size() < CATCH_UP_BYTES:
+            full_polls = full_polls + 1 if reader.pipe_full() else 0
+            if self.buffer.size() < CATCH_UP_BYTES and full_polls < CATCH_UP_FULL_POLLS:
                 continue
-            while self.buffer.size() > CATCH_UP_BYTES // 8 and (step := self.step()) != "done":
-                if step == "retry":
+            while not self.finished:
+                if reader.pending():
+                    reader.read_once()
+                elif self.buffer.size() < CATCH_UP_BYTES // 8:
+                    break
+                if self.step() == "retry":
                     time.sleep(RETRY_PAUSE)
 
     def step(self) -> str:
@@ -264,14 +274,48 @@ class _Writer:
         return "done"
 
 
-def _read(source: BinaryIO, buffer: Buffer) -> None:
-    try:
-        while True:
-            buffer.put(pickle.load(source))
-    except (EOFError, OSError, pickle.UnpicklingError):
-        pass
-    finally:
-        buffer.close()
+class _Reader:
+    """Reads the tap's batches into the buffer. An idle-priority thread does it, so that
+    unpickling never competes with the relay (a normal-priority reader cost the tap 10% of its
+    throughput in benchmarks/tap_overhead.py); the catch-up thread reads too when the pipe stays
+    full, i.e. when the idle one is starved. One at a time, under a lock."""
+
+    def __init__(self, source: BinaryIO, buffer: Buffer) -> None:
+        self.source = source
+        self.buffer = buffer
+        self.lock = threading.Lock()
+        try:
+            self.capacity = fcntl.fcntl(source.fileno(), fcntl.F_GETPIPE_SZ)
+        except (AttributeError, OSError, ValueError):
+            self.capacity = 1 << 16
+
+    def run(self) -> None:
+        _lower_priority()
+        while self.read_once():
+            pass
+
+    def read_once(self) -> bool:
+        """One batch into the buffer; False at the end of input."""
+        with self.lock:
+            if self.buffer.closed:
+                return False
+            try:
+                self.buffer.put(pickle.load(self.source))
+                return True
+            except (EOFError, OSError, pickle.UnpicklingError):
+                self.buffer.close()
+                return False
+
+    def pending(self) -> int:
+        """Bytes waiting in the pipe (the feeder blocks on a full pipe when nobody reads)."""
+        try:
+            out = fcntl.ioctl(self.source.fileno(), termios.FIONREAD, b"\0\0\0\0")
+        except (OSError, ValueError):
+            return 0
+        return int.from_bytes(out, sys.byteorder)
+
+    def pipe_full(self) -> bool:
+        return self.pending() >= self.capacity // 2
 
 
 def serve(db_path: str, source: BinaryIO, sink: BinaryIO, *, limit: int, drain_seconds: float) -> int:
@@ -289,13 +333,14 @@ def serve(db_path: str, source: BinaryIO, sink: BinaryIO, *, limit: int, drain_s
     pickle.dump(("ready",), sink)
     sink.flush()
     buffer = Buffer(limit)
-    threading.Thread(target=_read, args=(source, buffer), name="inspector-writer-reader", daemon=True).start()
+    reader = _Reader(source, buffer)
+    threading.Thread(target=reader.run, name="inspector-writer-reader", daemon=True).start()
     writer = _Writer(store, buffer, sink, drain_seconds)
     writer.lease = lease
     idle = threading.Thread(target=writer.run, name="inspector-writer", daemon=True)
     idle.start()
     try:
-        writer.catch_up()
+        writer.catch_up(reader)
         idle.join()
         return 0
     finally:
