@@ -43,7 +43,7 @@ log = logging.getLogger("inspector.recorder")
 
 BATCH_ITEMS = 4096  # ~6 MB of audio frames per pickle at most
 BUFFER_BYTES = 256 * 1024 * 1024
-QUEUE_BYTES_MIN = 64 * 1024 * 1024
+QUEUE_BYTES = 64 * 1024 * 1024
 DRAIN_SECONDS = 6.0  # how long the writer goes on trying after the tap closed its pipe
 
 
@@ -101,9 +101,10 @@ class Recorder:
         self.flush_interval = flush_interval
         self.warn_bytes = warn_bytes
         self.buffer_bytes = buffer_bytes
-        # The tap's own queue: what the writer has not read yet. Never smaller than a few
-        # seconds of a busy tap, so that a writer briefly starved of CPU loses nothing.
-        self._queue_bytes = max(buffer_bytes, QUEUE_BYTES_MIN)
+        # The tap's own queue: what the writer has not read yet (it is starved of CPU, or
+        # stopped). A bound of its own, so that the tap's memory stays small (benchmarks/load.py:
+        # bounded at the buffer's 256 MB, the tap's RSS reached 392 MB).
+        self._queue_bytes = QUEUE_BYTES
         self.drain_seconds = drain_seconds
         self.stats = RecorderStats()
         self._queue: collections.deque[tuple[Any, ...]] = collections.deque()
