@@ -25,7 +25,7 @@ from websockets.asyncio.client import connect
 
 from inspector.cli import main as cli_main
 from inspector.protocol import Direction
-from inspector.store import Recorder, Store
+from inspector.store import FrameIn, Recorder, Store
 from inspector.store.leases import Holder, holder_alive, process_start, this_host
 from inspector.tap import Tap, TapOptions
 
@@ -344,3 +344,20 @@ def test_a_second_signal_exits_at_once_saying_so(tmp_path):
     elapsed, output, _db = _tap_with_a_locked_database(tmp_path, signals=2)
     assert elapsed < 3, output  # the second signal came after 0.5 s
     assert "second signal: exiting now; 100 forwarded frames are not recorded" in output
+
+
+async def test_the_tuis_sessions_list_and_session_header_say_how_many_frames_were_not_recorded(tmp_path):
+    from textual.widgets import Static
+    from tui_helpers import running_app
+
+    db = tmp_path / "x.db"
+    with Store(db) as store:
+        lossy = store.import_session([FrameIn(Direction.CLIENT, 0, '{"type":"a"}')], unrecorded_frames=7)
+        store.import_session([FrameIn(Direction.CLIENT, 0, '{"type":"b"}')])
+    async with running_app(db) as (app, pilot):
+        rows = [app.screen.table.render_line(1 + i).text for i in range(2)]
+        assert sum("7 frames not recorded" in row for row in rows) == 1
+        app.open_session(lossy)
+        await pilot.pause(0.3)
+        title = str(app.screen.query_one("#session-title", Static).render())
+        assert "7 frames not recorded" in title
