@@ -81,8 +81,17 @@ def main(ctx: click.Context, db_path: Path | None) -> None:
 )
 @db_option
 @click.option("--label", help="A label stored with every session this tap records.")
+@click.option(
+    "--buffer-mb",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Frames held while the database cannot be written (disk full, locked); past it the oldest are dropped and counted.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
-def tap(listen: str, allow_remote: bool, upstream: str, db_path: Path, label: str | None, verbose: bool) -> None:
+def tap(
+    listen: str, allow_remote: bool, upstream: str, db_path: Path, label: str | None, buffer_mb: int, verbose: bool
+) -> None:
     """Record Realtime sessions by standing between a client and the upstream.
 
     Point your client at the tap instead of the API; the tap opens the same path and query on the
@@ -93,7 +102,8 @@ def tap(listen: str, allow_remote: bool, upstream: str, db_path: Path, label: st
         inspector tap
         AsyncOpenAI(websocket_base_url="ws://127.0.0.1:8765/v1")
 
-    Stop with Ctrl-C: open sessions are marked `interrupted` and every frame is written first.
+    Stop with Ctrl-C: open sessions are marked `interrupted` and what is queued is written (within
+    about 10 s; what could not be is counted on its session); a second Ctrl-C exits at once.
     """
     import asyncio
     import errno
@@ -114,7 +124,8 @@ def tap(listen: str, allow_remote: bool, upstream: str, db_path: Path, label: st
         raise click.BadParameter(str(exc), param_hint="--upstream") from None
     setup_logging(verbose)
     try:
-        asyncio.run(run_tap(host, port, str(db_path), TapOptions(upstream=upstream, label=label)))
+        options = TapOptions(upstream=upstream, label=label)
+        asyncio.run(run_tap(host, port, str(db_path), options, buffer_bytes=buffer_mb * 1024 * 1024))
     except StoreError as exc:
         fail(str(exc))
     except OSError as exc:
@@ -149,6 +160,8 @@ def sessions(db_path: Path, as_json: bool, limit: int | None) -> None:
     click.echo(header)
     for info in rows:
         status = f"{info.status}" + (f" ({info.close_code})" if info.close_code else "")
+        if info.unrecorded_frames:
+            status += f", {info.unrecorded_frames} frames not recorded"
         label = f"  [{info.label}]" if info.label else ""
         call_id = call_id_of(info.query)
         label += f"  call {call_id}" if call_id else ""

@@ -341,7 +341,7 @@ class Tap:
         direction: Direction,
     ) -> tuple[str, int, str]:
         """Forward src → dst until src closes; returns (who closed, code, reason)."""
-        recorder = self.recorder
+        # Never paused for recording: the recorder bounds its own memory (and counts any loss).
         record, now_ns = session.record, session.now_ns
         while True:
             try:
@@ -354,8 +354,12 @@ class Tap:
                 await dst.send(message)
             except ConnectionClosed:
                 pass  # dst is closing: its own pump reports the close; keep draining src
-            if recorder.backlog_exceeded():
-                await recorder.wait_for_backlog()
+
+
+# Ctrl-C or SIGTERM to exit: at most this long, even when the database is locked for good.
+STOP_SECONDS = 10.0
+# Of which, at most this long to close the connections (a peer may never answer its close).
+CLOSE_SECONDS = 3.0
 
 
 async def run_tap(
@@ -366,17 +370,18 @@ async def run_tap(
     *,
     ready: asyncio.Event | None = None,
     stop: asyncio.Event | None = None,
+    buffer_bytes: int | None = None,
 ) -> Recorder:
     """Run a tap until SIGINT/SIGTERM (or `stop` is set); then close every session as
-    `interrupted` and drain the recorder so that every forwarded frame is on disk."""
+    `interrupted` and drain the recorder, within `STOP_SECONDS`. A second signal exits at once."""
     import signal
 
-    recorder = Recorder(db_path).start()
+    recorder = Recorder(db_path, **({} if buffer_bytes is None else {"buffer_bytes": buffer_bytes})).start()
     tap = Tap(recorder, options)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, _on_signal, stop, recorder)
     try:
         try:
             await tap.start(host, port)
@@ -398,15 +403,34 @@ async def run_tap(
         if ready is not None:
             ready.set()
         await stop.wait()
-        log.info("stopping: closing sessions and writing what is queued…")
-        await tap.stop()
-        await asyncio.to_thread(recorder.close)
+        deadline = loop.time() + STOP_SECONDS
+        log.info("stopping: closing sessions and writing what is queued (Ctrl-C again to exit at once)…")
+        try:
+            await asyncio.wait_for(tap.stop(), CLOSE_SECONDS)
+        except TimeoutError:
+            log.warning("some connections did not close within %.0f s", CLOSE_SECONDS)
+        await asyncio.to_thread(recorder.close, max(1.0, deadline - loop.time()))
         log.info(
-            "recorded %d frames; writer backlog peaked at %.1f MB",
+            "recorded %d frames (%d not recorded); writer backlog peaked at %.1f MB (%.1f MB in its buffer)",
             recorder.stats.frames,
+            recorder.unwritten(),
             recorder.stats.backlog_high_water / 1e6,
+            recorder.stats.writer_high_water / 1e6,
         )
         return recorder
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+def _on_signal(stop: asyncio.Event, recorder: Recorder) -> None:
+    """The first signal stops the tap in order; a second one exits now, saying what is lost."""
+    if not stop.is_set():
+        stop.set()
+        return
+    import os
+
+    log.error("second signal: exiting now; %d forwarded frames are not recorded", recorder.unwritten())
+    recorder.abort()
+    logging.shutdown()
+    os._exit(1)

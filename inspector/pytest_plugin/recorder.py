@@ -36,8 +36,8 @@ class MemoryRecorder(Recorder):
     def start(self) -> MemoryRecorder:
         return self
 
-    def close(self) -> None:
-        self.flush()
+    def close(self, timeout: float | None = None) -> None:
+        self.flush()  # nothing to wait for: no writer process
 
     def _enqueue(self, item: tuple[Any, ...], size: int) -> None:
         kind, key = item[0], item[1]

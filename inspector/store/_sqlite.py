@@ -63,15 +63,25 @@ class Transaction:
             return
         try:
             if exc_type:
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 return
             try:
                 self._conn.execute("COMMIT")
             except sqlite3.OperationalError:
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise
         except sqlite3.Error as exc:
             raise _write_error(exc) from exc
+
+    def _rollback(self) -> None:
+        """Roll back what is left: SQLite has already rolled back by itself after some errors
+        (SQLITE_FULL, SQLITE_IOERR), and a ROLLBACK then fails with "no transaction is active",
+        an error that used to replace the real cause ("database or disk is full")."""
+        if self._conn.in_transaction:
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the error being handled says why; this one would only hide it
 
 
 def _write_error(exc: sqlite3.Error) -> StoreError:

@@ -2,8 +2,8 @@
 
 The hot path (`SessionRecorder.record`) is one deque append and two integer updates: no parsing,
 no SQLite, no locks. A feeder thread wakes every `flush_interval` (100 ms), takes everything queued and
-pickles it down a pipe to a writer process (`inspector.store.writer`), which parses,
-redacts, extracts ids and commits each batch in one transaction.
+pickles it down a pipe to a writer process (`inspector.store.writer`), which buffers it (bounded),
+parses, redacts, extracts ids and commits each batch in one transaction.
 
 Why a process and not a thread: on a busy machine the writer's ~15 µs of CPU per frame competed
 with the relay for the GIL and the cores, and a round trip that landed behind a batch waited
@@ -11,15 +11,16 @@ milliseconds (measured by benchmarks/tap_overhead.py: p99 7× a bare relay with 
 The writer process runs at a lower CPU priority, so under load forwarding wins and the backlog
 waits in memory; it catches up when the burst ends.
 
-Nothing is dropped: when the writer falls behind, the backlog grows, a warning is logged at
-`warn_bytes`, and `backlog_exceeded()` tells producers to pause reading until it drains. The
-writer ignores SIGINT (Ctrl-C reaches the whole process group) and drains what it was sent
-before it exits; `close()` waits for that.
+Forwarding never waits for recording. When the writer cannot commit (disk full, the write lock
+held elsewhere), the log says why once, frames wait in its buffer (`buffer_bytes`, 256 MB) and
+are written when it can; past that the oldest are dropped and counted on their session's row
+(`unrecorded_frames`). The same bound holds frames the writer cannot even read fast enough (then
+the newest are counted). The writer ignores SIGINT (Ctrl-C reaches the whole process group) and
+drains what it was sent before it exits; `close(timeout)` waits at most that long for it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import logging
 import pickle
@@ -33,14 +34,17 @@ from pathlib import Path
 from typing import IO, Any
 
 from inspector.protocol import Direction
+from inspector.store._buffer import FRAME, LOST, OPEN, UPDATE
 from inspector.store.values import StoreError
-from inspector.store.writer import FRAME, OPEN, UPDATE
 
 __all__ = ["Recorder", "RecorderStats", "SessionRecorder"]
 
 log = logging.getLogger("inspector.recorder")
 
 BATCH_ITEMS = 4096  # ~6 MB of audio frames per pickle at most
+BUFFER_BYTES = 256 * 1024 * 1024
+QUEUE_BYTES = 64 * 1024 * 1024
+DRAIN_SECONDS = 6.0  # how long the writer goes on trying after the tap closed its pipe
 
 
 @dataclass
@@ -48,6 +52,14 @@ class RecorderStats:
     frames: int = 0  # committed
     batches: int = 0
     backlog_high_water: int = 0  # bytes queued but not yet committed, at worst
+    writer_high_water: int = 0  # bytes in the writer's buffer, at worst
+    dropped: int = 0  # frames forwarded but dropped by the writer's full buffer
+    tap_dropped: int = 0  # ... or by the tap's queue, the writer not reading
+    lost_at_exit: int = 0  # frames the writer still held when it had to stop
+
+    @property
+    def unrecorded(self) -> int:
+        return self.dropped + self.tap_dropped + self.lost_at_exit
 
 
 class SessionRecorder:
@@ -82,18 +94,28 @@ class Recorder:
         *,
         flush_interval: float = 0.1,
         warn_bytes: int = 64 * 1024 * 1024,
-        pause_bytes: int = 256 * 1024 * 1024,
+        buffer_bytes: int = BUFFER_BYTES,
+        drain_seconds: float = DRAIN_SECONDS,
     ) -> None:
         self.db_path = Path(db_path)
         self.flush_interval = flush_interval
         self.warn_bytes = warn_bytes
-        self.pause_bytes = pause_bytes
+        self.buffer_bytes = buffer_bytes
+        # The tap's own queue: what the writer has not read yet (it is starved of CPU, or
+        # stopped). A bound of its own, so that the tap's memory stays small (benchmarks/load.py:
+        # bounded at the buffer's 256 MB, the tap's RSS reached 392 MB).
+        self._queue_bytes = QUEUE_BYTES
+        self.drain_seconds = drain_seconds
         self.stats = RecorderStats()
         self._queue: collections.deque[tuple[Any, ...]] = collections.deque()
-        # Two counters, each written by one thread only, so no lock is needed.
-        self._enqueued_bytes = 0
-        self._written_bytes = 0
+        # Counters, each written by one thread only, so no lock is needed.
+        self._enqueued_bytes = 0  # the event loop's
+        self.enqueued_frames = 0
+        self._sent_bytes = 0  # the feeder's
+        self._written_bytes = 0  # the receiver's: committed, or dropped by the writer
+        self._tap_lost: dict[int, int] = {}  # frames the queue had no room for, by session key
         self._warned = False
+        self._dropping = False
         self._failed: str | None = None
         self._sessions: dict[int, SessionRecorder] = {}
         self._next_key = 0
@@ -114,6 +136,8 @@ class Recorder:
                 "-c",
                 "import sys; from inspector.store.writer import main; sys.exit(main())",
                 str(self.db_path),
+                str(self.buffer_bytes),
+                str(self.drain_seconds),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -140,18 +164,37 @@ class Recorder:
         self._receiver.start()
         return self
 
-    def close(self) -> None:
-        """Write everything queued, then stop the writer. Blocks until done."""
+    def close(self, timeout: float | None = None) -> None:
+        """Write everything queued, then stop the writer. Blocks until done, or for at most
+        `timeout` seconds: then the writer is killed (what it held is counted as unrecorded)."""
         if self._process is None:
             return
+        deadline = None if timeout is None else time.monotonic() + timeout
         self._stop.set()
         for thread in (self._feeder, self._receiver):
             if thread is not None:
-                thread.join()
-        self._process.wait()
+                thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        try:
+            self._process.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.abort()
+            if self._receiver is not None:
+                self._receiver.join(1.0)  # its last answers, for the count below
         self._process = None
+        if self.unwritten():
+            log.error("%d forwarded frames could not be recorded", self.unwritten())
         if self.stats.backlog_high_water > self.warn_bytes:
             log.warning("recorder backlog peaked at %.1f MB", self.stats.backlog_high_water / 1e6)
+
+    def abort(self) -> None:
+        """Kill the writer now (a second Ctrl-C): what it has not committed is not recorded."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+    def unwritten(self) -> int:
+        """Frames forwarded and not committed (yet, or ever): queued, buffered, dropped."""
+        return self.enqueued_frames - self.stats.frames
 
     def __enter__(self) -> Recorder:
         return self.start()
@@ -172,16 +215,8 @@ class Recorder:
 
     @property
     def backlog(self) -> int:
-        """Bytes queued but not yet committed."""
+        """Bytes queued but not yet committed (or dropped)."""
         return self._enqueued_bytes - self._written_bytes
-
-    def backlog_exceeded(self) -> bool:
-        return self.backlog > self.pause_bytes
-
-    async def wait_for_backlog(self) -> None:
-        """Back-pressure: pause a producer until the writer has caught up to half the limit."""
-        while self.backlog > self.pause_bytes // 2 and not self._stopped.is_set():  # noqa: ASYNC110 - the backlog is a counter, not an event
-            await asyncio.sleep(self.flush_interval)
 
     def _enqueue(self, item: tuple[Any, ...], size: int) -> None:
         if self._failed is not None:
@@ -192,6 +227,16 @@ class Recorder:
                 if handle is not None and not handle.id.done():
                     handle.id.set_exception(StoreError(self._failed))
             return
+        key = item[1]
+        if item[0] == FRAME:
+            self.enqueued_frames += 1
+            if self._enqueued_bytes - self._sent_bytes > self._queue_bytes:
+                # The writer is not even reading (stopped, starved of CPU): keep a bound, count.
+                self._tap_lost[key] = self._tap_lost.get(key, 0) + 1
+                self.stats.tap_dropped += 1
+                return
+        if key in self._tap_lost:
+            self._queue.append((LOST, key, self._tap_lost.pop(key)))
         self._queue.append(item)
         self._enqueued_bytes += size
         backlog = self._enqueued_bytes - self._written_bytes
@@ -212,7 +257,9 @@ class Recorder:
                     # Bounded batches: a long backlog goes out in pieces the writer can commit.
                     count = min(len(self._queue), BATCH_ITEMS)
                     popleft = self._queue.popleft
-                    pickle.dump([popleft() for _ in range(count)], pipe, protocol=pickle.HIGHEST_PROTOCOL)
+                    batch = [popleft() for _ in range(count)]
+                    self._sent_bytes += sum(len(item[4]) for item in batch if item[0] == FRAME)
+                    pickle.dump(batch, pipe, protocol=pickle.HIGHEST_PROTOCOL)
                     pipe.flush()
                 if stopping:
                     break
@@ -229,16 +276,7 @@ class Recorder:
         try:
             while True:
                 message = pickle.load(answers)
-                kind = message[0]
-                if kind == "batch":
-                    _, opened, frames, size = message
-                    for key, row_id in opened.items():
-                        self._sessions.pop(key).id.set_result(row_id)
-                    self._written_bytes += size
-                    self.stats.frames += frames
-                    self.stats.batches += 1
-                elif kind == "error":
-                    self._fail(message[1])
+                self._answer(message)
         except EOFError:
             pass
         finally:
@@ -252,6 +290,35 @@ class Recorder:
                         handle.id.set_exception(StoreError(self._failed or "recorder closed"))
                     except InvalidStateError:
                         pass
+
+    def _answer(self, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "batch":
+            _, opened, frames, size, high_water = message
+            for key, row_id in opened.items():
+                self._sessions.pop(key).id.set_result(row_id)
+            self._written_bytes += size
+            self.stats.frames += frames
+            self.stats.batches += 1
+            self.stats.writer_high_water = high_water
+        elif kind == "dropped":
+            self.stats.dropped += message[1]
+            self._written_bytes += message[2]
+            if not self._dropping:  # once per failure, not once per batch
+                self._dropping = True
+                log.warning("the recording buffer is full: dropping the oldest frames, counted on their sessions")
+        elif kind == "lost":
+            self.stats.lost_at_exit += message[1]
+        elif kind == "error":
+            log.error(
+                "recording cannot write: %s; forwarding goes on, frames wait in the writer's buffer "
+                "(up to %.0f MB) and are written when it can",
+                message[1],
+                self.buffer_bytes / 1e6,
+            )
+        elif kind == "recovered":
+            self._dropping = False
+            log.warning("recording writes again")
 
     def _fail(self, reason: str) -> None:
         if self._failed is None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SEQ_BITS = 32
 
 _V1 = """
@@ -96,8 +96,31 @@ CREATE INDEX sessions_started ON sessions(started_at);
 """
 
 
+# v2 → v3: who records each open session, and what recording lost. A recording process takes a
+# lease (its pid and that process's start time on this machine, renewed while it lives); each
+# session it opens names the lease, so that a reader can tell a session whose recorder was
+# killed (kill -9, OOM, power) from one being recorded. `unrecorded_frames` counts frames that
+# were forwarded but never written (the writer's bounded buffer overflowed while the disk was
+# full or the database locked). Sessions left open by an earlier version have no lease to check:
+# they are marked interrupted here, or they would stay open, and undeletable in the UI, forever.
+_LEASES_V3 = """
+CREATE TABLE leases (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,                 -- boot id and pid namespace: where the pid means something
+    proc_start TEXT NOT NULL,           -- the process's start time, so a reused pid is not it
+    started_at REAL NOT NULL,
+    renewed_at REAL NOT NULL            -- unix seconds, renewed every few seconds while alive
+);
+ALTER TABLE sessions ADD COLUMN lease INTEGER;
+ALTER TABLE sessions ADD COLUMN unrecorded_frames INTEGER NOT NULL DEFAULT 0;
+UPDATE sessions SET status = 'interrupted',
+    error = coalesce(error, 'left open by an earlier version of the tap (it stopped without closing it)')
+    WHERE status = 'open'
+"""
+
 # Index i holds the script that takes a database from version i to i + 1.
-MIGRATIONS: list[str] = [_V1, _sessions_v2()]
+MIGRATIONS: list[str] = [_V1, _sessions_v2(), _LEASES_V3]
 
 
 class SchemaError(Exception):

@@ -38,6 +38,18 @@ The contract (what a second backend, e.g. PostgreSQL, implements so that no call
   `events_matching(session_id, compiled, with_frames=...)` the events themselves, streamed;
   `compiled.after_seq` restricts them to later events (live tail). A backend translates
   `CompiledFilter` to its own query language; the filter language is the same everywhere.
+- Leases (who records an open session; `inspector.store.leases`): `take_lease()` first ends
+  every dead holder's lease, writing `interrupted` into its open sessions, then returns a new
+  lease for the calling process; `create_session(..., lease=...)` ties a session to it;
+  `renew_lease(lease)` is called every few seconds while the process lives; `release_lease(lease,
+  reason)` interrupts what is still open under it and drops it. `session`/`sessions` report an
+  open session whose holder is dead as `interrupted` at once, without writing, and
+  `data_version()` changes when a holder dies. A backend decides "dead" in its own way, but it
+  must be decided by a reader without the holder's help: here, on one machine, by the holder's
+  pid and process start time; across machines (PostgreSQL), by a lease not renewed within its
+  expiry (`EXPIRE_SECONDS`), or the server's own liveness (e.g. an advisory lock held by the
+  holder's connection). `add_unrecorded(session_id, n)` counts frames lost to recording
+  (`SessionInfo.unrecorded_frames`), inside the caller's transaction.
 - Redaction happens inside the store, on every write path (frames and session metadata), so no
   writer can forget it: nothing unredacted reaches the database.
 - Errors: only `StoreError` and its subclasses leave the store (`StoreBusy` for a write lock held
@@ -79,6 +91,7 @@ from inspector.store._codec import (
 from inspector.store._sqlite import Transaction, guarded, store_error
 from inspector.store.files import create_private_file
 from inspector.store.filter import CompiledFilter
+from inspector.store.leases import ORPHANED, LeaseMethods
 from inspector.store.schema import SchemaError, migrate
 from inspector.store.values import (
     Event,
@@ -105,7 +118,7 @@ def _read_only(path: Path) -> str:
     )
 
 
-class Store:
+class Store(LeaseMethods):
     """A recordings database in one SQLite file. See the module docstring for the contract."""
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True, busy_timeout: float = 10.0) -> None:
@@ -190,8 +203,10 @@ class Store:
 
     @guarded
     def data_version(self) -> int:
-        """Changes when another connection commits: a ~5 µs check for live views."""
-        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        """Changes when another connection commits, or when a recording process dies without
+        closing its sessions (they now read as interrupted): a cheap check for live views."""
+        version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        return version + (self._dead_leases() << 40)
 
     # -- sessions -----------------------------------------------------------------------------
 
@@ -203,20 +218,34 @@ class Store:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [session_from_row(row) for row in self._db.query(sql, params)]
+        return self._with_owners([session_from_row(row) for row in self._db.query(sql, params)])
 
     @guarded
     def session(self, session_id: int) -> SessionInfo:
         rows = list(self._db.query("SELECT * FROM sessions WHERE id = ?", [session_id]))
         if not rows:
             raise SessionNotFound(session_id)
-        return session_from_row(rows[0])
+        return self._with_owners([session_from_row(rows[0])])[0]
+
+    def _with_owners(self, infos: list[SessionInfo]) -> list[SessionInfo]:
+        """Open sessions whose recording process is gone read as interrupted, at once."""
+        orphaned = self._orphaned([info.id for info in infos if info.status == SessionStatus.OPEN])
+        for info in infos:
+            if info.id in orphaned:
+                info.status = SessionStatus.INTERRUPTED
+                info.error = info.error or ORPHANED
+        return infos
 
     @guarded
-    def create_session(self, *, source: str, status: SessionStatus = SessionStatus.OPEN, **fields_: Any) -> int:
-        """Insert a session row and return its id. Fields are those of `SessionInfo`."""
+    def create_session(
+        self, *, source: str, status: SessionStatus = SessionStatus.OPEN, lease: int | None = None, **fields_: Any
+    ) -> int:
+        """Insert a session row and return its id. Fields are those of `SessionInfo`; `lease`
+        (from `take_lease`) names the recording process, so that its death shows."""
         fields_.setdefault("started_at", time.time())
         row = session_row({"source": source, "status": status, **fields_})
+        if lease is not None:
+            row["lease"] = lease
         with self.transaction():
             return self._insert_session(row)
 

@@ -94,6 +94,9 @@ class SessionInfo:
     error_events: int = 0
     bytes: int = 0
     duration_ns: int = 0
+    # Frames the tap forwarded but could not record (disk full, database locked past the
+    # writer's buffer, or still queued when it had to exit).
+    unrecorded_frames: int = 0
 
     @property
     def events(self) -> int:

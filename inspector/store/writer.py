@@ -1,44 +1,76 @@
-"""The recorder's writer process (started by `Recorder.start`, database path in argv[1]).
+"""The recorder's writer process (started by `Recorder.start`).
 
-Reads pickled batches from stdin, written by `Recorder`'s feeder thread, and commits each in one
-transaction; answers on stdout with the row ids of new sessions and what it committed. It runs
-at a lower CPU priority than the relay and ignores the signals that stop the tap, which then
-lets the writer drain: at end of input it commits and exits.
+argv: database path, buffer limit in bytes, seconds to go on trying after the tap's end of the
+pipe closed. Reads pickled batches from stdin (written by `Recorder`'s feeder thread) in a
+reader thread into a bounded `Buffer`, and commits them from the main thread, one transaction
+per batch. Answers on stdout: the row ids of new sessions and what it committed, dropped or
+could not write, and the first error of each kind of failure.
 
-Batch items: `(OPEN, key, fields)`, `(FRAME, key, is_server, t_ns, data)`, `(UPDATE, key, fields)`,
-where `key` is the recorder's name for a session until its row id is known.
+No failure stops recording for good: a commit that fails (disk full, the write lock held by
+another process, an I/O error) leaves its batch in the buffer, is reported once with its real
+cause, and is retried every `RETRY_PAUSE`; frames keep arriving, and past the buffer's limit the
+oldest are dropped and counted on their session's row (`unrecorded_frames`).
+
+It runs at a lower CPU priority than the relay and ignores the signals that stop the tap: at end
+of input it commits what it can within the drain time, ends its lease and exits.
+
+Batch items: `(OPEN, key, fields)`, `(FRAME, key, is_server, t_ns, data)`, `(UPDATE, key,
+fields)`, `(LOST, key, frames)` (frames the tap itself could not queue), where `key` is the
+recorder's name for a session until its row id is known.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pickle
 import signal
 import sys
+import termios
+import threading
 import time
 from typing import Any, BinaryIO
 
 from inspector.protocol import Direction
+from inspector.store._buffer import FRAME, LOST, OPEN, UPDATE, Buffer
 from inspector.store._codec import EventRow, FrameRow, event_rows
+from inspector.store.leases import RENEW_SECONDS
 from inspector.store.store import Store
-from inspector.store.values import FrameIn, StoreBusy, StoreError
+from inspector.store.values import FrameIn, StoreError
 
-OPEN, FRAME, UPDATE = 0, 1, 2
-BUSY_PAUSE = 0.2  # seconds between two attempts on a locked database (each waits 10 s itself)
+__all__ = ["FRAME", "LOST", "OPEN", "UPDATE", "main", "serve", "write_batch"]
+
+BATCH_ITEMS = 4096
+RETRY_PAUSE = 0.2  # seconds between two attempts at a commit that failed
+WRITE_WAIT = 1.0  # busy timeout of each attempt: short, so the drain deadline is kept
 NICENESS = 19  # where SCHED_IDLE is refused: under contention the relay still mostly wins
+CATCH_UP_BYTES = 64 * 1024 * 1024  # behind by this much (~2 s of 200 sessions): write at normal priority
+CATCH_UP_POLL = 0.05
+CATCH_UP_FULL_POLLS = 4  # the pipe full this many polls in a row: the idle reader is starved
+STOPPED = "the tap stopped without closing the session"
 
 
 class _Sessions:
-    """What the writer knows of each session it records: row id and last seq, by key."""
+    """What the writer knows of each session it records, by key: row id, last seq, lost frames."""
 
     def __init__(self) -> None:
         self.ids: dict[int, int] = {}
         self.seqs: dict[int, int] = {}
         self.gone: set[int] = set()  # keys whose row was deleted while recording
+        self.lost: dict[int, int] = {}  # frames dropped, not yet counted on their row
+
+    def save(self) -> tuple[Any, ...]:
+        return dict(self.ids), dict(self.seqs), set(self.gone), dict(self.lost)
+
+    def restore(self, saved: tuple[Any, ...]) -> None:
+        self.ids, self.seqs, self.gone, self.lost = saved
 
 
-def write_batch(store: Store, sessions: _Sessions, batch: list[tuple[Any, ...]]) -> tuple[dict[int, int], int, int]:
+def write_batch(
+    store: Store, sessions: _Sessions, batch: list[tuple[Any, ...]], lease: int | None = None
+) -> tuple[dict[int, int], int, int]:
     """Commit one batch; returns (sessions opened: key → row id, frames written, bytes taken).
+    On failure the caller restores `sessions` (the transaction was rolled back).
 
     A session deleted while it is recorded (by another process) loses its later frames, with one
     warning, and the other sessions go on being recorded (that used to stop the writer)."""
@@ -65,8 +97,10 @@ def write_batch(store: Store, sessions: _Sessions, batch: list[tuple[Any, ...]])
                 bodies.append(body)
                 per_session.setdefault(session_id, []).append(event)
             elif kind == OPEN:
-                sessions.ids[key] = opened[key] = store.create_session(**item[2])
+                sessions.ids[key] = opened[key] = store.create_session(lease=lease, **item[2])
                 sessions.seqs[key] = 0
+            elif kind == LOST:
+                sessions.lost[key] = sessions.lost.get(key, 0) + item[2]
             elif key not in sessions.gone:
                 updates.append((sessions.ids[key], item[2]))
         store.insert_rows(events, bodies)
@@ -74,28 +108,11 @@ def write_batch(store: Store, sessions: _Sessions, batch: list[tuple[Any, ...]])
             store.add_counts(session_id, rows)
         for session_id, fields in updates:
             store.update_session(session_id, **fields)
+        for key in [k for k in sessions.lost if k in sessions.ids]:
+            if key not in sessions.gone:
+                store.add_unrecorded(sessions.ids[key], sessions.lost[key])
+            del sessions.lost[key]
     return opened, len(events), size
-
-
-def write_waiting(store: Store, sessions: _Sessions, batch: list[tuple[Any, ...]]) -> tuple[dict[int, int], int, int]:
-    """`write_batch`, waiting as long as another process holds the write lock (a long import, a
-    `sqlite3` shell): the batch waits in memory, the tap's back-pressure bounds how much, and
-    nothing is lost. Each attempt already waits for the busy timeout (10 s)."""
-    waited = False
-    while True:
-        saved = (dict(sessions.ids), dict(sessions.seqs), set(sessions.gone))
-        try:
-            answer = write_batch(store, sessions, batch)
-        except StoreBusy as exc:
-            sessions.ids, sessions.seqs, sessions.gone = saved  # the transaction was rolled back
-            if not waited:
-                print(f"inspector: {exc}; recording waits for the lock, nothing is lost", file=sys.stderr, flush=True)
-            waited = True
-            time.sleep(BUSY_PAUSE)
-            continue
-        if waited:
-            print("inspector: the database is writable again; recording goes on", file=sys.stderr, flush=True)
-        return answer
 
 
 def _forget_deleted(store: Store, sessions: _Sessions, batch: list[tuple[Any, ...]]) -> None:
@@ -115,43 +132,237 @@ def _forget_deleted(store: Store, sessions: _Sessions, batch: list[tuple[Any, ..
             )
 
 
-def serve(db_path: str, source: BinaryIO, sink: BinaryIO) -> int:
+class _Writer:
+    """Take a batch, commit it, retry what failed, answer the tap; from two threads in turn."""
+
+    def __init__(self, store: Store, buffer: Buffer, sink: BinaryIO, drain_seconds: float) -> None:
+        self.store = store
+        self.buffer = buffer
+        self.sink = sink
+        self.drain_seconds = drain_seconds
+        self.sessions = _Sessions()
+        self.lease: int | None = None
+        self.renewed = time.monotonic()
+        self.failing: str | None = None  # the cause of the failure under way, reported once
+        self.lock = threading.Lock()  # one thread writes at a time: the idle one or the catch-up one
+        self.batch: list[tuple[Any, ...]] = []  # taken from the buffer, not committed yet
+        self.deadline: float | None = None  # set once the tap has closed the pipe
+        self.finished = False
+
+    def answer(self, *message: Any) -> None:
+        pickle.dump(message, self.sink)
+        self.sink.flush()
+
+    def run(self) -> None:
+        """The writing thread, at the lowest CPU priority: a busy relay always preempts it."""
+        _lower_priority()
+        while (step := self.step()) != "done":
+            if step == "retry":
+                time.sleep(RETRY_PAUSE)
+
+    def catch_up(self, reader: _Reader) -> None:
+        """The main thread, at normal priority. When the machine is saturated the idle threads
+        get no CPU at all: the pipe fills (the tap's queue grows) or the buffer does, until
+        frames are dropped. Then this thread reads and writes instead, at the relay's priority,
+        until the backlog is small again."""
+        full_polls = 0
+        while not self.finished:
+            time.sleep(CATCH_UP_POLL)
+            full_polls = full_polls + 1 if reader.pipe_full() else 0
+            if self.buffer.size() < CATCH_UP_BYTES and full_polls < CATCH_UP_FULL_POLLS:
+                continue
+            while not self.finished:
+                if reader.pending():
+                    reader.read_once()
+                elif self.buffer.size() < CATCH_UP_BYTES // 8:
+                    break
+                if self.step() == "retry":
+                    time.sleep(RETRY_PAUSE)
+
+    def step(self) -> str:
+        """One batch: 'done' when finished, 'retry' after a failed commit, else 'go'."""
+        with self.lock:
+            if self.finished:
+                return "done"
+            self.batch = self.batch or self.buffer.take(BATCH_ITEMS, timeout=RENEW_SECONDS / 2)
+            if self.buffer.closed and self.deadline is None:
+                self.deadline = time.monotonic() + self.drain_seconds
+            self._note_dropped()
+            if not self.batch and not self.sessions.lost:
+                if self.buffer.closed and self.buffer.empty():
+                    return self._finish()
+                self._renew()
+                return "go"
+            if self._commit(self.batch):
+                self.batch = []
+                return "go"
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                return self._finish()
+            return "retry"
+
+    def _commit(self, batch: list[tuple[Any, ...]]) -> bool:
+        saved = self.sessions.save()
+        try:
+            if self.lease is None:
+                self.lease = self.store.take_lease()
+            opened, frames, size = write_batch(self.store, self.sessions, batch, self.lease)
+        except StoreError as exc:
+            self.sessions.restore(saved)
+            self._report(str(exc))
+            return False
+        except Exception as exc:  # a bug on this batch: retrying would fail the same way
+            self.sessions.restore(saved)
+            self._report(f"{type(exc).__name__}: {exc} (one batch not recorded)")
+            for item in batch:
+                if item[0] == FRAME:
+                    self.sessions.lost[item[1]] = self.sessions.lost.get(item[1], 0) + 1
+                elif item[0] == OPEN:  # its frames to come have nowhere to go
+                    self.sessions.gone.add(item[1])
+                    self.sessions.ids[item[1]] = 0
+            lost = [item for item in batch if item[0] == FRAME]
+            self.answer("dropped", len(lost), sum(len(item[4]) for item in lost))
+            return True
+        if self.failing is not None:
+            self.failing = None
+            self.answer("recovered")
+        self.renewed = time.monotonic()  # a commit is as good as a renewal for a local reader
+        self.answer("batch", opened, frames, size, self.buffer.high_water)
+        return True
+
+    def _report(self, cause: str) -> None:
+        if cause != self.failing:
+            self.failing = cause
+            self.answer("error", cause)
+
+    def _note_dropped(self) -> None:
+        dropped, size = self.buffer.dropped()
+        if dropped:
+            for key, count in dropped.items():
+                self.sessions.lost[key] = self.sessions.lost.get(key, 0) + count
+            self.answer("dropped", sum(dropped.values()), size)
+
+    def _renew(self) -> None:
+        if self.lease is None or time.monotonic() - self.renewed < RENEW_SECONDS:
+            return
+        try:
+            self.store.renew_lease(self.lease)
+            self.renewed = time.monotonic()
+        except StoreError:
+            pass  # the next commit or renewal tries again; a local reader needs none
+
+    def _finish(self) -> str:
+        """Say what could not be written, then end the lease (its open sessions interrupted)."""
+        self.finished = True
+        self._note_dropped()
+        left = self.batch + self.buffer.take(1 << 62, timeout=0)
+        lost = dict(self.sessions.lost)
+        for item in left:
+            if item[0] == FRAME:
+                lost[item[1]] = lost.get(item[1], 0) + 1
+        self.answer("lost", sum(1 for item in left if item[0] == FRAME))
+        try:
+            # Out of time, the database may still take a small write: say on each session's
+            # row what it lost. (Out of room or locked, this fails like the rest.)
+            with self.store.transaction():
+                for key, count in lost.items():
+                    if key in self.sessions.ids and key not in self.sessions.gone:
+                        self.store.add_unrecorded(self.sessions.ids[key], count)
+                if self.lease is not None:
+                    self.store.release_lease(self.lease, STOPPED)
+        except StoreError:
+            pass  # readers see the lease's holder gone once this process has exited
+        return "done"
+
+
+class _Reader:
+    """Reads the tap's batches into the buffer. An idle-priority thread does it, so that
+    unpickling never competes with the relay (a normal-priority reader cost the tap 10% of its
+    throughput in benchmarks/tap_overhead.py); the catch-up thread reads too when the pipe stays
+    full, i.e. when the idle one is starved. One at a time, under a lock."""
+
+    def __init__(self, source: BinaryIO, buffer: Buffer) -> None:
+        self.source = source
+        self.buffer = buffer
+        self.lock = threading.Lock()
+        try:
+            self.capacity = fcntl.fcntl(source.fileno(), fcntl.F_GETPIPE_SZ)
+        except (AttributeError, OSError, ValueError):
+            self.capacity = 1 << 16
+
+    def run(self) -> None:
+        _lower_priority()
+        while self.read_once():
+            pass
+
+    def read_once(self) -> bool:
+        """One batch into the buffer; False at the end of input."""
+        with self.lock:
+            if self.buffer.closed:
+                return False
+            try:
+                self.buffer.put(pickle.load(self.source))
+                return True
+            except (EOFError, OSError, pickle.UnpicklingError):
+                self.buffer.close()
+                return False
+
+    def pending(self) -> int:
+        """Bytes waiting in the pipe (the feeder blocks on a full pipe when nobody reads)."""
+        try:
+            out = fcntl.ioctl(self.source.fileno(), termios.FIONREAD, b"\0\0\0\0")
+        except (OSError, ValueError):
+            return 0
+        return int.from_bytes(out, sys.byteorder)
+
+    def pipe_full(self) -> bool:
+        return self.pending() >= self.capacity // 2
+
+
+def serve(db_path: str, source: BinaryIO, sink: BinaryIO, *, limit: int, drain_seconds: float) -> int:
     try:
-        store = Store(db_path)
+        store = Store(db_path, busy_timeout=WRITE_WAIT)
     except StoreError as exc:
         pickle.dump(("error", str(exc)), sink)
         sink.flush()
         return 1
+    lease = None
+    try:
+        lease = store.take_lease()  # sweeps the sessions of recorders that died, at once
+    except StoreError:
+        pass  # locked or full now: taken before the first commit
     pickle.dump(("ready",), sink)
     sink.flush()
-    sessions = _Sessions()
+    buffer = Buffer(limit)
+    reader = _Reader(source, buffer)
+    threading.Thread(target=reader.run, name="inspector-writer-reader", daemon=True).start()
+    writer = _Writer(store, buffer, sink, drain_seconds)
+    writer.lease = lease
+    idle = threading.Thread(target=writer.run, name="inspector-writer", daemon=True)
+    idle.start()
     try:
-        while True:
-            try:
-                batch = pickle.load(source)
-            except EOFError:
-                return 0
-            answer = ("batch", *write_waiting(store, sessions, batch))
-            pickle.dump(answer, sink)
-            sink.flush()
-    except Exception as exc:  # report, so the tap can say why recording stopped
-        pickle.dump(("error", f"{type(exc).__name__}: {exc}"), sink)
-        sink.flush()
-        return 1
+        writer.catch_up(reader)
+        idle.join()
+        return 0
     finally:
         store.close()
+
+
+def _lower_priority() -> None:
+    """This thread only (Linux schedules threads): SCHED_IDLE, so that any runnable relay task
+    preempts it at once, not after a time slice as with nice 19 (benchmarks/tap_overhead.py: tap
+    throughput 0.85x -> 0.89-0.97x the bare relay). Nobody can undo it without privileges,
+    hence a thread of its own rather than the process."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
+        except (AttributeError, OSError):
+            pass
 
 
 def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
-    try:
-        # SCHED_IDLE: any runnable relay task preempts the writer at once, not after a time
-        # slice as with nice 19 (benchmarks/tap_overhead.py: tap throughput 0.85x -> 0.89-0.97x the bare relay).
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):
-        try:
-            os.nice(NICENESS)
-        except OSError:
-            pass
-    return serve(sys.argv[1], sys.stdin.buffer, sys.stdout.buffer)
+    db_path, limit, drain = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    return serve(db_path, sys.stdin.buffer, sys.stdout.buffer, limit=limit, drain_seconds=drain)

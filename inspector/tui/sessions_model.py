@@ -66,6 +66,8 @@ def status_text(info: SessionInfo) -> str:
     status = info.status
     if info.close_code:
         status += f" ({info.close_code})"
+    if info.unrecorded_frames:
+        status += f", {info.unrecorded_frames} frames not recorded"
     if info.error:
         status += f" {info.error}"
     return status

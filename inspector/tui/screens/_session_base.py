@@ -77,6 +77,8 @@ class SessionScreenBase(Screen[None]):
             format_duration(info.duration),
             format_bytes(info.bytes),
         ]
+        if info.unrecorded_frames:
+            parts.append(f"{info.unrecorded_frames} frames not recorded")
         if self.follow and self.live:
             parts.append("● following")
         self.query_one("#session-title", Static).update(" · ".join(parts))

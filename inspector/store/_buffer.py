@@ -1,0 +1,89 @@
+"""The writer process's bounded buffer: what was received from the tap and is not yet committed.
+
+A reader thread puts batches in as they arrive from the pipe, whatever the database is doing, so
+the tap's pipe never backs up while the disk is full or another process holds the write lock;
+the writer's main thread takes them out to commit (and holds a batch whose commit failed until
+it succeeds).
+Past `limit` bytes of frames the oldest frames are dropped and counted per session: their seqs
+are never given out, so a session's seqs stay dense and its row says how many frames it lost.
+Session rows' creations and updates are never dropped (a few hundred bytes each).
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from typing import Any
+
+__all__ = ["FRAME", "LOST", "OPEN", "UPDATE", "Buffer"]
+
+OPEN, FRAME, UPDATE, LOST = 0, 1, 2, 3  # item kinds; see inspector.store.writer
+
+
+def item_size(item: tuple[Any, ...]) -> int:
+    return len(item[4]) if item[0] == FRAME else 0
+
+
+class Buffer:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._bytes = 0
+        self._ready = threading.Condition()
+        self.closed = False  # the tap closed its end of the pipe: nothing more will come
+        self.high_water = 0
+        # Dropped and not yet reported: frames per session key, and their total bytes.
+        self._dropped: dict[int, int] = {}
+        self._dropped_bytes = 0
+
+    def put(self, items: list[tuple[Any, ...]]) -> None:
+        with self._ready:
+            self._items.extend(items)
+            self._bytes += sum(item_size(item) for item in items)
+            self.high_water = max(self.high_water, self._bytes)
+            self._trim()
+            self._ready.notify()
+
+    def take(self, count: int, timeout: float) -> list[tuple[Any, ...]]:
+        """Up to `count` items, oldest first; waits up to `timeout` for the first one."""
+        with self._ready:
+            if not self._items and not self.closed:
+                self._ready.wait(timeout)
+            out = [self._items.popleft() for _ in range(min(count, len(self._items)))]
+            self._bytes -= sum(item_size(item) for item in out)
+            return out
+
+    def close(self) -> None:
+        with self._ready:
+            self.closed = True
+            self._ready.notify()
+
+    def size(self) -> int:
+        """Bytes of frames held (read without the lock: a hint for the catch-up thread)."""
+        return self._bytes
+
+    def empty(self) -> bool:
+        with self._ready:
+            return not self._items
+
+    def dropped(self) -> tuple[dict[int, int], int]:
+        """Frames dropped since the last call, per session key, and their bytes."""
+        with self._ready:
+            out, size = self._dropped, self._dropped_bytes
+            self._dropped, self._dropped_bytes = {}, 0
+            return out, size
+
+    def _trim(self) -> None:
+        """Drop the oldest frames until the frames fit; rows' metadata is kept, in order."""
+        if self._bytes <= self.limit:
+            return
+        kept: list[tuple[Any, ...]] = []
+        while self._bytes > self.limit and self._items:
+            item = self._items.popleft()
+            if item[0] != FRAME:
+                kept.append(item)
+                continue
+            self._bytes -= len(item[4])
+            self._dropped[item[1]] = self._dropped.get(item[1], 0) + 1
+            self._dropped_bytes += len(item[4])
+        self._items.extendleft(reversed(kept))
