@@ -15,11 +15,11 @@ from textual import events
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from inspector.diff import DiffReport, RowKind
 from inspector.store import Event
+from inspector.tui.widgets._rows import ROW_BINDINGS, CursorRows
 
 __all__ = ["DiffList", "EventReader"]
 
@@ -34,17 +34,10 @@ MARKS = {RowKind.EQUAL: " ", RowKind.CHANGED: "~", RowKind.ONLY_A: "-", RowKind.
 EventReader = Callable[[list[int]], list[Event]]
 
 
-class DiffList(ScrollView, can_focus=True):
+class DiffList(CursorRows):
     """The aligned rows of a diff; `cursor` is a row index into `report.rows`."""
 
-    BINDINGS = [
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("pageup,ctrl+b", "page_up", "Page up", show=False),
-        Binding("pagedown,ctrl+f,space", "page_down", "Page down", show=False),
-        Binding("home,g", "first", "First", show=False),
-        Binding("end,G", "last", "Last", show=False),
-    ]
+    BINDINGS = [*ROW_BINDINGS, Binding("end,G", "last", "Last", show=False)]
 
     COMPONENT_CLASSES = {
         "diff-list--cursor",
@@ -78,9 +71,7 @@ class DiffList(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.report: DiffReport | None = None
         self._readers: tuple[EventReader, EventReader] | None = None
-        self.cursor = 0
         self._pages: OrderedDict[int, tuple[dict[int, Event], dict[int, Event]]] = OrderedDict()
-        self._strips: OrderedDict[tuple[int, int, bool, bool], Strip] = OrderedDict()
         self._turn_starts: set[int] = set()
         self._read_error: str | None = None
 
@@ -195,58 +186,7 @@ class DiffList(ScrollView, can_focus=True):
         self._strips.clear()
         self.virtual_size = Size(self.scrollable_content_region.width or 1, self.row_count)
 
-    def on_focus(self) -> None:
-        self._strips.clear()
-        self.refresh()
-
-    def on_blur(self) -> None:
-        self._strips.clear()
-        self.refresh()
-
     # -- cursor ----------------------------------------------------------------------------
 
-    def move_cursor(self, row: int, *, center: bool = False) -> None:
-        row = max(0, min(row, self.row_count - 1)) if self.row_count else 0
-        old, self.cursor = self.cursor, row
-        if old != row:
-            self.refresh_line(old)
-            self.refresh_line(row)
-        self._scroll_to_cursor(center=center)
-        self.post_message(self.RowHighlighted(self, row if self.row_count else None))
-
-    def _scroll_to_cursor(self, center: bool = False) -> None:
-        height = self.scrollable_content_region.height
-        if height <= 0:
-            self.call_after_refresh(self._scroll_to_cursor, center)
-            return
-        top = self.scroll_offset.y
-        if center and not top <= self.cursor < top + height:
-            self.scroll_to(y=max(0, self.cursor - height // 2), animate=False, immediate=True)
-        elif self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
-        elif self.cursor >= top + height:
-            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
-
-    def action_cursor_up(self) -> None:
-        self.move_cursor(self.cursor - 1)
-
-    def action_cursor_down(self) -> None:
-        self.move_cursor(self.cursor + 1)
-
-    def action_page_up(self) -> None:
-        self.move_cursor(self.cursor - max(1, self.scrollable_content_region.height - 1))
-
-    def action_page_down(self) -> None:
-        self.move_cursor(self.cursor + max(1, self.scrollable_content_region.height - 1))
-
-    def action_first(self) -> None:
-        self.move_cursor(0)
-
-    def action_last(self) -> None:
-        self.move_cursor(self.row_count - 1)
-
-    def on_click(self, event: events.Click) -> None:
-        offset = event.get_content_offset(self)
-        if offset is not None and self.scroll_offset.y + offset.y < self.row_count:
-            self.focus()
-            self.move_cursor(self.scroll_offset.y + offset.y)
+    def cursor_moved(self) -> None:
+        self.post_message(self.RowHighlighted(self, self.cursor if self.row_count else None))

@@ -21,15 +21,16 @@ from textual import events, work
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
+from inspector.display import fit_middle
 from inspector.protocol import AUDIO_FIELDS
 from inspector.store import Event, Store
 from inspector.tui.db import worker_store
 from inspector.tui.model import RUN_TEXT, RowCells, delta_text, row_cells, run_cells
 from inspector.tui.runs import RunFinder, RunIndex
+from inspector.tui.widgets._rows import ROW_BINDINGS, CursorRows
 
 __all__ = ["EventList"]
 
@@ -45,15 +46,11 @@ SYNC_EVENTS = 5000  # runs are found on the UI thread up to this many events (a 
 RUN_CACHE = 256  # collapsed rows whose text is kept
 
 
-class EventList(ScrollView, can_focus=True):
+class EventList(CursorRows):
     """The events of one session (all, or the seqs a filter selected), one line each."""
 
     BINDINGS = [
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("pageup,ctrl+b", "page_up", "Page up", show=False),
-        Binding("pagedown,ctrl+f,space", "page_down", "Page down", show=False),
-        Binding("home,g", "first", "First", show=False),
+        *ROW_BINDINGS,
         Binding("G", "last", "Last", show=False),
         # The scroll view's own `end` (scroll, cursor left behind) would win over the screen's
         # follow: End is "the last event, and follow a live session".
@@ -111,9 +108,7 @@ class EventList(ScrollView, can_focus=True):
         self.session_id = 0
         self.total = 0  # events in the session (seqs 1..total) when no filter is applied
         self.seqs: array | None = None  # the filter's matching seqs, sorted
-        self.cursor = 0
         self._pages: OrderedDict[int, list[Event | None]] = OrderedDict()
-        self._strips: OrderedDict[tuple[int, int, bool, bool], Strip] = OrderedDict()
         self._seq_width = 1
         self.first_paint_done = False  # for the benchmark
         self._read_error: str | None = None
@@ -145,7 +140,7 @@ class EventList(ScrollView, can_focus=True):
         self._find_runs()
         self.cursor = self.row_of(keep_seq) if keep_seq is not None else 0
         self._scroll_to_cursor(center=True)
-        self._post_highlight()
+        self.cursor_moved()
 
     def append(self, total: int | None = None, seqs: Sequence[int] = ()) -> int:
         """New events arrived (live tail): the session now has `total` events, and `seqs`
@@ -363,7 +358,7 @@ class EventList(ScrollView, can_focus=True):
             return
         self.cursor = self.row_of(keep)
         self._scroll_to_cursor(center=True)
-        self._post_highlight()  # also on the same event: the detail pane says whether it is a run
+        self.cursor_moved()  # also on the same event: the detail pane says whether it is a run
 
     def action_toggle_run(self) -> None:
         """Open the collapsed run under the cursor, or close the open run the cursor is in."""
@@ -438,7 +433,7 @@ class EventList(ScrollView, can_focus=True):
             Segment(f"{cells.seq:>{self._seq_width}} ", dim),
             Segment(f"{cells.offset:>10} ", dim),
             Segment(f"{cells.arrow}{mark}", strong),
-            Segment(f"{_fit_middle(cells.type, type_width)} ", strong),
+            Segment(f"{fit_middle(cells.type, type_width)} ", strong),
             Segment(f"{cells.size:>7} ", dim),
         ]
         if width - fixed - type_width >= IDS_WIDTH + 1 + MIN_SUMMARY:  # ids only when there is room
@@ -451,27 +446,7 @@ class EventList(ScrollView, can_focus=True):
         self._update_size()
         self._scroll_to_cursor()
 
-    def on_focus(self) -> None:
-        self._strips.clear()
-        self.refresh()
-
-    def on_blur(self) -> None:
-        self._strips.clear()
-        self.refresh()
-
     # -- cursor ----------------------------------------------------------------------------
-
-    def move_cursor(self, row: int, *, center: bool = False) -> None:
-        if self.row_count == 0:
-            row = 0
-        else:
-            row = max(0, min(row, self.row_count - 1))
-        old, self.cursor = self.cursor, row
-        if old != row:
-            self.refresh_line(old)
-            self.refresh_line(row)
-        self._scroll_to_cursor(center=center)
-        self._post_highlight()
 
     def go_to_seq(self, seq: int) -> None:
         """Move to an event, opening the collapsed run it is in."""
@@ -480,54 +455,16 @@ class EventList(ScrollView, can_focus=True):
         self._open_run_of(seq)
         self.move_cursor(self.row_of(seq), center=True)
 
-    def _post_highlight(self) -> None:
+    def cursor_moved(self) -> None:
         self.post_message(self.EventHighlighted(self, self.cursor_seq))
-
-    def _scroll_to_cursor(self, center: bool = False) -> None:
-        height = self.scrollable_content_region.height
-        if height <= 0:
-            self.call_after_refresh(self._scroll_to_cursor, center)
-            return
-        top = self.scroll_offset.y
-        if center and not top <= self.cursor < top + height:
-            self.scroll_to(y=max(0, self.cursor - height // 2), animate=False, immediate=True)
-        elif self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
-        elif self.cursor >= top + height:
-            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
-
-    def action_cursor_up(self) -> None:
-        self.move_cursor(self.cursor - 1)
-
-    def action_cursor_down(self) -> None:
-        self.move_cursor(self.cursor + 1)
-
-    def action_page_up(self) -> None:
-        self.move_cursor(self.cursor - max(1, self.scrollable_content_region.height - 1))
-
-    def action_page_down(self) -> None:
-        self.move_cursor(self.cursor + max(1, self.scrollable_content_region.height - 1))
-
-    def action_first(self) -> None:
-        self.move_cursor(0)
-
-    def action_last(self) -> None:
-        self.move_cursor(self.row_count - 1)
 
     def action_select(self) -> None:
         if (seq := self.cursor_seq) is not None:
             self.post_message(self.EventSelected(self, seq))
 
-    def on_click(self, event: events.Click) -> None:
-        offset = event.get_content_offset(self)
-        if offset is None:
-            return
-        row = self.scroll_offset.y + offset.y
-        if row < self.row_count:
-            self.focus()
-            self.move_cursor(row)
-            if event.chain >= 2:
-                self.action_select()
+    def row_clicked(self, row: int, chain: int) -> None:
+        if chain >= 2:
+            self.action_select()
 
 
 def _fit_ids(ids: str, width: int) -> str:
@@ -538,11 +475,3 @@ def _fit_ids(ids: str, width: int) -> str:
             words.pop()
         ids = " ".join([*words, "…"])
     return ids.ljust(width)
-
-
-def _fit_middle(text: str, width: int) -> str:
-    """Cut in the middle: `response.output_audio_transcript.delta` and `….done` stay apart."""
-    if len(text) <= width:
-        return text.ljust(width)
-    head = (width - 1) // 3
-    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
