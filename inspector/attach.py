@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote, urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
@@ -34,14 +34,9 @@ from inspector.store import SessionStatus, StoreError
 from inspector.store.recorder import Recorder
 from inspector.tap import upstream_proxy, websocket_url
 
-__all__ = ["SIDEBAND_NOTE", "AttachResult", "Attacher", "WebhookListen", "attach_calls", "call_id_of", "sideband_url"]
+__all__ = ["AttachResult", "Attacher", "WebhookListen", "attach_calls", "sideband_url"]
 
 log = logging.getLogger("inspector.attach")
-
-SIDEBAND_NOTE = (
-    "only what the sideband saw: the session's server events; the caller's own client events "
-    "(WebRTC data channel, SIP) and other sideband users' client events are not there"
-)
 
 
 def sideband_url(upstream: str, call_id: str) -> str:
@@ -50,12 +45,6 @@ def sideband_url(upstream: str, call_id: str) -> str:
     base = websocket_url(upstream)
     path = "" if urlsplit(base).path.endswith("/realtime") else "/v1/realtime"
     return f"{base}{path}?call_id={quote(call_id, safe='')}"
-
-
-def call_id_of(query: str | None) -> str | None:
-    """The call a session belongs to: the `call_id` of its URL's query (attached or tapped)."""
-    values = parse_qs(query or "").get("call_id")
-    return values[0] if values else None
 
 
 @dataclass

@@ -143,8 +143,8 @@ def sessions(db_path: Path, as_json: bool, limit: int | None) -> None:
     `?call_id=` sideband) show its id."""
     import orjson
 
-    from inspector.attach import SIDEBAND_NOTE, call_id_of
-    from inspector.display import format_duration, format_started
+    from inspector.display import SIDEBAND_NOTE, format_duration, format_started
+    from inspector.protocol import call_id_of
 
     store = open_store(db_path)
     rows = store.sessions(limit=limit)

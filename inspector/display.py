@@ -5,7 +5,22 @@ from __future__ import annotations
 import math
 import time
 
-__all__ = ["fit_middle", "format_bytes", "format_duration", "format_offset", "format_started", "short_id"]
+__all__ = [
+    "SIDEBAND_NOTE",
+    "fit_middle",
+    "format_bytes",
+    "format_duration",
+    "format_offset",
+    "format_started",
+    "short_id",
+]
+
+
+# What an attached session (inspector attach) holds, said wherever one is shown.
+SIDEBAND_NOTE = (
+    "only what the sideband saw: the session's server events; the caller's own client events "
+    "(WebRTC data channel, SIP) and other sideband users' client events are not there"
+)
 
 
 def format_started(ts: float) -> str:

@@ -27,6 +27,7 @@ __all__ = [
     "Opcode",
     "audio_bytes",
     "audio_summary",
+    "call_id_of",
     "content_text",
     "describe_frame",
     "ga_type",
@@ -238,6 +239,13 @@ def subprotocols_in(headers: Iterable[tuple[str, str]]) -> list[str]:
         for proto in value.split(",")
         if proto.strip()
     ]
+
+
+def call_id_of(query: str | None) -> str | None:
+    """The WebRTC/SIP call a session belongs to: the `call_id` of its URL's query (an attached
+    sideband, or one the tap forwarded), so the two sessions of one call are linked."""
+    values = parse_qs(query or "").get("call_id")
+    return values[0] if values else None
 
 
 def model_from_query(query: str) -> str | None:

@@ -15,10 +15,11 @@ from click.testing import CliRunner
 from openai import OpenAI
 from websockets.asyncio.client import connect
 
-from inspector.attach import WebhookListen, attach_calls, call_id_of, sideband_url
+from inspector.attach import WebhookListen, attach_calls, sideband_url
 from inspector.cli import main
 from inspector.mock.calls_http import WebhookTarget
 from inspector.mock.server import MockServer, run_mock
+from inspector.protocol import call_id_of
 from inspector.store import SessionStatus, Store
 from inspector.webhooks import WebhookError, sign_webhook, verify_webhook
 from tests.call_helpers import TIMEOUT, create_call, drain, hang_up, text_and_tool_turns, until_done

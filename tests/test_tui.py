@@ -886,3 +886,16 @@ async def test_the_cursor_row_is_highlighted_across_every_column(db):
         cursor_backgrounds = {s.style.bgcolor for s in el._render_row(el.cursor, 140, True) if s.text.strip()}
         other_backgrounds = {s.style.bgcolor for s in el._render_row(el.cursor + 1, 140, False) if s.text.strip()}
         assert len(cursor_backgrounds) == 1 and cursor_backgrounds != other_backgrounds
+
+
+async def test_an_attached_sessions_header_names_its_call_and_says_it_holds_only_what_the_sideband_saw(tmp_path):
+    path = tmp_path / "a.db"
+    with Store(path) as store:
+        sid = store.import_session(
+            [FrameIn(Direction.SERVER, 0, '{"type":"response.created","response":{"id":"resp_1"}}')],
+            source="attach",
+            query="call_id=rtc_abc",
+        )
+    async with running_app(path, sid) as (app, _pilot):
+        title = str(app.screen.query_one("#session-title").render())
+        assert "call rtc_abc" in title and "only what the sideband saw" in title

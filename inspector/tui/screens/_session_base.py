@@ -10,7 +10,8 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Static
 
-from inspector.display import format_bytes, format_duration
+from inspector.display import SIDEBAND_NOTE, format_bytes, format_duration
+from inspector.protocol import call_id_of
 from inspector.store import Event, SessionInfo, SessionStatus, Store, is_database_file
 from inspector.store.filter import CompiledFilter
 from inspector.tui.screens.dialogs import ConfirmScreen
@@ -79,6 +80,10 @@ class SessionScreenBase(Screen[None]):
         ]
         if info.unrecorded_frames:
             parts.append(f"{info.unrecorded_frames} frames not recorded")
+        if call_id := call_id_of(info.query):
+            parts.append(f"call {call_id}")
+        if info.source == "attach":
+            parts.append(SIDEBAND_NOTE.split(":")[0])  # "only what the sideband saw"
         if self.follow and self.live:
             parts.append("● following")
         self.query_one("#session-title", Static).update(" · ".join(parts))
