@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
@@ -114,3 +116,34 @@ def open_store(db_path: Path):
     yield opener
     for store in stores:
         store.close()
+
+
+@contextlib.contextmanager
+def mock_in_a_thread(**options: Any) -> Iterator[str]:
+    """The mock on its own event loop in a thread, as a separate server would be (for command-line
+    tests, which run their own loop, and for clients that must not share the mock's loop);
+    yields its `ws://host:port` URL."""
+    from inspector.mock.server import run_mock
+
+    urls: list[str] = []
+    started = threading.Event()
+    stop: asyncio.Event | None = None
+
+    async def serve() -> None:
+        nonlocal stop
+        stop = asyncio.Event()
+        async with run_mock(**options) as mock:
+            urls.append(mock.url)
+            started.set()
+            await stop.wait()
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    assert started.wait(10), "the mock did not start"
+    try:
+        yield urls[0]
+    finally:
+        assert stop is not None
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from conftest import mock_in_a_thread
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -41,8 +42,10 @@ async def text_turn_ready(ws: Any) -> None:
 
 
 async def test_cancel_sent_on_response_created_lands_mid_response_with_no_latency():
-    async with asyncio.timeout(10), run_mock(seed=1, latency="none", script=LONG) as mock:
-        async with connect(mock.realtime_url) as ws:
+    # The mock on a loop of its own, as a real server is: the client's frames reach its socket
+    # while it streams (a client on the mock's own loop runs only when the mock yields).
+    with mock_in_a_thread(seed=1, latency="none", script=LONG) as url:
+        async with asyncio.timeout(10), connect(f"{url}/v1/realtime?model=gpt-realtime") as ws:
             await text_turn_ready(ws)
             await ws.send('{"type": "response.create"}')
             await until(ws, "response.created")
@@ -53,8 +56,8 @@ async def test_cancel_sent_on_response_created_lands_mid_response_with_no_latenc
 
 
 async def test_two_response_creates_in_a_row_give_conversation_already_has_active_response():
-    async with asyncio.timeout(10), run_mock(seed=1, latency="none", script=LONG) as mock:
-        async with connect(mock.realtime_url) as ws:
+    with mock_in_a_thread(seed=1, latency="none", script=LONG) as url:
+        async with asyncio.timeout(10), connect(f"{url}/v1/realtime?model=gpt-realtime") as ws:
             await text_turn_ready(ws)
             await ws.send('{"type": "response.create"}')
             await ws.send('{"type": "response.create", "event_id": "second"}')

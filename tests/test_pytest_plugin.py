@@ -3,19 +3,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import mock_in_a_thread
 
-from inspector.mock.server import run_mock
 from inspector.pytest_plugin.harness import Cassette, RealtimeServer
 
 pytest_plugins = ["pytester"]
@@ -49,33 +45,6 @@ def answer(events):
 '''
 
 PLANTED_KEY = "sk-proj-PLANTEDpl0123"
-
-
-@contextlib.contextmanager
-def mock_in_a_thread(**options) -> Iterator[str]:
-    """The scripted mock on its own event loop: the "live API" that recording talks to."""
-    urls: list[str] = []
-    started = threading.Event()
-    stop: asyncio.Event | None = None
-
-    async def serve() -> None:
-        nonlocal stop
-        stop = asyncio.Event()
-        async with run_mock(**options) as mock:
-            urls.append(mock.url)
-            started.set()
-            await stop.wait()
-
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    assert started.wait(10)
-    try:
-        yield urls[0]
-    finally:
-        assert stop is not None
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES, run_tap, run_upstream
+from conftest import FIXTURES, mock_in_a_thread, run_tap, run_upstream
 from websockets.exceptions import ConnectionClosed
 
 from inspector.cli import main
@@ -158,31 +156,6 @@ async def test_original_pacing_sends_at_the_recorded_offsets(db_path):
         sent = [e.t_ns / 1e9 for e in store.events(result.session_id) if e.direction == Direction.CLIENT]
     assert len(sent) == len(offsets)
     assert max(abs(a - b) for a, b in zip(sent, offsets)) < 0.015, (sent, offsets)
-
-
-@contextlib.contextmanager
-def mock_in_a_thread(**options) -> Iterator[str]:
-    """The mock on its own event loop, for command-line tests (the CLI runs its own loop)."""
-    ready: list[str] = []
-    started, stop = threading.Event(), None
-
-    async def serve() -> None:
-        nonlocal stop
-        stop = asyncio.Event()
-        async with run_mock(**options) as mock:
-            ready.append(mock.url)
-            started.set()
-            await stop.wait()
-
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    started.wait(10)
-    try:
-        yield ready[0]
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
 
 
 def test_the_key_from_api_key_env_reaches_the_target_and_no_file_the_run_wrote(tmp_path):
