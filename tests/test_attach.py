@@ -24,7 +24,7 @@ from inspector.store import SessionStatus, Store
 from inspector.webhooks import WebhookError, sign_webhook, verify_webhook
 from tests.call_helpers import TIMEOUT, create_call, drain, hang_up, text_and_tool_turns, until_done
 
-FAKE_KEY = "sk-attachtest0123456789"
+FAKE_KEY = "sk-attachtest012345"
 SECRET = "whsec_" + "c2VjcmV0LWZvci10aGUtYXR0YWNoLXRlc3Rz"  # base64 of a test secret
 
 
