@@ -11,7 +11,9 @@ from textual.binding import Binding
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-__all__ = ["ROW_BINDINGS", "CursorRows"]
+__all__ = ["MAX_STRIPS", "ROW_BINDINGS", "CursorRows"]
+
+MAX_STRIPS = 1024  # rendered lines kept: a few screens' worth at any width
 
 # Shared by both lists; each adds its own (enter, End, z…).
 ROW_BINDINGS = [
@@ -35,6 +37,24 @@ class CursorRows(ScrollView, can_focus=True):
     @property
     def row_count(self) -> int:
         raise NotImplementedError
+
+    def _render_row(self, row: int, width: int, is_cursor: bool) -> Strip:
+        """One row's line (rendered once per row, width, cursor and focus; then cached)."""
+        raise NotImplementedError
+
+    def render_line(self, y: int) -> Strip:
+        row = self.scroll_offset.y + y
+        width = self.scrollable_content_region.width
+        if row >= self.row_count:
+            return Strip.blank(width, self.rich_style)
+        key = (row, width, row == self.cursor, self.has_focus)
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = self._render_row(row, width, row == self.cursor)
+            self._strips[key] = strip
+            while len(self._strips) > MAX_STRIPS:
+                self._strips.popitem(last=False)
+        return strip
 
     def cursor_moved(self) -> None:
         """Announce the cursor's row (each list posts its own message)."""

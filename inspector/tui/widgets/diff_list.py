@@ -27,7 +27,6 @@ log = logging.getLogger("inspector.tui")
 
 PAGE_ROWS = 128
 MAX_PAGES = 32
-MAX_STRIPS = 1024
 MARKS = {RowKind.EQUAL: " ", RowKind.CHANGED: "~", RowKind.ONLY_A: "-", RowKind.ONLY_B: "+"}
 
 # Reads the events with these seqs (ascending) of one side: `Store.events_at` of that side's store.
@@ -125,20 +124,6 @@ class DiffList(CursorRows):
         return found[0], found[1]
 
     # -- rendering -------------------------------------------------------------------------
-
-    def render_line(self, y: int) -> Strip:
-        row = self.scroll_offset.y + y
-        width = self.scrollable_content_region.width
-        if row >= self.row_count:
-            return Strip.blank(width, self.rich_style)
-        key = (row, width, row == self.cursor, self.has_focus)
-        strip = self._strips.get(key)
-        if strip is None:
-            strip = self._render_row(row, width, row == self.cursor)
-            self._strips[key] = strip
-            while len(self._strips) > MAX_STRIPS:
-                self._strips.popitem(last=False)
-        return strip
 
     def _render_row(self, row: int, width: int, is_cursor: bool) -> Strip:
         assert self.report is not None

@@ -38,7 +38,6 @@ log = logging.getLogger("inspector.tui")
 
 PAGE_ROWS = 128
 MAX_PAGES = 64
-MAX_STRIPS = 1024
 TYPE_WIDTH = 32  # longer types lose their middle: the end (.delta, .done) tells them apart
 IDS_WIDTH = 23  # two short ids (model.row_cells) and a … for a third: `item_…x9Qz resp_…Ab3d …`
 MIN_SUMMARY = 10  # the ids column shows only when a summary this wide still fits
@@ -110,7 +109,6 @@ class EventList(CursorRows):
         self.seqs: array | None = None  # the filter's matching seqs, sorted
         self._pages: OrderedDict[int, list[Event | None]] = OrderedDict()
         self._seq_width = 1
-        self.first_paint_done = False  # for the benchmark
         self._read_error: str | None = None
         self.collapse = True  # runs of deltas start collapsed (Z flips it for the session)
         self.filter_text = ""  # the filter that chose `seqs`: deltas are read through it
@@ -383,21 +381,6 @@ class EventList(CursorRows):
         self.notify("runs of deltas collapsed" if self.collapse else "every delta on its own row", timeout=2)
 
     # -- rendering -------------------------------------------------------------------------
-
-    def render_line(self, y: int) -> Strip:
-        self.first_paint_done = True
-        row = self.scroll_offset.y + y
-        width = self.scrollable_content_region.width
-        if row >= self.row_count:
-            return Strip.blank(width, self.rich_style)
-        key = (row, width, row == self.cursor, self.has_focus)
-        strip = self._strips.get(key)
-        if strip is None:
-            strip = self._render_row(row, width, row == self.cursor)
-            self._strips[key] = strip
-            while len(self._strips) > MAX_STRIPS:
-                self._strips.popitem(last=False)
-        return strip
 
     def _render_row(self, row: int, width: int, is_cursor: bool) -> Strip:
         event_row, run = self._event_row(row)
