@@ -25,7 +25,7 @@ from inspector.cli_common import (
 )
 
 if TYPE_CHECKING:
-    from inspector.store import Event
+    from inspector.store import Event, SessionInfo
     from inspector.store.filter import CompiledFilter
 
 
@@ -156,22 +156,27 @@ def sessions(db_path: Path, as_json: bool, limit: int | None) -> None:
     if not rows:
         click.echo(f"no sessions in {db_path} yet")
         return
-    header = f"{'ID':>4}  {'STARTED':19}  {'DURATION':>8}  {'SOURCE':6}  {'MODEL':20}  {'CLIENT':>6}  {'SERVER':>6}  {'ERRORS':>6}  STATUS"
-    click.echo(header)
-    for info in rows:
-        status = f"{info.status}" + (f" ({info.close_code})" if info.close_code else "")
-        if info.unrecorded_frames:
-            status += f", {info.unrecorded_frames} frames not recorded"
-        label = f"  [{info.label}]" if info.label else ""
+    statuses = [_status_cell(info) for info in rows]
+    width = max(len("STATUS"), *(len(status) for status in statuses))
+    click.echo(
+        f"{'ID':>4}  {'STARTED':19}  {'DURATION':>8}  {'SOURCE':6}  {'MODEL':20}  {'CLIENT':>6}  {'SERVER':>6}  "
+        f"{'ERRORS':>6}  {'STATUS':{width}}  LABEL"
+    )
+    for info, status in zip(rows, statuses, strict=True):
         call_id = call_id_of(info.query)
-        label += f"  call {call_id}" if call_id else ""
+        label = " ".join(filter(None, [f"[{info.label}]" if info.label else "", f"call {call_id}" if call_id else ""]))
         click.echo(
             f"{info.id:>4}  {format_started(info.started_at):19}  {format_duration(info.duration):>8}  "
             f"{info.source:6}  {(info.model or '-')[:20]:20}  {info.client_events:>6}  "
-            f"{info.server_events:>6}  {info.error_events:>6}  {status}{label}"
+            f"{info.server_events:>6}  {info.error_events:>6}  {status:{width}}  {label}".rstrip()
         )
     if any(info.source == "attach" for info in rows):
         click.echo(f"attach sessions hold {SIDEBAND_NOTE}")
+
+
+def _status_cell(info: SessionInfo) -> str:
+    status = f"{info.status}" + (f" ({info.close_code})" if info.close_code else "")
+    return status + (f", {info.unrecorded_frames} frames not recorded" if info.unrecorded_frames else "")
 
 
 @main.command()

@@ -37,7 +37,10 @@ def format_started(ts: float) -> str:
             return "?"
 
 
-def format_duration(seconds: float) -> str:
+def format_duration(seconds: float | None) -> str:
+    """`920ms`, `14.3s`, `2m05s`, `1h02m`; `—` when unknown."""
+    if seconds is None:
+        return "—"
     if seconds < 1:
         return f"{seconds * 1000:.0f}ms"
     if seconds < 60:

@@ -103,7 +103,7 @@ def test_readme_documents_every_command():
 
 
 def test_a_database_damaged_past_its_header_is_an_error_line_not_a_traceback(tmp_path):
-    import os
+    import random
     import sqlite3
 
     db = tmp_path / "damaged.db"
@@ -115,7 +115,7 @@ def test_a_database_damaged_past_its_header_is_an_error_line_not_a_traceback(tmp
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     with open(db, "r+b") as f:  # the header and the schema stay readable, data pages do not
         f.seek(16384 * 3)
-        f.write(os.urandom(16384 * 6))
+        f.write(random.Random(7).randbytes(16384 * 6))  # seeded: the same damage on every run
     result = CliRunner().invoke(main, ["events", "1", "--db", str(db)])
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("error: cannot read the database:") and "Traceback" not in result.output
@@ -156,3 +156,12 @@ def test_the_groups_db_option_is_the_default_of_the_command_and_of_the_ui(tmp_pa
     assert listed.exit_code == 0 and f"{sid:>4}" in listed.output.splitlines()[1]
     missing = CliRunner().invoke(main, ["--db", str(tmp_path / "nope.db")])  # the UI on that file
     assert missing.exit_code == 1 and "no database at" in missing.output and "nope.db" in missing.output
+
+
+def test_sessions_has_a_label_column_with_its_header(tmp_path):
+    db = tmp_path / "x.db"
+    sid = _db_with_a_session(db)
+    with Store(db) as store:
+        store.set_label(sid, "nightly")
+    header, row = CliRunner().invoke(main, ["sessions", "--db", str(db)]).output.splitlines()
+    assert header.rstrip().endswith("LABEL") and row.index("[nightly]") == header.index("LABEL")

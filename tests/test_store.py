@@ -210,6 +210,12 @@ def test_a_closed_sessions_duration_runs_to_its_close(tmp_path):
     assert store.session(sid).duration == 2.5
     open_sid = store.import_session([FrameIn(Direction.CLIENT, 12_000_000, '{"type":"a"}')], status="open")
     assert store.session(open_sid).duration == 0.012
+    # Several events all at offset 0 and no end: an import that kept no times; unknown, not 0.
+    untimed = store.import_session([FrameIn(Direction.CLIENT, 0, '{"type":"a"}')] * 3)
+    assert store.session(untimed).duration is None
+    from inspector.display import format_duration
+
+    assert format_duration(None) == "—" and format_duration(0.0) == "0ms"
 
 
 def test_the_writer_waits_out_a_locked_database_and_loses_nothing(tmp_path, caplog):

@@ -103,11 +103,13 @@ class SessionInfo:
         return self.client_events + self.server_events
 
     @property
-    def duration(self) -> float:
-        """Seconds from the start to the close when known, else to the last event."""
+    def duration(self) -> float | None:
+        """Seconds from the start to the close when known, else to the last event; None when
+        the timing is unknown (several events, every one at offset 0, and no end time: an import
+        of a recording that kept no times), never a made-up 0."""
         last_event = self.duration_ns / 1e9
         if self.ended_at is None:
-            return last_event
+            return None if self.duration_ns == 0 and self.events > 1 else last_event
         return max(self.ended_at - self.started_at, last_event)
 
     def to_dict(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ COLUMNS = ("", "ID", "Started", "Duration", "Model", "Source", "Client", "Server
 # name → (key, newest/largest first)
 SORTS: dict[str, tuple[Callable[[SessionInfo], Any], bool]] = {
     "started": (lambda s: (s.started_at, s.id), True),
-    "duration": (lambda s: s.duration, True),
+    "duration": (lambda s: -1.0 if s.duration is None else s.duration, True),  # unknown: last
     "events": (lambda s: s.events, True),
     "errors": (lambda s: s.error_events, True),
     "model": (lambda s: (s.model or "", -s.started_at), False),
