@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from inspector.protocol import MAX_FRAME, Direction
+from inspector.protocol import Direction
 from inspector.redaction import REDACTED, redact_text, redact_url
 from inspector.store import SessionStatus, StoreError
 from inspector.store.recorder import Recorder
-from inspector.tap import upstream_proxy, websocket_url
+from inspector.tap import connect_client, websocket_url
 
 __all__ = ["AttachResult", "Attacher", "WebhookListen", "attach_calls", "sideband_url"]
 
@@ -90,13 +90,7 @@ class Attacher:
     async def _connect(self) -> ClientConnection | None:
         target = redact_url(self.url)
         try:
-            return await connect(
-                self.url,
-                additional_headers=self.headers,
-                max_size=MAX_FRAME,
-                compression=None,
-                proxy=upstream_proxy(self.url),
-            )
+            return await connect_client(self.url, self.headers)
         except InvalidStatus as exc:
             error = f"{target} refused the sideband: HTTP {exc.response.status_code}"
         except (TimeoutError, OSError, InvalidHandshake, InvalidURI, ValueError) as exc:

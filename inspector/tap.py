@@ -90,6 +90,20 @@ def websocket_url(base: str) -> str:
     return f"{scheme}://{parts.netloc}{parts.path}".rstrip("/")
 
 
+def connect_client(url: str, headers: Sequence[tuple[str, str]], *, open_timeout: float = 10.0) -> connect:
+    """A WebSocket to a Realtime endpoint opened the way the inspector's own clients (replay,
+    attach) open one: frames up to `MAX_FRAME` (a 15 MiB append), no permessage-deflate (audio
+    barely compresses, and it costs time per frame), no proxy for a loopback host."""
+    return connect(
+        url,
+        additional_headers=list(headers),
+        max_size=MAX_FRAME,
+        compression=None,
+        open_timeout=open_timeout,
+        proxy=upstream_proxy(url),
+    )
+
+
 def upstream_proxy(url: str) -> Literal[True] | None:
     """websockets' `proxy` argument for an upstream: none for a loopback host (a local mock or
     test server; `HTTPS_PROXY` without `NO_PROXY=127.0.0.1` would otherwise send it to the

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -79,8 +80,12 @@ async def run_upstream(
 
 
 @contextlib.asynccontextmanager
-async def run_tap(upstream_url: str, db_path: Path, **options) -> AsyncIterator[Tap]:
-    recorder = Recorder(db_path, flush_interval=0.005).start()
+async def run_tap(
+    upstream_url: str, db_path: Path, *, recorder_options: dict[str, Any] | None = None, **options: Any
+) -> AsyncIterator[Tap]:
+    """A tap on a free port of 127.0.0.1 in front of `upstream_url`, recording into `db_path`
+    (`options` are `TapOptions`, `recorder_options` the `Recorder`'s)."""
+    recorder = Recorder(db_path, flush_interval=0.005, **(recorder_options or {})).start()
     tap = Tap(recorder, TapOptions(upstream=upstream_url, **options))
     await tap.start("127.0.0.1", 0)
     try:
@@ -147,3 +152,13 @@ def mock_in_a_thread(**options: Any) -> Iterator[str]:
         assert stop is not None
         loop.call_soon_threadsafe(stop.set)
         thread.join(10)
+
+
+async def until(ws: Any, kind: str) -> list[dict[str, Any]]:
+    """The parsed events a raw WebSocket client receives, up to and including the first `kind`."""
+    seen = []
+    while True:
+        event = json.loads(await ws.recv())
+        seen.append(event)
+        if event["type"] == kind:
+            return seen

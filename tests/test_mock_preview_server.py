@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import pytest
+from conftest import until
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -27,15 +28,6 @@ GA_ONLY = {
     "conversation.item.added",
     "conversation.item.done",
 }
-
-
-async def until(ws: Any, kind: str) -> list[dict[str, Any]]:
-    seen = []
-    while True:
-        event = json.loads(await ws.recv())
-        seen.append(event)
-        if event["type"] == kind:
-            return seen
 
 
 def kinds(events: list[dict[str, Any]]) -> list[str]:

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import mock_in_a_thread
+from conftest import mock_in_a_thread, until
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -22,15 +22,6 @@ USER = {
     "type": "conversation.item.create",
     "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]},
 }
-
-
-async def until(ws: Any, kind: str) -> list[dict[str, Any]]:
-    seen = []
-    while True:
-        event = json.loads(await ws.recv())
-        seen.append(event)
-        if event["type"] == kind:
-            return seen
 
 
 async def text_turn_ready(ws: Any) -> None:

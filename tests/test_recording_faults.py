@@ -15,19 +15,17 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import echo_handler, run_upstream, wait_for
+from conftest import echo_handler, run_tap, run_upstream, wait_for
 from websockets.asyncio.client import connect
 
 from inspector.cli import main as cli_main
 from inspector.protocol import Direction
 from inspector.store import FrameIn, Recorder, Store
 from inspector.store.leases import Holder, holder_alive, process_start, this_host
-from inspector.tap import Tap, TapOptions
 
 
 def _wait(condition, timeout: float = 20.0) -> None:
@@ -235,18 +233,6 @@ def _fill(disk: Path) -> Path:
     return filler
 
 
-@contextlib.asynccontextmanager
-async def _tap(upstream: str, db: Path, **recorder_options) -> AsyncIterator[Tap]:
-    recorder = Recorder(db, flush_interval=0.005, **recorder_options).start()
-    tap = Tap(recorder, TapOptions(upstream=upstream))
-    await tap.start("127.0.0.1", 0)
-    try:
-        yield tap
-    finally:
-        await tap.stop()
-        await asyncio.to_thread(recorder.close)
-
-
 async def _echo_all(port: int, frames: list[str]) -> None:
     async with connect(f"ws://127.0.0.1:{port}/v1/realtime?model=m") as ws:
         for frame in frames:
@@ -261,7 +247,7 @@ async def test_on_a_full_disk_forwarding_goes_on_the_log_says_why_and_frames_are
     Store(db).close()
     frames = [json.dumps({"type": "input_audio_buffer.append", "audio": "QUJD" * 300, "i": i}) for i in range(300)]
     with caplog.at_level(logging.WARNING, logger="inspector.recorder"):
-        async with run_upstream(echo_handler) as up, _tap(up.url, db) as tap:
+        async with run_upstream(echo_handler) as up, run_tap(up.url, db) as tap:
             filler = _fill(small_disk)
             await _echo_all(tap.port, frames)
             await wait_for(lambda: "database or disk is full" in caplog.text, timeout=10)
@@ -278,7 +264,10 @@ async def test_past_the_buffer_the_oldest_frames_are_dropped_and_counted_on_the_
     db = small_disk / "x.db"
     Store(db).close()
     frames = [json.dumps({"type": "input_audio_buffer.append", "audio": "QUJD" * 300, "i": i}) for i in range(300)]
-    async with run_upstream(echo_handler) as up, _tap(up.url, db, buffer_bytes=64 * 1024) as tap:
+    async with (
+        run_upstream(echo_handler) as up,
+        run_tap(up.url, db, recorder_options={"buffer_bytes": 64 * 1024}) as tap,
+    ):
         filler = _fill(small_disk)
         await _echo_all(tap.port, frames)
         await wait_for(lambda: tap.recorder.stats.dropped > 0, timeout=10)

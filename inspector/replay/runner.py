@@ -21,16 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from inspector.protocol import MAX_FRAME, Direction, model_from_query
+from inspector.protocol import Direction, model_from_query
 from inspector.redaction import REDACTED, redact_headers, redact_text, redact_url
 from inspector.replay.plan import Divergence, Done, Pace, ReplayCounts, ReplayPlan, Send, Skip
 from inspector.replay.source import Original, load_session
 from inspector.store import SessionStatus, StoreError
 from inspector.store.recorder import Recorder
-from inspector.tap import upstream_proxy
+from inspector.tap import connect_client
 
 __all__ = ["ReplayOptions", "ReplayResult", "auth_headers", "replay_sessions"]
 
@@ -195,14 +195,7 @@ class _Replayer:
 
     async def _connect(self) -> ClientConnection | None:
         try:
-            return await connect(
-                self.url,
-                additional_headers=self.headers,
-                max_size=MAX_FRAME,
-                compression=None,
-                open_timeout=self.options.open_timeout,
-                proxy=upstream_proxy(self.url),
-            )
+            return await connect_client(self.url, self.headers, open_timeout=self.options.open_timeout)
         except InvalidStatus as exc:
             self.result.error = f"{self.result.target} refused the connection: HTTP {exc.response.status_code}"
         except (TimeoutError, OSError, InvalidHandshake, InvalidURI, ValueError) as exc:

@@ -5,13 +5,31 @@ that focus changes invalidate. Each list says how many rows it has and what a mo
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import TypeVar
 
 from textual import events
 from textual.binding import Binding
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-__all__ = ["MAX_STRIPS", "ROW_BINDINGS", "CursorRows"]
+__all__ = ["MAX_STRIPS", "ROW_BINDINGS", "CursorRows", "cached_page"]
+
+_P = TypeVar("_P")
+
+
+def cached_page(pages: OrderedDict[int, _P], page_no: int, load: Callable[[int], _P], limit: int) -> _P:
+    """A page of rows from an LRU cache of at most `limit` pages, loaded when missing: how both
+    lists read only what is on screen and keep a few screens around."""
+    page = pages.get(page_no)
+    if page is None:
+        page = pages[page_no] = load(page_no)
+        while len(pages) > limit:
+            pages.popitem(last=False)
+    else:
+        pages.move_to_end(page_no)
+    return page
+
 
 MAX_STRIPS = 1024  # rendered lines kept: a few screens' worth at any width
 

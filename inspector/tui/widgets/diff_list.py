@@ -19,7 +19,7 @@ from textual.strip import Strip
 
 from inspector.diff import DiffReport, RowKind
 from inspector.store import Event
-from inspector.tui.widgets._rows import ROW_BINDINGS, CursorRows
+from inspector.tui.widgets._rows import ROW_BINDINGS, CursorRows, cached_page
 
 __all__ = ["DiffList", "EventReader"]
 
@@ -94,15 +94,7 @@ class DiffList(CursorRows):
         """The A and B events of a row (None for a gap, or one that cannot be read)."""
         if self.report is None:
             return None, None
-        page_no = row // PAGE_ROWS
-        page = self._pages.get(page_no)
-        if page is None:
-            page = self._load_page(page_no)
-            self._pages[page_no] = page
-            while len(self._pages) > MAX_PAGES:
-                self._pages.popitem(last=False)
-        else:
-            self._pages.move_to_end(page_no)
+        page = cached_page(self._pages, row // PAGE_ROWS, self._load_page, MAX_PAGES)
         rows = self.report.rows
         return page[0].get(rows.a_seqs[row]), page[1].get(rows.b_seqs[row])
 

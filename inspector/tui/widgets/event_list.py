@@ -30,7 +30,7 @@ from inspector.store import Event, Store
 from inspector.tui.db import worker_store
 from inspector.tui.model import RUN_TEXT, RowCells, delta_text, row_cells, run_cells
 from inspector.tui.runs import RunFinder, RunIndex
-from inspector.tui.widgets._rows import ROW_BINDINGS, CursorRows
+from inspector.tui.widgets._rows import ROW_BINDINGS, CursorRows, cached_page
 
 __all__ = ["EventList"]
 
@@ -223,14 +223,7 @@ class EventList(CursorRows):
     def event_at(self, event_row: int) -> Event | None:
         """The event on an event row (not a display row: see `_event_row`)."""
         page_no = event_row // PAGE_ROWS
-        page = self._pages.get(page_no)
-        if page is None:
-            page = self._load_page(page_no)
-            self._pages[page_no] = page
-            while len(self._pages) > MAX_PAGES:
-                self._pages.popitem(last=False)
-        else:
-            self._pages.move_to_end(page_no)
+        page = cached_page(self._pages, page_no, self._load_page, MAX_PAGES)
         index = event_row - page_no * PAGE_ROWS
         return page[index] if index < len(page) else None
 
