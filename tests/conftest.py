@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pg_server as pg
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -162,3 +164,34 @@ async def until(ws: Any, kind: str) -> list[dict[str, Any]]:
         seen.append(event)
         if event["type"] == kind:
             return seen
+
+
+# --- PostgreSQL: the store's tests run on both backends (server code in tests/pg_server.py) ------
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[pg.Server]:
+    """A real PostgreSQL server for the whole run (`pg.Server.url` is None when there is none)."""
+    with pg.running_server() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(pg_server: pg.Server) -> Iterator[str]:
+    """A fresh, empty database on the test server, dropped afterwards. Skips when no PostgreSQL
+    can be found or started here, but fails under CI (`CI=true`), where there must be one."""
+    if pg_server.url is None:
+        reason = f"no PostgreSQL for the tests: {pg_server.error}"
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with pg.fresh_database(pg_server.url) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's store lives, once per backend: an SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "inspector.db")
+    return str(request.getfixturevalue("pg_url"))

@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from inspector.store.factory import is_url, open_store, show_db
     from inspector.store.files import database_files, is_database_file
     from inspector.store.recorder import Recorder, SessionRecorder
     from inspector.store.store import Store
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
         StoreBusy,
         StoreError,
         StoreInterrupted,
+        new_uid,
+        recording_host,
     )
 
 # Public name -> the module that defines it.
@@ -39,6 +42,11 @@ _HOMES = {
     "Store": "store",
     "Recorder": "recorder",
     "SessionRecorder": "recorder",
+    "new_uid": "values",
+    "recording_host": "values",
+    "open_store": "factory",
+    "is_url": "factory",
+    "show_db": "factory",
     "database_files": "files",
     "is_database_file": "files",
 }
@@ -57,6 +65,11 @@ __all__ = [
     "StoreInterrupted",
     "database_files",
     "is_database_file",
+    "is_url",
+    "new_uid",
+    "open_store",
+    "recording_host",
+    "show_db",
 ]
 
 

@@ -34,6 +34,7 @@ from typing import Any, BinaryIO
 from inspector.protocol import Direction
 from inspector.store._buffer import FRAME, LOST, OPEN, UPDATE, Buffer
 from inspector.store._codec import EventRow, FrameRow, event_rows
+from inspector.store.factory import open_store
 from inspector.store.leases import RENEW_SECONDS
 from inspector.store.store import Store
 from inspector.store.values import FrameIn, StoreError
@@ -320,7 +321,7 @@ class _Reader:
 
 def serve(db_path: str, source: BinaryIO, sink: BinaryIO, *, limit: int, drain_seconds: float) -> int:
     try:
-        store = Store(db_path, busy_timeout=WRITE_WAIT)
+        store = open_store(db_path, busy_timeout=WRITE_WAIT)
     except StoreError as exc:
         pickle.dump(("error", str(exc)), sink)
         sink.flush()

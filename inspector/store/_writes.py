@@ -1,0 +1,101 @@
+"""The `Store`'s writing of sessions and frames as both backends do it (see the contract in
+`inspector.store.store`): a new session's row (redacted, with its globally unique `uid`), and
+frames appended in batches, each batch made into rows by the codec and written by the backend's
+own `insert_rows` and `add_counts`. Mixed into the SQLite `Store` and into `PostgresStore`,
+which supply the primitives declared at the end of the class."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from inspector.store._codec import EventRow, FrameRow, event_rows, session_row
+from inspector.store._reads import PAGE_ROWS
+from inspector.store.values import FrameIn, SessionStatus, new_uid
+
+__all__ = ["SessionWrites"]
+
+
+class SessionWrites:
+    """Sessions created and frames appended, on the backend's primitives."""
+
+    def create_session(
+        self, *, source: str, status: SessionStatus = SessionStatus.OPEN, lease: int | None = None, **fields_: Any
+    ) -> int:
+        """Insert a session row and return its id. Fields are those of `SessionInfo` (a `uid`
+        is made unless one is given); `lease` (from `take_lease`) names the recording process,
+        so that its death shows."""
+        fields_.setdefault("started_at", time.time())
+        row = self._new_row({"source": source, "status": status, **fields_})
+        if lease is not None:
+            row["lease"] = lease
+        with self.transaction():
+            return self._insert_session(row)
+
+    def import_session(self, frames: Iterable[FrameIn], *, source: str = "import", **fields_: Any) -> int:
+        """Create a session and write all its frames in ONE transaction: an import that fails
+        half way leaves the database unchanged. `uid=` keeps a session's uid from elsewhere (an
+        export, another database); it must not be in this database yet."""
+        fields_.setdefault("started_at", time.time())
+        fields_.setdefault("status", SessionStatus.CLOSED)
+        row = self._new_row({"source": source, **fields_})
+        with self.transaction():
+            session_id = self._insert_session(row)
+            self._append(session_id, 0, frames)
+        return session_id
+
+    @staticmethod
+    def _new_row(fields_: dict[str, Any]) -> dict[str, Any]:
+        row = session_row(fields_)
+        row["uid"] = row.get("uid") or new_uid()
+        return row
+
+    def set_label(self, session_id: int, label: str | None) -> None:
+        self.update_session(session_id, label=label or None)
+
+    def append_events(self, session_id: int, frames: Iterable[FrameIn]) -> int:
+        """Append frames after the session's last seq, in one transaction; returns the count.
+        Session counters are brought up to date in the same transaction."""
+        with self.transaction():
+            return self._append(session_id, self.last_seq(session_id), frames)
+
+    def _append(self, session_id: int, last_seq: int, frames: Iterable[FrameIn]) -> int:
+        """Write frames in batches of PAGE_ROWS, so that memory stays flat on huge imports;
+        the caller's transaction makes them one atomic write."""
+        count = 0
+        batch: list[FrameIn] = []
+        for frame in frames:
+            batch.append(frame)
+            if len(batch) == PAGE_ROWS:
+                count += self._append_batch(session_id, last_seq + count, batch)
+                batch = []
+        return count + self._append_batch(session_id, last_seq + count, batch)
+
+    def _append_batch(self, session_id: int, last_seq: int, frames: list[FrameIn]) -> int:
+        rows = [event_rows(session_id, seq, f) for seq, f in enumerate(frames, start=last_seq + 1)]
+        events = [event for event, _ in rows]
+        self.insert_rows(events, [body for _, body in rows])
+        self.add_counts(session_id, events)
+        return len(events)
+
+    # -- what each backend supplies -------------------------------------------------------------
+
+    def transaction(self) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def last_seq(self, session_id: int) -> int:
+        raise NotImplementedError
+
+    def update_session(self, session_id: int, **fields_: Any) -> None:
+        raise NotImplementedError
+
+    def _insert_session(self, row: dict[str, Any]) -> int:
+        raise NotImplementedError
+
+    def insert_rows(self, events: Sequence[EventRow], bodies: Sequence[FrameRow]) -> None:
+        raise NotImplementedError
+
+    def add_counts(self, session_id: int, events: Sequence[EventRow]) -> None:
+        raise NotImplementedError
