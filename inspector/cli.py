@@ -10,6 +10,7 @@ import click
 
 from inspector import __version__
 from inspector.cli_common import (
+    DB,
     allow_remote_option,
     check_listen,
     compile_or_fail,
@@ -46,11 +47,12 @@ class _Commands(click.Group):
 @click.option(
     "--db",
     "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The database for the UI, and the default --db of the command that follows.",
+    type=DB,
+    metavar="FILE|URL",
+    help="The database for the UI (an SQLite file or a PostgreSQL URL), and the default --db of the command that follows.",
 )
 @click.pass_context
-def main(ctx: click.Context, db_path: Path | None) -> None:
+def main(ctx: click.Context, db_path: Path | str | None) -> None:
     """Realtime Inspector: record, browse, import and export OpenAI Realtime API sessions, diff
     two of them, replay one against the mock or a live endpoint, and develop offline against a
     mock of the API.
@@ -60,9 +62,10 @@ def main(ctx: click.Context, db_path: Path | None) -> None:
     """
     ctx.obj = {"db": db_path}
     if ctx.invoked_subcommand is None:
+        from inspector.store import db_location
         from inspector.tui.cli import run_tui
 
-        run_tui(Path(default_db()), None)
+        run_tui(db_location(default_db()), None)
 
 
 @main.command()
@@ -90,7 +93,13 @@ def main(ctx: click.Context, db_path: Path | None) -> None:
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 def tap(
-    listen: str, allow_remote: bool, upstream: str, db_path: Path, label: str | None, buffer_mb: int, verbose: bool
+    listen: str,
+    allow_remote: bool,
+    upstream: str,
+    db_path: Path | str,
+    label: str | None,
+    buffer_mb: int,
+    verbose: bool,
 ) -> None:
     """Record Realtime sessions by standing between a client and the upstream.
 
@@ -138,7 +147,7 @@ def tap(
 @db_option
 @json_option
 @click.option("--limit", type=int, help="Only the newest N sessions.")
-def sessions(db_path: Path, as_json: bool, limit: int | None) -> None:
+def sessions(db_path: Path | str, as_json: bool, limit: int | None) -> None:
     """List recorded sessions, newest first. A call's sessions (attached, or a tapped
     `?call_id=` sideband) show its id."""
     import orjson
@@ -154,7 +163,9 @@ def sessions(db_path: Path, as_json: bool, limit: int | None) -> None:
             click.echo(orjson.dumps(info.to_dict() | ({"call_id": call_id} if call_id else {})).decode())
         return
     if not rows:
-        click.echo(f"no sessions in {db_path} yet")
+        from inspector.store import show_db
+
+        click.echo(f"no sessions in {show_db(db_path)} yet")
         return
     statuses = [_status_cell(info) for info in rows]
     width = max(len("STATUS"), *(len(status) for status in statuses))

@@ -39,7 +39,7 @@ from inspector.protocol import (
     subprotocols_in,
 )
 from inspector.redaction import redact_message, redact_url
-from inspector.store import SessionStatus, StoreError
+from inspector.store import SessionStatus, StoreError, recording_host, show_db
 from inspector.store.recorder import Recorder, SessionRecorder
 from inspector.tap_target import BadTarget, upstream_url
 
@@ -230,6 +230,7 @@ class Tap:
         host, port = connection.remote_address[:2]
         session = self.recorder.open_session(
             source="tap",
+            host=recording_host(),
             target_url=url,
             path=parts.path,
             query=parts.query,
@@ -404,7 +405,7 @@ async def run_tap(
             raise
         address = f"[{host}]" if ":" in host else host  # an IPv6 literal needs brackets in a URL
         upstream = redact_url(tap.upstream)  # userinfo in --upstream is a credential
-        log.info("tap listening on ws://%s:%d → %s, recording to %s", address, tap.port, upstream, db_path)
+        log.info("tap listening on ws://%s:%d → %s, recording to %s", address, tap.port, upstream, show_db(db_path))
         log.info(
             "point a client at ws://%s:%d/v1/realtime?model=gpt-realtime\n"
             '  openai SDK:  AsyncOpenAI(websocket_base_url="ws://%s:%d/v1")\n'

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -178,14 +177,7 @@ def pg_server() -> Iterator[pg.Server]:
 
 @pytest.fixture
 def pg_url(pg_server: pg.Server) -> Iterator[str]:
-    """A fresh, empty database on the test server, dropped afterwards. Skips when no PostgreSQL
-    can be found or started here, but fails under CI (`CI=true`), where there must be one."""
-    if pg_server.url is None:
-        reason = f"no PostgreSQL for the tests: {pg_server.error}"
-        if os.environ.get("CI", "").lower() in ("true", "1"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with pg.fresh_database(pg_server.url) as url:
+    with pg.test_database(pg_server) as url:
         yield url
 
 

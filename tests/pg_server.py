@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["Server", "Unavailable", "fresh_database", "running_server", "start", "stop"]
+__all__ = ["Server", "Unavailable", "fresh_database", "running_server", "start", "stop", "test_database"]
 
 SEARCH = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin"]
 
@@ -106,6 +106,19 @@ def running_server() -> Iterator[Server]:
 
 
 _databases = itertools.count(1)
+
+
+def test_database(server: Server) -> contextlib.AbstractContextManager[str]:
+    """A fresh database on the test server (`fresh_database`). Skips the test when no PostgreSQL
+    could be found or started here, but fails it under CI (`CI=true`), where there must be one."""
+    import pytest
+
+    if server.url is None:
+        reason = f"no PostgreSQL for the tests: {server.error}"
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return fresh_database(server.url)
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pg_server as pg
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -12,16 +13,26 @@ from hypothesis import strategies as st
 
 from inspector.cli import main
 from inspector.protocol import Direction
-from inspector.store import FrameIn, Store, StoreError
+from inspector.store import FrameIn, StoreError, open_store
 from inspector.store.filter import CompiledFilter, FilterError, compile_filter, filter_value
 from tests.tui_helpers import build_db
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def fixture_db(request, tmp_path_factory, pg_server):
+    """The fixtures' database, once per backend: the language means the same on both."""
+    if request.param == "sqlite":
+        yield str(tmp_path_factory.mktemp("filter") / "inspector.db")
+        return
+    with pg.test_database(pg_server) as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
-def fixture_store(tmp_path_factory):
-    path = tmp_path_factory.mktemp("filter") / "inspector.db"
+def fixture_store(fixture_db):
+    path = fixture_db
     ids = build_db(path)
-    with Store(path) as store:
+    with open_store(path) as store:
         # A session with odd frames: binary, not JSON, an error, a failed response.
         odd = store.import_session(
             [

@@ -12,7 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from inspector.store.factory import is_url, open_store, show_db
+    from inspector.store.factory import db_location, is_url, open_store, show_db
     from inspector.store.files import database_files, is_database_file
     from inspector.store.recorder import Recorder, SessionRecorder
     from inspector.store.store import Store
@@ -46,6 +46,7 @@ _HOMES = {
     "recording_host": "values",
     "open_store": "factory",
     "is_url": "factory",
+    "db_location": "factory",
     "show_db": "factory",
     "database_files": "files",
     "is_database_file": "files",
@@ -64,6 +65,7 @@ __all__ = [
     "StoreError",
     "StoreInterrupted",
     "database_files",
+    "db_location",
     "is_database_file",
     "is_url",
     "new_uid",

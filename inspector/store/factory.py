@@ -9,6 +9,7 @@ with the password cut out.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,7 +18,7 @@ from inspector.store.values import StoreError
 if TYPE_CHECKING:
     from inspector.store.store import Store
 
-__all__ = ["is_url", "open_store", "show_db"]
+__all__ = ["db_location", "is_url", "open_store", "show_db"]
 
 URL_SCHEMES = ("postgresql://", "postgres://")
 MISSING_DRIVER = "PostgreSQL needs psycopg: pip install 'realtime-inspector[postgres]'"
@@ -26,6 +27,11 @@ MISSING_DRIVER = "PostgreSQL needs psycopg: pip install 'realtime-inspector[post
 def is_url(db: str | os.PathLike[str]) -> bool:
     """Whether `db` names a PostgreSQL database rather than an SQLite file."""
     return isinstance(db, str) and db.lower().startswith(URL_SCHEMES)
+
+
+def db_location(db: str | os.PathLike[str]) -> str | Path:
+    """`--db` as it is kept: a URL as text (a `Path` would fold its `//`), a file as a `Path`."""
+    return str(db) if is_url(db) else Path(db)
 
 
 def show_db(db: str | os.PathLike[str]) -> str:
