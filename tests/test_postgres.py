@@ -155,3 +155,20 @@ async def test_the_tap_records_through_its_writer_process_into_postgresql(pg_url
     assert len(frames) == 42 and frames[-1] == b"\x00\x01" and frames[0] == '{"type": "ping", "i": 0}'
     assert info.host and info.model == "m" and info.unrecorded_frames == 0
     store.close()
+
+
+def test_a_session_exported_from_sqlite_keeps_its_uid_and_host_in_postgresql_and_a_second_import_is_a_copy(
+    pg_url, tmp_path
+):
+    local = tmp_path / "local.db"
+    with open_store(local) as store:
+        sid = store.import_session([FrameIn(Direction.CLIENT, 0, '{"type":"a"}')], host="laptop")
+        uid = store.session(sid).uid
+    exported = tmp_path / "s.jsonl"
+    assert cli("export", sid, "--db", local, "-o", exported)[0] == 0
+    assert cli("import", exported, "--db", pg_url)[0] == 0
+    assert cli("import", exported, "--db", pg_url)[0] == 0
+    with open_store(pg_url, create=False) as central:
+        first, second = sorted(central.sessions(), key=lambda s: s.id)
+        assert (first.uid, first.host) == (uid, "laptop") and central.session_id_for_uid(uid) == first.id
+        assert second.uid != uid and second.host == "laptop"

@@ -481,3 +481,89 @@ def test_events_at_reads_dense_and_sparse_seqs_and_skips_missing_ones(any_db):
         assert [e.seq for e in events] == wanted[:-1]
         assert events[-1].frame == frames[2999].data
         assert store.events_at(sid, []) == []
+
+
+def test_sessions_have_a_uid_of_their_own_and_the_host_that_recorded_them(any_db):
+    import re
+
+    given = "0123abcd" * 4
+    with open_store(any_db) as store:
+        a = store.create_session(source="tap", host="tap-1")
+        b = store.import_session([FrameIn(Direction.CLIENT, 0, '{"type":"a"}')])
+        kept = store.import_session([], uid=given, host="tap-2")  # a pushed or exported session's
+        ua, ub = store.session(a).uid, store.session(b).uid
+        assert re.fullmatch("[0-9a-f]{32}", ua) and ua != ub
+        assert (store.session(kept).uid, store.session(kept).host) == (given, "tap-2")
+        assert (store.session(a).host, store.session(b).host) == ("tap-1", None)
+        assert store.session_id_for_uid(ua) == a and store.session_id_for_uid(given) == kept
+        assert store.session_id_for_uid("0" * 32) is None
+        with pytest.raises(StoreError):  # one uid, one session
+            store.import_session([FrameIn(Direction.CLIENT, 0, '{"type":"a"}')], uid=given)
+        with pytest.raises(ValueError, match="uid never changes"):
+            store.update_session(a, uid="x")
+        assert len(store.sessions()) == 3 and store.session(a).uid == ua  # the refused import left nothing
+
+
+def test_data_version_moves_when_another_connection_commits(any_db):
+    with open_store(any_db) as reader, open_store(any_db) as writer:
+        version = reader.data_version()
+        reader.sessions()
+        assert reader.data_version() == version  # reading is no change
+        sid = writer.import_session([FrameIn(Direction.CLIENT, 0, '{"type":"a"}')])
+        moved = reader.data_version()
+        assert moved != version
+        writer.set_label(sid, "x")
+        assert reader.data_version() != moved
+
+
+def test_interrupt_from_another_thread_aborts_a_running_read_with_store_interrupted(any_db):
+    import threading
+    import time
+
+    from inspector.store import StoreInterrupted
+    from inspector.store.filter import compile_filter
+
+    with open_store(any_db) as store:
+        pad = "x" * 300
+        sid = store.import_session(FrameIn(Direction.SERVER, i, f'{{"type":"t","p":"{pad}"}}') for i in range(20000))
+        stop = threading.Event()
+
+        def keep_interrupting() -> None:  # as a UI cancels a filter that a newer one replaced
+            while not stop.is_set():
+                store.interrupt()
+                time.sleep(0.002)
+
+        thread = threading.Thread(target=keep_interrupting)
+        thread.start()
+        try:
+            with pytest.raises(StoreInterrupted):
+                for _ in range(1000):
+                    store.seqs_matching(sid, compile_filter('"needle"'))
+        finally:
+            stop.set()
+            thread.join()
+        assert store.count(sid) == 20000  # the store goes on working
+
+
+def test_a_version_3_database_gets_a_uid_for_each_session(tmp_path):
+    from inspector.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+    db = tmp_path / "v3.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    for script in MIGRATIONS[:3]:  # exactly what version 3 created
+        for statement in script.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+    conn.execute("PRAGMA user_version=3")
+    for sid in (1, 2):
+        conn.execute("INSERT INTO sessions (id, started_at, source, status) VALUES (?, 1.0, 'tap', 'closed')", (sid,))
+    conn.close()
+    with Store(db) as store:
+        uids = [s.uid for s in store.sessions()]
+        assert len(set(uids)) == 2 and all(len(u) == 32 for u in uids)
+        assert store.session_id_for_uid(uids[0]) is not None and store.session(1).host is None
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    with pytest.raises(sqlite3.IntegrityError):  # unique in the database
+        conn.execute("UPDATE sessions SET uid = (SELECT uid FROM sessions WHERE id = 1) WHERE id = 2")
+    conn.close()

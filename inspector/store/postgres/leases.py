@@ -2,11 +2,13 @@
 `inspector.store.leases`, on PostgreSQL).
 
 A recording process's lease is a row renewed on the server's clock, and a session-level advisory
-lock (`_LOCK_SPACE`, lease id) held by its connection. The holder is alive while the server sees
-that lock held (its connection is up: a killed process's connection drops and the lock with it,
-so the death shows at once) or while the row was renewed within `EXPIRE_SECONDS` (a holder whose
-connection broke, e.g. across a server restart, is not taken for dead until it has had time to
-come back). A reader decides both from the server alone, without the holder's help.
+lock (`_LOCK_SPACE`, lease id) that its connection takes in the transaction that creates the row
+(so no reader ever sees the row without it). The holder is alive while the server sees that lock
+held: a killed process's connection drops, and the lock with it, so its death shows at once.
+One exception: a server restart drops every lock, so a lease last renewed before the server
+started is alive until `EXPIRE_SECONDS` after that renewal, time for its holder to reconnect
+and take its lock again (`renew_lease` does). A reader decides all this from the server alone,
+without the holder's help.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ __all__ = ["PgLeaseMethods"]
 
 _LOCK_SPACE = 0x1E5  # the first key of the advisory locks: the leases' name space
 _NOW = "extract(epoch from clock_timestamp())"
-# Leases whose holder is gone: no advisory lock held for it in this database, and not renewed lately.
+# Leases whose holder is gone: no advisory lock held for it in this database, and not one that a
+# server restart took its lock from lately.
 _DEAD = f"""
 SELECT l.id, l.renewed_at FROM leases l
-WHERE l.renewed_at < {_NOW} - %s AND NOT EXISTS (
+WHERE (l.renewed_at >= extract(epoch from pg_postmaster_start_time()) OR l.renewed_at < {_NOW} - %s)
+  AND NOT EXISTS (
     SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND k.granted
       AND k.database = (SELECT oid FROM pg_database WHERE datname = current_database())
       AND k.classid = {_LOCK_SPACE} AND k.objid = l.id AND k.objsubid = 2)
@@ -54,7 +58,7 @@ class PgLeaseMethods:
             ).fetchone()
             assert row is not None
             lease = int(row[0])
-        self._lock(lease)
+            self._lock(lease)  # before the commit: the lease is never seen without its lock
         return lease
 
     def _lock(self, lease: int) -> None:
@@ -66,8 +70,8 @@ class PgLeaseMethods:
     @guarded
     def renew_lease(self, lease: int) -> None:
         with Transaction(self):
+            self._lock(lease)
             self._connection().execute(f"UPDATE leases SET renewed_at = {_NOW} WHERE id = %s", (lease,))
-        self._lock(lease)
 
     @guarded
     def release_lease(self, lease: int, reason: str) -> None:

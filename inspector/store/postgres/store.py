@@ -102,7 +102,7 @@ class PostgresStore(PgEventReads, PgLeaseMethods, SessionWrites):
 
     @guarded
     def data_version(self) -> int:
-        row = self._connection().execute("SELECT last_value FROM inspector_changes").fetchone()
+        row = self._connection().execute("SELECT last_value + is_called::int FROM inspector_changes").fetchone()
         return (int(row[0]) if row else 0) + (self._dead_leases() << 40)
 
     # -- sessions -----------------------------------------------------------------------------
@@ -136,6 +136,7 @@ class PostgresStore(PgEventReads, PgLeaseMethods, SessionWrites):
         row = self._connection().execute("SELECT id FROM sessions WHERE uid = %s", (uid,)).fetchone()
         return int(row[0]) if row else None
 
+    @guarded
     def _insert_session(self, row: dict[str, Any]) -> int:
         row = {k: _no_nul(v) for k, v in row.items()}
         names = ", ".join(f'"{k}"' for k in row)
