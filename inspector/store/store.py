@@ -43,8 +43,8 @@ backend implements so that no caller changes):
   frame whole. What a diff needs: the length of each audio chunk, without encoding megabytes of
   it back to base64 (`audio="frame"`, the default, gives the exact frame).
 (The reading half of this API is `inspector.store._reads.EventReads`, the leases'
-`inspector.store.leases.LeaseMethods`, the writing of sessions and frames that both backends
-share `inspector.store._writes.SessionWrites`: all mixed into `Store`.)
+`inspector.store.leases.LeaseMethods`, what both backends do alike
+`inspector.store._shared.SharedMethods`: all mixed into `Store`.)
 
 - Filters: `seqs_matching(session_id, compiled)` returns the matching seqs in ascending order,
   `events_matching(session_id, compiled, with_frames=...)` the events themselves, streamed;
@@ -93,15 +93,14 @@ from inspector.store._codec import (
     session_row,
 )
 from inspector.store._reads import PAGE_ROWS, AudioRead, EventReads
+from inspector.store._shared import SharedMethods
 from inspector.store._sqlite import Transaction, guarded, store_error
-from inspector.store._writes import SessionWrites
 from inspector.store.files import create_private_file
-from inspector.store.leases import ORPHANED, LeaseMethods
+from inspector.store.leases import LeaseMethods
 from inspector.store.schema import SchemaError, migrate
 from inspector.store.values import (
     SessionInfo,
     SessionNotFound,
-    SessionStatus,
     StoreError,
 )
 
@@ -118,7 +117,7 @@ def _read_only(path: Path) -> str:
     )
 
 
-class Store(EventReads, LeaseMethods, SessionWrites):
+class Store(EventReads, LeaseMethods, SharedMethods):
     """A recordings database in one SQLite file. See the module docstring for the contract."""
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True, busy_timeout: float = 10.0) -> None:
@@ -189,12 +188,6 @@ class Store(EventReads, LeaseMethods, SessionWrites):
     def close(self) -> None:
         self._conn.close()
 
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # -- transactions -------------------------------------------------------------------------
 
     def transaction(self) -> Transaction:
@@ -226,15 +219,6 @@ class Store(EventReads, LeaseMethods, SessionWrites):
         if not rows:
             raise SessionNotFound(session_id)
         return self._with_owners([session_from_row(rows[0])])[0]
-
-    def _with_owners(self, infos: list[SessionInfo]) -> list[SessionInfo]:
-        """Open sessions whose recording process is gone read as interrupted, at once."""
-        orphaned = self._orphaned([info.id for info in infos if info.status == SessionStatus.OPEN])
-        for info in infos:
-            if info.id in orphaned:
-                info.status = SessionStatus.INTERRUPTED
-                info.error = info.error or ORPHANED
-        return infos
 
     @guarded
     def _insert_session(self, row: dict[str, Any]) -> int:

@@ -20,15 +20,14 @@ import psycopg
 from psycopg.rows import dict_row
 
 from inspector.store._codec import EventRow, FrameRow, key_range, session_from_row, session_row
-from inspector.store._writes import SessionWrites
+from inspector.store._shared import SharedMethods
 from inspector.store.factory import show_db
-from inspector.store.leases import ORPHANED
 from inspector.store.postgres._pg import Transaction, connect, guarded
 from inspector.store.postgres.leases import PgLeaseMethods
 from inspector.store.postgres.reads import PgEventReads
 from inspector.store.postgres.schema import migrate
 from inspector.store.schema import SchemaError
-from inspector.store.values import SessionInfo, SessionNotFound, SessionStatus, StoreError
+from inspector.store.values import SessionInfo, SessionNotFound, StoreError
 
 __all__ = ["PostgresStore"]
 
@@ -54,7 +53,7 @@ def _frame_copy_row(row: FrameRow) -> tuple[Any, ...]:
     return row.id, None, body.encode() if isinstance(body, str) else body, row.audio, row.audio_at
 
 
-class PostgresStore(PgEventReads, PgLeaseMethods, SessionWrites):
+class PostgresStore(PgEventReads, PgLeaseMethods, SharedMethods):
     """A recordings database on a PostgreSQL server. See `inspector.store.store` for the contract."""
 
     def __init__(self, url: str, *, create: bool = True, busy_timeout: float = 10.0) -> None:
@@ -91,12 +90,6 @@ class PostgresStore(PgEventReads, PgLeaseMethods, SessionWrites):
     def close(self) -> None:
         self._pg.close()
 
-    def __enter__(self) -> PostgresStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def transaction(self) -> Transaction:
         return Transaction(self)
 
@@ -109,13 +102,7 @@ class PostgresStore(PgEventReads, PgLeaseMethods, SessionWrites):
 
     def _session_rows(self, sql: str, params: Sequence[Any]) -> list[SessionInfo]:
         with self._connection().cursor(row_factory=dict_row) as cur:
-            infos = [session_from_row(row) for row in cur.execute(sql, params)]
-        orphaned = self._orphaned([info.id for info in infos if info.status == SessionStatus.OPEN])
-        for info in infos:
-            if info.id in orphaned:
-                info.status = SessionStatus.INTERRUPTED
-                info.error = info.error or ORPHANED
-        return infos
+            return self._with_owners([session_from_row(row) for row in cur.execute(sql, params)])
 
     @guarded
     def sessions(self, *, limit: int | None = None) -> list[SessionInfo]:

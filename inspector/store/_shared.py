@@ -1,25 +1,41 @@
-"""The `Store`'s writing of sessions and frames as both backends do it (see the contract in
-`inspector.store.store`): a new session's row (redacted, with its globally unique `uid`), and
-frames appended in batches, each batch made into rows by the codec and written by the backend's
-own `insert_rows` and `add_counts`. Mixed into the SQLite `Store` and into `PostgresStore`,
-which supply the primitives declared at the end of the class."""
+"""What both backends of the `Store` contract (`inspector.store.store`) do the same way: a new
+session's row (redacted, with its globally unique `uid`), frames appended in batches (each made
+into rows by the codec and written by the backend's own `insert_rows` and `add_counts`), and
+open sessions whose recorder died reported as interrupted. Mixed into the SQLite `Store` and
+into `PostgresStore`, which supply the primitives declared at the end of the class."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, Self
 
 from inspector.store._codec import EventRow, FrameRow, event_rows, session_row
 from inspector.store._reads import PAGE_ROWS
-from inspector.store.values import FrameIn, SessionStatus, new_uid
+from inspector.store.leases import ORPHANED
+from inspector.store.values import FrameIn, SessionInfo, SessionStatus, new_uid
 
-__all__ = ["SessionWrites"]
+__all__ = ["SharedMethods"]
 
 
-class SessionWrites:
-    """Sessions created and frames appended, on the backend's primitives."""
+class SharedMethods:
+    """The backend-independent half of a store, on the backend's primitives."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _with_owners(self, infos: list[SessionInfo]) -> list[SessionInfo]:
+        """Open sessions whose recording process is gone read as interrupted, at once."""
+        orphaned = self._orphaned([info.id for info in infos if info.status == SessionStatus.OPEN])
+        for info in infos:
+            if info.id in orphaned:
+                info.status = SessionStatus.INTERRUPTED
+                info.error = info.error or ORPHANED
+        return infos
 
     def create_session(
         self, *, source: str, status: SessionStatus = SessionStatus.OPEN, lease: int | None = None, **fields_: Any
@@ -81,6 +97,12 @@ class SessionWrites:
         return len(events)
 
     # -- what each backend supplies -------------------------------------------------------------
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _orphaned(self, session_ids: list[int]) -> set[int]:
+        raise NotImplementedError
 
     def transaction(self) -> AbstractContextManager[None]:
         raise NotImplementedError
