@@ -172,3 +172,31 @@ def test_a_session_exported_from_sqlite_keeps_its_uid_and_host_in_postgresql_and
         first, second = sorted(central.sessions(), key=lambda s: s.id)
         assert (first.uid, first.host) == (uid, "laptop") and central.session_id_for_uid(uid) == first.id
         assert second.uid != uid and second.host == "laptop"
+
+
+def test_a_row_locked_past_the_busy_timeout_is_store_busy(pg_url):
+    from inspector.store import StoreBusy
+
+    with open_store(pg_url, busy_timeout=0.2) as store, psycopg.connect(pg_url) as other:
+        sid = store.create_session(source="tap")
+        other.execute("SELECT * FROM sessions WHERE id = %s FOR UPDATE", (sid,))  # held until rollback
+        with pytest.raises(StoreBusy, match="busy"):
+            store.update_session(sid, label="x")
+        other.rollback()
+        store.update_session(sid, label="x")
+        assert store.session(sid).label == "x"
+
+
+def test_a_dropped_connection_is_one_store_error_and_the_next_call_connects_again(pg_url):
+    with open_store(pg_url) as store, psycopg.connect(pg_url, autocommit=True) as admin:
+        sid = store.create_session(source="tap")
+        admin.execute(  # as a server restart or a failover would
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        with pytest.raises(StoreError, match="lost the connection") as info:
+            store.session(sid)
+        assert not isinstance(info.value, psycopg.Error)
+        assert store.session(sid).id == sid
+        store.append_events(sid, [FrameIn(Direction.CLIENT, 0, '{"type":"a"}')])
+        assert store.count(sid) == 1

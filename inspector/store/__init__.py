@@ -1,7 +1,8 @@
 """Recordings storage: the `Store` API, the background `Recorder`, and the filter language.
 
 Everything else in the inspector reads and writes recordings through this package only (the
-contract is in `inspector.store.store`). Names are imported on first use, so that the pure
+contract is in `inspector.store.store`), opening a store with `open_store(db)`: an SQLite file,
+or a PostgreSQL database for a `postgresql://` URL (`inspector.store.postgres`). Names are imported on first use, so that the pure
 modules (`inspector.store.filter`, `inspector.store.values`) load without SQLite, sqlite-utils
 or the recorder's subprocess machinery.
 """

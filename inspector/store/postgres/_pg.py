@@ -25,6 +25,7 @@ _BUSY = (pg_errors.LockNotAvailable, pg_errors.SerializationFailure, pg_errors.D
 
 class _HasConnection(Protocol):
     url: str
+    _pg: psycopg.Connection[Any]
 
     def _connection(self) -> psycopg.Connection[Any]: ...
 
@@ -96,7 +97,7 @@ class Transaction:
     def __exit__(self, exc_type: object, *rest: object) -> None:
         if not self._outer:
             return
-        conn = self._store._connection()
+        conn = self._store._pg  # never a new connection here: the transaction was on this one
         try:
             if exc_type:
                 if not conn.broken:
