@@ -42,6 +42,7 @@ class PgLeaseMethods:
     """The `Store` methods of the lease contract, mixed into `PostgresStore`."""
 
     url: str
+    _pg: psycopg.Connection[Any]
     _locked: set[int]  # leases whose advisory lock this connection holds
 
     def _connection(self) -> psycopg.Connection[Any]:
