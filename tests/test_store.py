@@ -567,3 +567,20 @@ def test_a_version_3_database_gets_a_uid_for_each_session(tmp_path):
     with pytest.raises(sqlite3.IntegrityError):  # unique in the database
         conn.execute("UPDATE sessions SET uid = (SELECT uid FROM sessions WHERE id = 1) WHERE id = 2")
     conn.close()
+
+
+def test_both_backends_offer_the_same_calls_with_the_same_parameters():
+    import inspect
+
+    from inspector.store.postgres import PostgresStore
+
+    def api(cls) -> dict[str, list[tuple[str, object, object]]]:
+        return {
+            name: [(p.name, p.kind, p.default) for p in inspect.signature(getattr(cls, name)).parameters.values()]
+            for name in dir(cls)
+            if not name.startswith("_") and callable(getattr(cls, name))
+        }
+
+    sqlite_api, pg_api = api(Store), api(PostgresStore)
+    assert "session_id_for_uid" in sqlite_api and len(sqlite_api) > 25
+    assert pg_api == sqlite_api
