@@ -57,6 +57,8 @@ class PostgresStore(PgEventReads, PgLeaseMethods, SharedMethods):
     """A recordings database on a PostgreSQL server. See `inspector.store.store` for the contract."""
 
     def __init__(self, url: str, *, create: bool = True, busy_timeout: float = 10.0) -> None:
+        # `path`, as SQLite's store names its file: how another process (the diff's worker)
+        # opens the same database. It holds the password when the URL does: show it with `show_db`.
         self.url = self.path = url
         self._busy_timeout = busy_timeout
         self._locked: set[int] = set()
@@ -75,6 +77,7 @@ class PostgresStore(PgEventReads, PgLeaseMethods, SharedMethods):
     def _check_writable(self) -> None:
         row = self._pg.execute(
             "SELECT bool_and(has_table_privilege(t, 'INSERT, UPDATE, DELETE')) "
+            "AND has_sequence_privilege('inspector_changes', 'USAGE') "
             "FROM unnest(ARRAY['sessions', 'events', 'frames', 'leases']) t"
         ).fetchone()
         if not (row and row[0]):
