@@ -200,3 +200,17 @@ def test_a_dropped_connection_is_one_store_error_and_the_next_call_connects_agai
         assert store.session(sid).id == sid
         store.append_events(sid, [FrameIn(Direction.CLIENT, 0, '{"type":"a"}')])
         assert store.count(sid) == 1
+
+
+async def test_replay_and_the_mocks_playback_read_and_record_on_a_url(pg_url):
+    from inspector.mock.playback import load_recording
+    from inspector.replay.plan import Pace
+    from inspector.replay.runner import ReplayOptions, replay_sessions
+
+    assert cli("import", FIXTURES / "tool_call_round.jsonl", "--db", pg_url)[0] == 0
+    recording, _close = load_recording(pg_url, 1)  # what `inspector mock --from-session 1` serves
+    (result,) = await replay_sessions(pg_url, [1], options=ReplayOptions(pace=Pace.ASAP, timeout=0.5))
+    with open_store(pg_url, create=False) as store:
+        info = store.session(result.session_id)
+        assert (info.source, info.replay_of, info.status) == ("replay", 1, "closed")
+        assert len(recording) == store.count(1) and result.exit_code == 0
