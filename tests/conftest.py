@@ -177,7 +177,7 @@ def pg_server() -> Iterator[pg.Server]:
 
 @pytest.fixture
 def pg_url(pg_server: pg.Server) -> Iterator[str]:
-    with pg.test_database(pg_server) as url:
+    with pg.database_for_test(pg_server) as url:
         yield url
 
 

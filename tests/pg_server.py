@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["Server", "Unavailable", "fresh_database", "running_server", "start", "stop", "test_database"]
+__all__ = ["Server", "Unavailable", "database_for_test", "fresh_database", "running_server", "start", "stop"]
 
 SEARCH = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin"]
 
@@ -32,7 +32,10 @@ class Unavailable(Exception):
 
 
 def find_binaries() -> Path:
-    for directory in [*(str(Path(p).resolve().parent) for p in [shutil.which("initdb") or ""] if p), *SEARCH]:
+    """The directory of `initdb` and `pg_ctl`: the one on PATH (through its symlink), else a
+    Debian-style versioned one."""
+    on_path = shutil.which("initdb")
+    for directory in ([str(Path(on_path).resolve().parent)] if on_path else []) + SEARCH:
         if (Path(directory) / "initdb").exists() and (Path(directory) / "pg_ctl").exists():
             return Path(directory)
     raise Unavailable("no initdb/pg_ctl on PATH or in /usr/lib/postgresql/*/bin")
@@ -65,7 +68,10 @@ def start(directory: Path) -> str:
     data = directory / "data"
     directory.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
-        shutil.chown(directory, "postgres", "postgres")
+        try:
+            shutil.chown(directory, "postgres", "postgres")
+        except LookupError:
+            raise Unavailable("running as root and no postgres user to run PostgreSQL as") from None
     _run([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
     port = _free_port()
     # Durability is not under test here: fsync off makes CREATE DATABASE per test cheap.
@@ -108,7 +114,7 @@ def running_server() -> Iterator[Server]:
 _databases = itertools.count(1)
 
 
-def test_database(server: Server) -> contextlib.AbstractContextManager[str]:
+def database_for_test(server: Server) -> contextlib.AbstractContextManager[str]:
     """A fresh database on the test server (`fresh_database`). Skips the test when no PostgreSQL
     could be found or started here, but fails it under CI (`CI=true`), where there must be one."""
     import pytest

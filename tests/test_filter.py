@@ -24,7 +24,7 @@ def fixture_db(request, tmp_path_factory, pg_server):
     if request.param == "sqlite":
         yield str(tmp_path_factory.mktemp("filter") / "inspector.db")
         return
-    with pg.test_database(pg_server) as url:
+    with pg.database_for_test(pg_server) as url:
         yield url
 
 
