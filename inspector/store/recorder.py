@@ -35,7 +35,7 @@ from typing import IO, Any
 
 from inspector.protocol import Direction
 from inspector.store._buffer import FRAME, LOST, OPEN, UPDATE
-from inspector.store.factory import is_url
+from inspector.store.factory import db_location
 from inspector.store.values import StoreError
 
 __all__ = ["Recorder", "RecorderStats", "SessionRecorder"]
@@ -98,7 +98,7 @@ class Recorder:
         buffer_bytes: int = BUFFER_BYTES,
         drain_seconds: float = DRAIN_SECONDS,
     ) -> None:
-        self.db_path = db_path if is_url(db_path) else Path(db_path)  # a PostgreSQL URL stays text
+        self.db_path = db_location(db_path)  # a file, or a PostgreSQL URL (text)
         self.flush_interval = flush_interval
         self.warn_bytes = warn_bytes
         self.buffer_bytes = buffer_bytes
