@@ -25,6 +25,8 @@ from inspector.cli_common import (
 )
 
 if TYPE_CHECKING:
+    import ssl
+
     from inspector.store import Event, SessionInfo
     from inspector.store.filter import CompiledFilter
 
@@ -88,9 +90,33 @@ def main(ctx: click.Context, db_path: Path | None) -> None:
     show_default=True,
     help="Frames held while the database cannot be written (disk full, locked); past it the oldest are dropped and counted.",
 )
+@click.option(
+    "--tls",
+    is_flag=True,
+    help="Serve wss:// with a certificate for localhost, 127.0.0.1 and ::1 signed by the inspector's "
+    "local CA (made on first use; `inspector ca` prints its path). Node's SDK and browsers need it.",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="Serve wss:// with your own PEM certificate (chain) instead; needs --tls-key.",
+)
+@click.option(
+    "--tls-key", type=click.Path(path_type=Path), metavar="FILE", help="The unencrypted PEM key of --tls-cert."
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 def tap(
-    listen: str, allow_remote: bool, upstream: str, db_path: Path, label: str | None, buffer_mb: int, verbose: bool
+    listen: str,
+    allow_remote: bool,
+    upstream: str,
+    db_path: Path,
+    label: str | None,
+    buffer_mb: int,
+    tls: bool,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    verbose: bool,
 ) -> None:
     """Record Realtime sessions by standing between a client and the upstream.
 
@@ -101,6 +127,10 @@ def tap(
     \b
         inspector tap
         AsyncOpenAI(websocket_base_url="ws://127.0.0.1:8765/v1")
+
+    Node's SDK (OpenAIRealtimeWS) and browsers on https pages speak only wss://: run the tap with
+    --tls and trust the inspector's CA, e.g. NODE_EXTRA_CA_CERTS="$(inspector ca)" for Node; the
+    tap's first lines say how, and which URL to use.
 
     Stop with Ctrl-C: open sessions are marked `interrupted` and what is queued is written (within
     about 10 s; what could not be is counted on its session); a second Ctrl-C exits at once.
@@ -124,7 +154,7 @@ def tap(
         raise click.BadParameter(str(exc), param_hint="--upstream") from None
     setup_logging(verbose)
     try:
-        options = TapOptions(upstream=upstream, label=label)
+        options = TapOptions(upstream=upstream, label=label, tls=_tap_tls(tls, tls_cert, tls_key, host, port))
         asyncio.run(run_tap(host, port, str(db_path), options, buffer_bytes=buffer_mb * 1024 * 1024))
     except StoreError as exc:
         fail(str(exc))
@@ -132,6 +162,72 @@ def tap(
         if exc.errno == errno.EADDRINUSE:
             fail(f"{host}:{port} is already in use; choose another with --listen {host}:PORT")
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
+def _tap_tls(tls: bool, cert: Path | None, key: Path | None, host: str, port: int) -> ssl.SSLContext | None:
+    """The tap's TLS context (None for plain ws://), and start-up lines on how to trust it."""
+    import logging
+
+    from inspector.tls import TLSError, local_server_context, server_context
+
+    if (cert is None) != (key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    if not tls and cert is None:
+        return None
+    log = logging.getLogger("inspector.tap")
+    try:
+        if cert is not None and key is not None:
+            context = server_context(cert, key)
+            log.info("TLS with %s: clients must trust its issuer", cert)
+            return context
+        context, ca = local_server_context()
+    except TLSError as exc:
+        fail(str(exc))
+    address = f"[{host}]" if ":" in host else host
+    log.info(
+        "TLS with a certificate for localhost, 127.0.0.1 and ::1 from the inspector's CA %s; trust it:\n"
+        "  Node:    NODE_EXTRA_CA_CERTS=%s node app.js   (new OpenAI({baseURL: 'https://%s:%d/v1'}))\n"
+        "  Python:  SSL_CERT_FILE=%s python app.py\n"
+        "  browser: add %s to its trusted authorities (see `inspector ca --help`)",
+        ca,
+        ca,
+        address,
+        port,
+        ca,
+        ca,
+    )
+    return context
+
+
+@main.command("ca")
+def ca_command() -> None:
+    """Print the path of the inspector's local CA certificate (made now if there is none).
+
+    `inspector tap --tls` serves a certificate for localhost, 127.0.0.1 and ::1 signed by this CA,
+    so clients that trust the CA's certificate accept the tap's wss:// URL. The CA lives in
+    $INSPECTOR_DATA_DIR, else $XDG_DATA_HOME/realtime-inspector, else
+    ~/.local/share/realtime-inspector (directory 0700, key 0600); it is this user's alone and
+    signs nothing but the tap's certificate. Trust it per program, not system-wide:
+
+    \b
+        Node:     NODE_EXTRA_CA_CERTS="$(inspector ca)" node app.js
+        Python:   SSL_CERT_FILE="$(inspector ca)" python app.py
+                  (replaces the default bundle for that process), or
+                  ssl.create_default_context(cafile=PATH) passed to the client
+        curl:     curl --cacert "$(inspector ca)" ...
+        Chrome:   Settings → Privacy and security → Security → Manage certificates →
+                  Authorities → Import the file, trusted for identifying websites
+        Firefox:  Settings → Privacy & Security → Certificates → View Certificates →
+                  Authorities → Import, trusted to identify websites
+
+    Remove the directory to start over with a new CA (and trust the new one).
+    """
+    from inspector.tls import TLSError, ensure_ca
+
+    try:
+        click.echo(str(ensure_ca()))
+    except TLSError as exc:
+        fail(str(exc))
 
 
 @main.command()
