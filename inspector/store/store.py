@@ -97,6 +97,7 @@ from inspector.store.values import (
     SessionStatus,
     StoreError,
 )
+from inspector.store.views import ensure_views
 
 __all__ = ["PAGE_ROWS", "AudioRead", "Store"]
 
@@ -127,6 +128,7 @@ class Store(EventReads, LeaseMethods):
             migrate(self._conn)
             if create:
                 self._check_writable()
+                ensure_views(self._conn)
         except SchemaError as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
