@@ -184,15 +184,15 @@ def _tap_tls(tls: bool, cert: Path | None, key: Path | None, host: str, port: in
     except TLSError as exc:
         fail(str(exc))
     address = f"[{host}]" if ":" in host else host
+    where = f"{address}:{port}" if port else f"{address}:PORT"  # --listen HOST:0 picks it later
     log.info(
         "TLS with a certificate for localhost, 127.0.0.1 and ::1 from the inspector's CA %s; trust it:\n"
-        "  Node:    NODE_EXTRA_CA_CERTS=%s node app.js   (new OpenAI({baseURL: 'https://%s:%d/v1'}))\n"
+        "  Node:    NODE_EXTRA_CA_CERTS=%s node app.js   (new OpenAI({baseURL: 'https://%s/v1'}))\n"
         "  Python:  SSL_CERT_FILE=%s python app.py\n"
         "  browser: add %s to its trusted authorities (see `inspector ca --help`)",
         ca,
         ca,
-        address,
-        port,
+        where,
         ca,
         ca,
     )
