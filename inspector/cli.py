@@ -25,8 +25,6 @@ from inspector.cli_common import (
 )
 
 if TYPE_CHECKING:
-    import ssl
-
     from inspector.store import Event, SessionInfo
     from inspector.store.filter import CompiledFilter
 
@@ -140,6 +138,7 @@ def tap(
 
     from inspector.store import StoreError
     from inspector.tap import TapOptions, run_tap, websocket_url
+    from inspector.tls_cli import tap_tls
 
     host, port = parse_listen(listen, 8765)
     check_listen(
@@ -154,7 +153,7 @@ def tap(
         raise click.BadParameter(str(exc), param_hint="--upstream") from None
     setup_logging(verbose)
     try:
-        options = TapOptions(upstream=upstream, label=label, tls=_tap_tls(tls, tls_cert, tls_key, host, port))
+        options = TapOptions(upstream=upstream, label=label, tls=tap_tls(tls, tls_cert, tls_key, host, port))
         asyncio.run(run_tap(host, port, str(db_path), options, buffer_bytes=buffer_mb * 1024 * 1024))
     except StoreError as exc:
         fail(str(exc))
@@ -162,72 +161,6 @@ def tap(
         if exc.errno == errno.EADDRINUSE:
             fail(f"{host}:{port} is already in use; choose another with --listen {host}:PORT")
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-
-
-def _tap_tls(tls: bool, cert: Path | None, key: Path | None, host: str, port: int) -> ssl.SSLContext | None:
-    """The tap's TLS context (None for plain ws://), and start-up lines on how to trust it."""
-    import logging
-
-    from inspector.tls import TLSError, local_server_context, server_context
-
-    if (cert is None) != (key is None):
-        raise click.UsageError("--tls-cert and --tls-key go together")
-    if not tls and cert is None:
-        return None
-    log = logging.getLogger("inspector.tap")
-    try:
-        if cert is not None and key is not None:
-            context = server_context(cert, key)
-            log.info("TLS with %s: clients must trust its issuer", cert)
-            return context
-        context, ca = local_server_context()
-    except TLSError as exc:
-        fail(str(exc))
-    address = f"[{host}]" if ":" in host else host
-    where = f"{address}:{port}" if port else f"{address}:PORT"  # --listen HOST:0 picks it later
-    log.info(
-        "TLS with a certificate for localhost, 127.0.0.1 and ::1 from the inspector's CA %s; trust it:\n"
-        "  Node:    NODE_EXTRA_CA_CERTS=%s node app.js   (new OpenAI({baseURL: 'https://%s/v1'}))\n"
-        "  Python:  SSL_CERT_FILE=%s python app.py\n"
-        "  browser: add %s to its trusted authorities (see `inspector ca --help`)",
-        ca,
-        ca,
-        where,
-        ca,
-        ca,
-    )
-    return context
-
-
-@main.command("ca")
-def ca_command() -> None:
-    """Print the path of the inspector's local CA certificate (made now if there is none).
-
-    `inspector tap --tls` serves a certificate for localhost, 127.0.0.1 and ::1 signed by this CA,
-    so clients that trust the CA's certificate accept the tap's wss:// URL. The CA lives in
-    $INSPECTOR_DATA_DIR, else $XDG_DATA_HOME/realtime-inspector, else
-    ~/.local/share/realtime-inspector (directory 0700, key 0600); it is this user's alone and
-    signs nothing but the tap's certificate. Trust it per program, not system-wide:
-
-    \b
-        Node:     NODE_EXTRA_CA_CERTS="$(inspector ca)" node app.js
-        Python:   SSL_CERT_FILE="$(inspector ca)" python app.py
-                  (replaces the default bundle for that process), or
-                  ssl.create_default_context(cafile=PATH) passed to the client
-        curl:     curl --cacert "$(inspector ca)" ...
-        Chrome:   Settings → Privacy and security → Security → Manage certificates →
-                  Authorities → Import the file, trusted for identifying websites
-        Firefox:  Settings → Privacy & Security → Certificates → View Certificates →
-                  Authorities → Import, trusted to identify websites
-
-    Remove the directory to start over with a new CA (and trust the new one).
-    """
-    from inspector.tls import TLSError, ensure_ca
-
-    try:
-        click.echo(str(ensure_ca()))
-    except TLSError as exc:
-        fail(str(exc))
 
 
 @main.command()
@@ -398,3 +331,7 @@ main.add_command(replay_command)
 from inspector.attach_cli import attach_command  # noqa: E402
 
 main.add_command(attach_command)
+
+from inspector.tls_cli import ca_command  # noqa: E402
+
+main.add_command(ca_command)

@@ -26,6 +26,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import mock_in_a_thread, run_tap
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from openai import AsyncOpenAI
 
 from inspector import tls
@@ -122,6 +125,43 @@ def test_the_certificate_is_made_again_when_missing_expiring_or_from_another_ca(
     assert serial() != short
     leaf = x509.load_pem_x509_certificate((data_dir / "localhost.pem").read_bytes())
     assert leaf.not_valid_after_utc - datetime.datetime.now(datetime.UTC) < datetime.timedelta(days=11)
+
+
+async def test_the_ca_cannot_vouch_for_any_name_but_loopback(data_dir: Path, tmp_path: Path):
+    """Its name constraint: a certificate for another site, signed with the CA's own key (as a
+    thief of the key would), is refused by a client that trusts the CA."""
+    tls.ensure_ca()
+    ca_cert = x509.load_pem_x509_certificate((data_dir / "ca.pem").read_bytes())
+    ca_key = serialization.load_pem_private_key((data_dir / "ca-key.pem").read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    forged = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "example.com")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=5))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("example.com")]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    (tmp_path / "forged.pem").write_bytes(forged.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "forged-key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    server_context = tls.server_context(tmp_path / "forged.pem", tmp_path / "forged-key.pem")
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0, ssl=server_context)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(ssl.SSLCertVerificationError, match="permitted subtree"):
+            await asyncio.open_connection(
+                "127.0.0.1", port, ssl=trusting(data_dir / "ca.pem"), server_hostname="example.com"
+            )
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 def test_inspector_ca_prints_the_ca_path_and_its_help_says_how_to_trust_it(data_dir: Path):
