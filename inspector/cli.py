@@ -91,6 +91,21 @@ def main(ctx: click.Context, db_path: Path | str | None) -> None:
     show_default=True,
     help="Frames held while the database cannot be written (disk full, locked); past it the oldest are dropped and counted.",
 )
+@click.option(
+    "--tls",
+    is_flag=True,
+    help="Serve wss:// with a certificate for localhost, 127.0.0.1 and ::1 signed by the inspector's "
+    "local CA (made on first use; `inspector ca` prints its path). Node's SDK and browsers need it.",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="Serve wss:// with your own PEM certificate (chain) instead; needs --tls-key.",
+)
+@click.option(
+    "--tls-key", type=click.Path(path_type=Path), metavar="FILE", help="The unencrypted PEM key of --tls-cert."
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 def tap(
     listen: str,
@@ -99,6 +114,9 @@ def tap(
     db_path: Path | str,
     label: str | None,
     buffer_mb: int,
+    tls: bool,
+    tls_cert: Path | None,
+    tls_key: Path | None,
     verbose: bool,
 ) -> None:
     """Record Realtime sessions by standing between a client and the upstream.
@@ -111,6 +129,10 @@ def tap(
         inspector tap
         AsyncOpenAI(websocket_base_url="ws://127.0.0.1:8765/v1")
 
+    Node's SDK (OpenAIRealtimeWS) and browsers on https pages speak only wss://: run the tap with
+    --tls and trust the inspector's CA, e.g. NODE_EXTRA_CA_CERTS="$(inspector ca)" for Node; the
+    tap's first lines say how, and which URL to use.
+
     Stop with Ctrl-C: open sessions are marked `interrupted` and what is queued is written (within
     about 10 s; what could not be is counted on its session); a second Ctrl-C exits at once.
     """
@@ -119,6 +141,7 @@ def tap(
 
     from inspector.store import StoreError
     from inspector.tap import TapOptions, run_tap, websocket_url
+    from inspector.tls_cli import tap_tls
 
     host, port = parse_listen(listen, 8765)
     check_listen(
@@ -133,7 +156,7 @@ def tap(
         raise click.BadParameter(str(exc), param_hint="--upstream") from None
     setup_logging(verbose)
     try:
-        options = TapOptions(upstream=upstream, label=label)
+        options = TapOptions(upstream=upstream, label=label, tls=tap_tls(tls, tls_cert, tls_key, host, port))
         asyncio.run(run_tap(host, port, str(db_path), options, buffer_bytes=buffer_mb * 1024 * 1024))
     except StoreError as exc:
         fail(str(exc))
@@ -313,3 +336,7 @@ main.add_command(replay_command)
 from inspector.attach_cli import attach_command  # noqa: E402
 
 main.add_command(attach_command)
+
+from inspector.tls_cli import ca_command  # noqa: E402
+
+main.add_command(ca_command)

@@ -103,6 +103,7 @@ from inspector.store.values import (
     SessionNotFound,
     StoreError,
 )
+from inspector.store.views import ensure_views
 
 __all__ = ["PAGE_ROWS", "AudioRead", "Store"]
 
@@ -133,6 +134,7 @@ class Store(EventReads, LeaseMethods, SharedMethods):
             migrate(self._conn)
             if create:
                 self._check_writable()
+                ensure_views(self._conn)
         except SchemaError as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
