@@ -8,7 +8,7 @@ import re
 import pg_server as pg
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from inspector.cli import main
@@ -383,3 +383,18 @@ def test_cli_events_bad_filter_prints_a_clean_error(fixture_store):
     assert result.exit_code == 1
     assert "error: bad filter: '(' is never closed at column 8" in result.output
     assert "Traceback" not in result.output
+
+
+@settings(max_examples=500, deadline=None)
+@given(pattern=st.text(alphabet="ab.*?[]!", max_size=8), text=st.text(alphabet="ab.[]!", max_size=6))
+def test_a_glob_means_on_postgresql_what_fnmatch_means(pattern, text):
+    import fnmatch
+
+    from inspector.store.postgres.filter_sql import glob_regex
+
+    # An unclosed `[` is a literal to fnmatch, but neither to SQLite's GLOB nor here: not compared.
+    assume(
+        all(pattern.find("]", i + 2 + (pattern[i + 1 : i + 2] == "!")) > 0 for i, c in enumerate(pattern) if c == "[")
+    )
+    regex = glob_regex(pattern.replace("[!", "[^"))  # as the filter hands a glob to the store
+    assert bool(re.fullmatch(regex, text, re.S)) == fnmatch.fnmatchcase(text, pattern), regex

@@ -4,7 +4,8 @@
 The filter's syntax tree is built from a small, fixed set of SQLite condition shapes; each is
 rewritten here to PostgreSQL's (globs as anchored regular expressions, `json_extract` as `#>` on
 `body::jsonb`, `LIKE` as `ILIKE`), so that the language has one parser and one set of terms.
-User text only ever travels as a bound parameter, as on SQLite.
+User text only ever travels as a bound parameter, as on SQLite. One difference: ILIKE folds
+case beyond ASCII (SQLite's LIKE folds ASCII letters only).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from inspector.store.filter import CompiledFilter, parse_filter
 
 __all__ = ["filter_sql", "glob_regex"]
 
-_OPS = (">=", "<=", "!=", ">", "<", "=")
 # JSON of a problem-free frame: binary and broken frames are never parsed, as on SQLite, nor a
 # body with an escaped NUL (jsonb refuses it; json_extract gives NULL for what it cannot read).
 _DOC = "(CASE WHEN e.problem IS NULL AND strpos(f.body, '\\u0000') = 0 THEN f.body::jsonb #> %s::text[] END)"
@@ -43,7 +43,8 @@ def glob_regex(pattern: str) -> str:
     i = 0
     while i < len(pattern):
         c = pattern[i]
-        end = pattern.find("]", i + 2) if c == "[" else -1
+        # A class's first character (after a `^`) may be `]` itself, as in fnmatch.
+        end = pattern.find("]", i + 2 + (pattern[i + 1 : i + 2] == "^")) if c == "[" else -1
         if c == "*":
             out.append(".*")
         elif c == "?":
