@@ -11,10 +11,10 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Self
 
-from inspector.store._codec import EventRow, FrameRow, event_rows, session_row
+from inspector.store._codec import EventRow, FrameRow, event_rows, key_range, session_row
 from inspector.store._reads import PAGE_ROWS
 from inspector.store.leases import ORPHANED
-from inspector.store.values import FrameIn, SessionInfo, SessionStatus, new_uid
+from inspector.store.values import FrameIn, SessionInfo, SessionNotFound, SessionStatus, new_uid
 
 __all__ = ["SharedMethods"]
 
@@ -68,6 +68,28 @@ class SharedMethods:
         row["uid"] = row.get("uid") or new_uid()
         return row
 
+    def update_session(self, session_id: int, **fields_: Any) -> None:
+        """Change a session's fields (redacted as on creation); its uid never changes."""
+        if "uid" in fields_:
+            raise ValueError("a session's uid never changes")
+        row = session_row(fields_)
+        if not row:
+            self.session(session_id)  # nothing to change: only say whether it exists
+            return
+        assignments = ", ".join(f'"{name}" = ?' for name in row)
+        with self.transaction():
+            changed = self._run(f"UPDATE sessions SET {assignments} WHERE id = ?", [*row.values(), session_id])
+        if changed == 0:
+            raise SessionNotFound(session_id)
+
+    def delete_session(self, session_id: int) -> None:
+        self.session(session_id)
+        lo, hi = key_range(session_id)
+        with self.transaction():
+            self._run("DELETE FROM frames WHERE id BETWEEN ? AND ?", (lo, hi))
+            self._run("DELETE FROM events WHERE id BETWEEN ? AND ?", (lo, hi))
+            self._run("DELETE FROM sessions WHERE id = ?", (session_id,))
+
     def set_label(self, session_id: int, label: str | None) -> None:
         self.update_session(session_id, label=label or None)
 
@@ -110,7 +132,12 @@ class SharedMethods:
     def last_seq(self, session_id: int) -> int:
         raise NotImplementedError
 
-    def update_session(self, session_id: int, **fields_: Any) -> None:
+    def _run(self, sql: str, params: Sequence[Any]) -> int:
+        """Execute one statement (column names double-quoted, values as `?` marks, which both
+        backends read); how many rows it changed."""
+        raise NotImplementedError
+
+    def session(self, session_id: int) -> SessionInfo:
         raise NotImplementedError
 
     def _insert_session(self, row: dict[str, Any]) -> int:

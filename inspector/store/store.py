@@ -88,9 +88,7 @@ import sqlite_utils
 from inspector.store._codec import (
     EventRow,
     FrameRow,
-    key_range,
     session_from_row,
-    session_row,
 )
 from inspector.store._reads import PAGE_ROWS, AudioRead, EventReads
 from inspector.store._shared import SharedMethods
@@ -248,26 +246,8 @@ class Store(EventReads, LeaseMethods, SharedMethods):
         return None if row is None else int(row[0])
 
     @guarded
-    def update_session(self, session_id: int, **fields_: Any) -> None:
-        if "uid" in fields_:
-            raise ValueError("a session's uid never changes")
-        row = session_row(fields_)
-        with self.transaction():
-            cur = self._conn.execute(
-                f"UPDATE sessions SET {', '.join(f'[{k}] = ?' for k in row)} WHERE id = ?",
-                [*row.values(), session_id],
-            )
-        if cur.rowcount == 0:
-            raise SessionNotFound(session_id)
-
-    @guarded
-    def delete_session(self, session_id: int) -> None:
-        self.session(session_id)
-        lo, hi = key_range(session_id)
-        with self.transaction():
-            self._conn.execute("DELETE FROM frames WHERE id BETWEEN ? AND ?", (lo, hi))
-            self._conn.execute("DELETE FROM events WHERE id BETWEEN ? AND ?", (lo, hi))
-            self._conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+    def _run(self, sql: str, params: Sequence[Any]) -> int:
+        return self._conn.execute(sql, params).rowcount
 
     # -- writing events -----------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from inspector.store._codec import EventRow, FrameRow, key_range, session_from_row, session_row
+from inspector.store._codec import EventRow, FrameRow, session_from_row
 from inspector.store._shared import SharedMethods
 from inspector.store.factory import show_db
 from inspector.store.postgres._pg import Transaction, connect, guarded
@@ -147,30 +147,9 @@ class PostgresStore(PgEventReads, PgLeaseMethods, SharedMethods):
         return {int(r[0]) for r in self._connection().execute("SELECT id FROM sessions WHERE id = ANY(%s)", (ids,))}
 
     @guarded
-    def update_session(self, session_id: int, **fields_: Any) -> None:
-        if "uid" in fields_:
-            raise ValueError("a session's uid never changes")
-        row = {k: _no_nul(v) for k, v in session_row(fields_).items()}
-        if not row:
-            self.session(session_id)
-            return
-        with self.transaction():
-            cur = self._connection().execute(
-                "UPDATE sessions SET " + ", ".join(f'"{k}" = %s' for k in row) + " WHERE id = %s",
-                [*row.values(), session_id],
-            )
-        if cur.rowcount == 0:
-            raise SessionNotFound(session_id)
-
-    @guarded
-    def delete_session(self, session_id: int) -> None:
-        self.session(session_id)
-        lo, hi = key_range(session_id)
-        conn = self._connection()
-        with self.transaction():
-            conn.execute("DELETE FROM frames WHERE id BETWEEN %s AND %s", (lo, hi))
-            conn.execute("DELETE FROM events WHERE id BETWEEN %s AND %s", (lo, hi))
-            conn.execute("DELETE FROM sessions WHERE id = %s", (session_id,))
+    def _run(self, sql: str, params: Sequence[Any]) -> int:
+        """One statement written with SQLite's `?` marks (see `SharedMethods._run`)."""
+        return self._connection().execute(sql.replace("?", "%s"), [_no_nul(p) for p in params]).rowcount
 
     # -- writing events -----------------------------------------------------------------------
 
