@@ -118,6 +118,28 @@ class SharedMethods:
         self.add_counts(session_id, events)
         return len(events)
 
+    def add_counts(self, session_id: int, events: Sequence[EventRow]) -> None:
+        """Add rows made by `event_rows` to the session's counters (no rescan of the session,
+        which would cost O(events) per batch on a long live session). In the caller's transaction."""
+        if not events:
+            return
+        server = sum(row.dir for row in events)
+        last = max(row.t_ns for row in events)
+        self._run(
+            """UPDATE sessions SET client_events = client_events + ?,
+                 server_events = server_events + ?, error_events = error_events + ?, bytes = bytes + ?,
+                 duration_ns = CASE WHEN duration_ns < ? THEN ? ELSE duration_ns END WHERE id = ?""",
+            (
+                len(events) - server,
+                server,
+                sum(row.is_error for row in events),
+                sum(row.size for row in events),
+                last,
+                last,
+                session_id,
+            ),
+        )
+
     # -- what each backend supplies -------------------------------------------------------------
 
     def close(self) -> None:
@@ -144,7 +166,4 @@ class SharedMethods:
         raise NotImplementedError
 
     def insert_rows(self, events: Sequence[EventRow], bodies: Sequence[FrameRow]) -> None:
-        raise NotImplementedError
-
-    def add_counts(self, session_id: int, events: Sequence[EventRow]) -> None:
         raise NotImplementedError

@@ -257,24 +257,3 @@ class Store(EventReads, LeaseMethods, SharedMethods):
         this package only). The caller holds the transaction."""
         self._conn.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", events)
         self._conn.executemany("INSERT INTO frames VALUES (?,?,?,?)", bodies)
-
-    @guarded
-    def add_counts(self, session_id: int, events: Sequence[EventRow]) -> None:
-        """Add rows made by `event_rows` to the session's counters (no rescan of the session,
-        which would cost O(events) per batch on a long live session)."""
-        if not events:
-            return
-        server = sum(row.dir for row in events)
-        self._conn.execute(
-            """UPDATE sessions SET client_events = client_events + ?,
-                 server_events = server_events + ?, error_events = error_events + ?,
-                 bytes = bytes + ?, duration_ns = max(duration_ns, ?) WHERE id = ?""",
-            (
-                len(events) - server,
-                server,
-                sum(row.is_error for row in events),
-                sum(row.size for row in events),
-                max(row.t_ns for row in events),
-                session_id,
-            ),
-        )

@@ -166,22 +166,3 @@ class PostgresStore(PgEventReads, PgLeaseMethods, SharedMethods):
             with cur.copy("COPY frames (id, body, raw, audio, audio_at) FROM STDIN") as copy:
                 for body in bodies:
                     copy.write_row(_frame_copy_row(body))
-
-    @guarded
-    def add_counts(self, session_id: int, events: Sequence[EventRow]) -> None:
-        if not events:
-            return
-        server = sum(row.dir for row in events)
-        self._connection().execute(
-            """UPDATE sessions SET client_events = client_events + %s,
-                 server_events = server_events + %s, error_events = error_events + %s,
-                 bytes = bytes + %s, duration_ns = greatest(duration_ns, %s) WHERE id = %s""",
-            (
-                len(events) - server,
-                server,
-                sum(row.is_error for row in events),
-                sum(row.size for row in events),
-                max(row.t_ns for row in events),
-                session_id,
-            ),
-        )
