@@ -70,7 +70,8 @@ backend implements so that no caller changes):
   exist. Opening raises `StoreError` for a missing, foreign, newer or damaged database, and,
   when opened to write (`create=True`, as every writer does), for one it cannot write.
 - Transactions: `with store.transaction():` makes the writes inside one atomic commit; nested
-  uses join the outer one. `data_version()` changes when another connection commits (cheap).
+  uses join the outer one. `data_version()` changes when another connection commits (cheap;
+  PostgreSQL's also moves on this connection's own commits: a spurious change costs a re-read).
 - Threads: one `Store` per thread at a time (open one per thread); only `interrupt()` may be
   called from another thread, to cancel the query running on this one.
 """
