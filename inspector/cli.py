@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,8 +31,36 @@ if TYPE_CHECKING:
     from inspector.store.filter import CompiledFilter
 
 
+# Feature commands by name: each module is imported only when its command runs (or when
+# `--help` lists them all), so `inspector sessions` does not pay for the mock, diff and TUI.
+_FEATURES = {
+    "tui": "inspector.tui.cli:tui_command",
+    "export": "inspector.formats.cli:export_command",
+    "import": "inspector.formats.cli:import_command",
+    "mock": "inspector.mock.cli:mock_command",
+    "demo": "inspector.demo:demo_command",
+    "turns": "inspector.turns_cli:turns_command",
+    "diff": "inspector.diff.cli:diff_command",
+    "replay": "inspector.replay.cli:replay_command",
+    "attach": "inspector.attach_cli:attach_command",
+    "ca": "inspector.tls_cli:ca_command",
+}
+
+
 class _Commands(click.Group):
-    """Every command: a database that breaks mid-read is an error line, not a traceback."""
+    """Every command: a database that breaks mid-read is an error line, not a traceback.
+    Feature commands load lazily (`_FEATURES`)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_FEATURES})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in _FEATURES:
+            return super().get_command(ctx, cmd_name)
+        module, _, attr = _FEATURES[cmd_name].partition(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         from inspector.store import StoreError
@@ -300,43 +329,3 @@ def _events_filter(
     # --filter compiled on its own already (its errors point into the user's text); a bad
     # --type value is reported against the filter it became.
     return compile_or_fail(" ".join(terms))
-
-
-# Feature commands register themselves below (one import per feature module).
-
-from inspector.tui.cli import tui_command  # noqa: E402
-
-main.add_command(tui_command)
-
-from inspector.formats.cli import export_command, import_command  # noqa: E402
-
-main.add_command(export_command)
-main.add_command(import_command)
-
-from inspector.mock.cli import mock_command  # noqa: E402
-
-main.add_command(mock_command)
-
-from inspector.demo import demo_command  # noqa: E402
-
-main.add_command(demo_command)
-
-from inspector.turns_cli import turns_command  # noqa: E402
-
-main.add_command(turns_command)
-
-from inspector.diff.cli import diff_command  # noqa: E402
-
-main.add_command(diff_command)
-
-from inspector.replay.cli import replay_command  # noqa: E402
-
-main.add_command(replay_command)
-
-from inspector.attach_cli import attach_command  # noqa: E402
-
-main.add_command(attach_command)
-
-from inspector.tls_cli import ca_command  # noqa: E402
-
-main.add_command(ca_command)

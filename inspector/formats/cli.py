@@ -1,5 +1,5 @@
-"""`inspector export` and `inspector import`. Registered at the end of `inspector/cli.py` (import
-`inspector.cli`, not this module, first: this module uses its shared options)."""
+"""`inspector export` and `inspector import`, loaded by `inspector/cli.py` when one of them runs
+(its `_FEATURES`)."""
 
 from __future__ import annotations
 
