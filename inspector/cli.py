@@ -44,6 +44,7 @@ _FEATURES = {
     "replay": "inspector.replay.cli:replay_command",
     "attach": "inspector.attach_cli:attach_command",
     "ca": "inspector.tls_cli:ca_command",
+    "push": "inspector.push:push_command",
 }
 
 
