@@ -124,7 +124,11 @@ def _push_one(source: Store, target: Store, info: SessionInfo) -> int:
 
     fields = {k: v for k, v in info.to_dict().items() if k not in ("id", "replay_of", *_COUNTERS)}
     fields["replay_of"] = _replay_of(source, target, info.replay_of)
-    frames = (FrameIn(e.direction, e.t_ns, e.frame, e.opcode) for e in source.events(info.id, with_frames=True))
+    frames = (
+        FrameIn(e.direction, e.t_ns, e.frame, e.opcode)
+        for e in source.events(info.id, with_frames=True)
+        if e.frame is not None  # always loaded with_frames
+    )
     with target.transaction():
         new_id = target.import_session(frames, **fields)
         target.update_session(new_id, **{k: getattr(info, k) for k in _COUNTERS})
