@@ -20,9 +20,20 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["Server", "Unavailable", "database_for_test", "fresh_database", "running_server", "start", "stop"]
+__all__ = [
+    "Server",
+    "Unavailable",
+    "database_for_test",
+    "fresh_database",
+    "own_server_for_test",
+    "restart",
+    "running_server",
+    "start",
+    "stop",
+]
 
 SEARCH = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin"]
 
@@ -80,6 +91,17 @@ def start(directory: Path) -> str:
     return f"postgresql://postgres@127.0.0.1:{port}/postgres"
 
 
+def restart(directory: Path, down_seconds: float = 0.0) -> None:
+    """Stop the server in `directory` as an administrator would (fast: connections are ended),
+    keep it down `down_seconds`, and start it again on the same port and options."""
+    import time
+
+    pg_ctl, data = str(find_binaries() / "pg_ctl"), str(directory / "data")
+    _run([pg_ctl, "-D", data, "-m", "fast", "-w", "stop"])
+    time.sleep(down_seconds)
+    _run([pg_ctl, "-D", data, "-l", str(directory / "log"), "-w", "restart"])  # postmaster.opts: same options
+
+
 def stop(directory: Path) -> None:
     with contextlib.suppress(Unavailable, OSError, subprocess.SubprocessError):
         if (directory / "data" / "postmaster.pid").exists():
@@ -117,14 +139,33 @@ _databases = itertools.count(1)
 def database_for_test(server: Server) -> contextlib.AbstractContextManager[str]:
     """A fresh database on the test server (`fresh_database`). Skips the test when no PostgreSQL
     could be found or started here, but fails it under CI (`CI=true`), where there must be one."""
+    if server.url is None:
+        _unavailable(server.error)
+    return fresh_database(server.url)
+
+
+def _unavailable(error: str) -> NoReturn:
     import pytest
 
-    if server.url is None:
-        reason = f"no PostgreSQL for the tests: {server.error}"
-        if os.environ.get("CI", "").lower() in ("true", "1"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return fresh_database(server.url)
+    reason = f"no PostgreSQL for the tests: {error}"
+    if os.environ.get("CI", "").lower() in ("true", "1"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def own_server_for_test() -> Iterator[tuple[str, Path]]:
+    """A server of the test's own (its URL and directory), which it may stop and `restart`;
+    skipped or failed as `database_for_test` when none can be started."""
+    directory = Path(tempfile.mkdtemp(prefix="inspector-pg-"))
+    try:
+        try:
+            url = start(directory)
+        except Unavailable as exc:
+            _unavailable(str(exc))
+        yield url, directory
+    finally:
+        stop(directory)
 
 
 @contextlib.contextmanager

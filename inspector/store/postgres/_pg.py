@@ -4,6 +4,7 @@ transactions (nested uses join the outer one, as on SQLite)."""
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
@@ -19,6 +20,10 @@ __all__ = ["Transaction", "connect", "guarded", "pg_error"]
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 CONNECT_TIMEOUT = 10  # seconds, unless the URL says otherwise
+# How long a COMMIT whose answer was lost with the connection waits for the server to come back
+# and say whether it landed (`Transaction._landed`).
+IN_DOUBT_SECONDS = 10.0
+IN_DOUBT_POLL = 0.2
 # Lock waits that may end: worth a retry, as SQLite's "database is locked" is.
 _BUSY = (pg_errors.LockNotAvailable, pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
 
@@ -79,7 +84,13 @@ def guarded(
 class Transaction:
     """BEGIN ... COMMIT on the store's connection, ROLLBACK on error; nested uses join the outer
     one. After each commit the change counter moves (`PostgresStore.data_version`): after, so
-    that a reader who sees it move reads what was committed."""
+    that a reader who sees it move reads what was committed.
+
+    A connection lost while COMMIT's answer was on its way (a server restart, a failover) leaves
+    the outcome unknown: the transaction's id, read before COMMIT, is looked up once the server
+    answers again (`txid_status`, within `IN_DOUBT_SECONDS`). Landed: a success, so that the
+    caller does not write it twice. Not landed, or no answer in time: `StoreError` (a writer
+    retrying then finds the rows it did write skipped, `PostgresStore.insert_rows`)."""
 
     def __init__(self, store: _HasConnection) -> None:
         self._store = store
@@ -107,9 +118,12 @@ class Transaction:
                 # PostgreSQL would answer COMMIT with a silent ROLLBACK: say so instead.
                 conn.execute("ROLLBACK")
                 raise StoreError("cannot write to the database: a statement of the transaction failed")
+            row = conn.execute("SELECT txid_current()").fetchone()
             try:
                 conn.execute("COMMIT")
             except psycopg.Error:
+                if conn.broken and row is not None and self._landed(int(row[0])):
+                    return
                 if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
                     conn.execute("ROLLBACK")
                 raise
@@ -117,7 +131,30 @@ class Transaction:
             if exc_type:
                 return  # the error being handled says why; this one would only hide it
             raise pg_error(exc, self._store.url) from exc
+        self._moved(conn)
+
+    @staticmethod
+    def _moved(conn: psycopg.Connection[Any]) -> None:
         try:
             conn.execute("SELECT nextval('inspector_changes')")
         except psycopg.Error:
             pass  # committed all the same (a caller must not write it twice): live views see it later
+
+    def _landed(self, xid: int) -> bool:
+        """Whether transaction `xid`, whose COMMIT lost its connection, committed; False when the
+        server does not say within `IN_DOUBT_SECONDS`."""
+        deadline = time.monotonic() + IN_DOUBT_SECONDS
+        while True:
+            try:
+                conn = self._store._connection()  # connects again
+                row = conn.execute("SELECT txid_status(%s)", (xid,)).fetchone()
+                status = row[0] if row else None
+                if status != "in progress":  # its backend may not have seen the connection go yet
+                    if status == "committed":
+                        self._moved(conn)
+                    return status == "committed"
+            except (StoreError, psycopg.Error):
+                pass  # the server is not back yet
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(IN_DOUBT_POLL)

@@ -5,7 +5,9 @@ What is PostgreSQL's own here (the meaning of every call is the contract's):
 - `data_version()` reads the `inspector_changes` sequence, moved after each commit of a write
   (`_pg.Transaction`): one cheap query, and a sequence never blocks two writers. Plus the number
   of dead leases, as on SQLite, so that a recorder's death shows.
-- Writes of events go by COPY, in the caller's transaction.
+- Writes of events go by COPY, in the caller's transaction, skipping rows already there: a batch
+  retried after a COMMIT whose outcome was lost with the connection neither fails nor writes
+  twice, and `add_counts` does not count the skipped rows again.
 - A connection that broke (the server restarted) is opened again by the next call made outside
   a transaction; the call that saw it break raises `StoreError`.
 - `interrupt()` cancels the running query on the server (`Connection.cancel_safe`).
@@ -62,6 +64,7 @@ class PostgresStore(PgEventReads, PgLeaseMethods, SharedMethods):
         self.url = self.path = url
         self._busy_timeout = busy_timeout
         self._locked: set[int] = set()
+        self._skipped: set[int] = set()  # ids of the last insert_rows' events already there
         self._pg = connect(url, busy_timeout)
         try:
             migrate(self._pg, create=create)
@@ -87,7 +90,9 @@ class PostgresStore(PgEventReads, PgLeaseMethods, SharedMethods):
         """The connection, opened again if it broke (never inside a transaction: that is lost)."""
         if self._pg.broken:
             self._pg = connect(self.url, self._busy_timeout)
-            self._locked.clear()  # the server released the advisory locks with the connection
+            held, self._locked = self._locked, set()
+            for lease in held:  # released by the server with the connection: a lease lives on
+                self._lock(lease)
         return self._pg
 
     def close(self) -> None:
@@ -160,9 +165,20 @@ class PostgresStore(PgEventReads, PgLeaseMethods, SharedMethods):
         if not events and not bodies:
             return
         with self._connection().cursor() as cur:
+            ids = [row.id for row in events] or [row.id for row in bodies]
+            self._skipped = {row[0] for row in cur.execute("SELECT id FROM events WHERE id = ANY(%s)", (ids,))}
             with cur.copy(f"COPY events ({_EVENT_COLUMNS}) FROM STDIN") as copy:
                 for event in events:
-                    copy.write_row(_event_copy_row(event))
+                    if event.id not in self._skipped:
+                        copy.write_row(_event_copy_row(event))
             with cur.copy("COPY frames (id, body, raw, audio, audio_at) FROM STDIN") as copy:
                 for body in bodies:
-                    copy.write_row(_frame_copy_row(body))
+                    if body.id not in self._skipped:
+                        copy.write_row(_frame_copy_row(body))
+
+    def add_counts(self, session_id: int, events: Sequence[EventRow]) -> None:
+        """As on SQLite, without the rows the last `insert_rows` found already written (counted
+        by the commit that wrote them)."""
+        if self._skipped:
+            events = [row for row in events if row.id not in self._skipped]
+        super().add_counts(session_id, events)
