@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/tap_overhead.py            # full run, under a minute
     .venv/bin/python benchmarks/tap_overhead.py --quick    # smoke run, a few seconds
+    .venv/bin/python benchmarks/tap_overhead.py --db postgresql://me@host/empty_db   # the tap on PostgreSQL
 
 Four processes on 127.0.0.1: this one is the client; an upstream, a bare relay and the real tap
 (`inspector tap`, recording into a temporary SQLite file) each run in their own. The traffic is
@@ -285,9 +286,9 @@ class Processes:
 
 
 def recorded_events(db: Path) -> int:
-    from inspector.store import Store
+    from inspector.store import open_store
 
-    with Store(db, create=False) as store:
+    with open_store(db, create=False) as store:
         return sum(info.events for info in store.sessions())
 
 
@@ -304,13 +305,26 @@ def wait_recorded(db: Path, expected: int, timeout: float = 60.0) -> float:
 # -- checks after the tap has exited ------------------------------------------------------------
 
 
+def storage_bytes(db: Path | str) -> int:
+    """The .db file plus its -wal if any; on PostgreSQL, the tables with their indexes and TOAST."""
+    if isinstance(db, str):
+        import psycopg
+
+        with psycopg.connect(db) as conn:
+            row = conn.execute(
+                "SELECT sum(pg_total_relation_size(t)) FROM unnest(ARRAY['sessions', 'events', 'frames', 'leases']) t"
+            ).fetchone()
+        return int(row[0]) if row else 0
+    return sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal")) if p.exists())
+
+
 def check_recording(db: Path, traffic: Traffic) -> tuple[int, int, int, int]:
     """(client frames recorded, server frames recorded, mismatches, frames compared)."""
     from inspector.protocol import Direction
-    from inspector.store import Store
+    from inspector.store import open_store
 
     mismatches = compared = rec_client = rec_server = 0
-    with Store(db, create=False) as store:
+    with open_store(db, create=False) as store:
         sessions = sorted(store.sessions(), key=lambda s: s.id)
         if len(sessions) != len(traffic.sessions):
             print(f"  !! {len(sessions)} sessions recorded, {len(traffic.sessions)} opened")
@@ -439,7 +453,7 @@ def report(res: Results, lost: int, mismatches: int, compared: int, db_bytes: in
 
 async def main_async(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="tap-overhead-"))
-    db = tmp / "bench.db"
+    db = args.db or tmp / "bench.db"
     procs = Processes()
     traffic = Traffic()
     try:
@@ -467,7 +481,7 @@ async def main_async(args: argparse.Namespace) -> int:
             raise RuntimeError("the tap did not exit within 60 s of SIGTERM") from None
         if code != 0:
             print(f"  !! the tap exited with {code}:\n{(tmp / 'tap.log').read_text()}")
-        db_bytes = sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal")) if p.exists())
+        db_bytes = storage_bytes(db)
         rec_client, rec_server, mismatches, compared = check_recording(db, traffic)
         sent_client, sent_server = traffic.frames()
         lost = (sent_client - rec_client) + (sent_server - rec_server)
@@ -489,6 +503,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, help="rounds of direct/relay/tap (default 3)")
     parser.add_argument("--round-trips", type=int, help="measured round trips per path and round")
     parser.add_argument("--frames", type=int, help="frames streamed per throughput measurement")
+    parser.add_argument("--db", help="record into this PostgreSQL URL (an empty database) instead of an SQLite file")
     parser.add_argument("--role", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role:

@@ -1,12 +1,13 @@
 """TUI on a 1,000,000-event session: first paint, jump to the end, an indexed filter, a full
 text search in a cancellable worker (while the UI keeps answering), and peak RSS.
 
-    python benchmarks/tui_large.py [--db PATH] [--events N] [--keep]
+    python benchmarks/tui_large.py [--db PATH|URL] [--events N] [--keep]
 
 The session is generated first, in a child process (so that generation neither counts in the
 times nor in the peak RSS): a realistic mix of server-VAD turns with 20 ms audio appends,
 audio and transcript deltas, items, responses and rate limits. With --keep and an existing
---db the database is reused. Headless (`App.run_test`), 160×45.
+--db the database is reused. A PostgreSQL URL (`--db postgresql://...`) names an empty
+database to generate into (or, with --keep, one generated before). Headless (`App.run_test`), 160×45.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from inspector.store.factory import is_url, show_db
 
 TARGETS = {
     "first paint": 0.3,
@@ -53,12 +55,12 @@ WORDS = [
 ]
 
 
-def generate(path: Path, total: int) -> int:
+def generate(path: Path | str, total: int) -> int:
     """Write one session of `total` events; returns its id."""
     import orjson
 
     from inspector.protocol import Direction
-    from inspector.store import FrameIn, Store
+    from inspector.store import FrameIn, open_store
 
     rng = random.Random(7)
     audio = base64.b64encode(bytes(rng.getrandbits(8) for _ in range(960))).decode()  # 20 ms
@@ -167,7 +169,7 @@ def generate(path: Path, total: int) -> int:
                 if seq >= total:
                     return
 
-    with Store(path) as store:
+    with open_store(path) as store:
         return store.import_session(frames(), source="tap", model="gpt-realtime", started_at=1735787045.0)
 
 
@@ -282,7 +284,11 @@ async def measure(path: Path, session_id: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, default=Path(tempfile.gettempdir()) / "inspector-tui-large.db")
+    parser.add_argument(
+        "--db",
+        type=lambda v: v if is_url(v) else Path(v),
+        default=Path(tempfile.gettempdir()) / "inspector-tui-large.db",
+    )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="reuse --db if it exists; keep it afterwards")
     parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
@@ -291,8 +297,9 @@ def main() -> None:
     if args.generate_only:
         print(generate(args.db, args.events))
         return
-    if not (args.keep and args.db.exists()):
-        for suffix in ("", "-wal", "-shm"):
+    url = is_url(args.db)
+    if not (args.keep and (url or args.db.exists())):
+        for suffix in () if url else ("", "-wal", "-shm"):
             Path(str(args.db) + suffix).unlink(missing_ok=True)
         started = time.perf_counter()
         out = subprocess.run(
@@ -303,13 +310,13 @@ def main() -> None:
         )
         print(
             f"generated {args.events:,} events in {time.perf_counter() - started:.1f}s (not counted), "
-            f"{args.db.stat().st_size / 1e6:.0f} MB: {args.db}"
+            f"{'' if url else f'{args.db.stat().st_size / 1e6:.0f} MB: '}{show_db(args.db)}"
         )
         session_id = int(out.stdout.strip())
     else:
-        from inspector.store import Store
+        from inspector.store import open_store
 
-        with Store(args.db, create=False) as store:
+        with open_store(args.db, create=False) as store:
             session_id = store.sessions()[0].id
     results = asyncio.run(measure(args.db, session_id))
     print(f"{'measure':28} {'value':>10}  target")
