@@ -200,16 +200,23 @@ def tap(
 @db_option
 @json_option
 @click.option("--limit", type=int, help="Only the newest N sessions.")
-def sessions(db_path: Path | str, as_json: bool, limit: int | None) -> None:
-    """List recorded sessions, newest first. A call's sessions (attached, or a tapped
-    `?call_id=` sideband) show its id."""
+@click.option(
+    "--host", "hosts", multiple=True, metavar="NAME", help="Only sessions recorded on this host (repeatable)."
+)
+def sessions(db_path: Path | str, as_json: bool, limit: int | None, hosts: tuple[str, ...]) -> None:
+    """List recorded sessions, newest first, with the host that recorded each (several taps may
+    write to one PostgreSQL database). A call's sessions (attached, or a tapped `?call_id=`
+    sideband) show its id."""
     import orjson
 
     from inspector.display import SIDEBAND_NOTE, format_duration, format_started
     from inspector.protocol import call_id_of
 
     store = open_store(db_path)
-    rows = store.sessions(limit=limit)
+    if hosts:  # the newest N of those hosts' sessions, not those of the newest N
+        rows = [info for info in store.sessions() if info.host in hosts][:limit]
+    else:
+        rows = store.sessions(limit=limit)
     if as_json:
         for info in rows:
             call_id = call_id_of(info.query)
@@ -223,7 +230,7 @@ def sessions(db_path: Path | str, as_json: bool, limit: int | None) -> None:
     statuses = [_status_cell(info) for info in rows]
     width = max(len("STATUS"), *(len(status) for status in statuses))
     click.echo(
-        f"{'ID':>4}  {'STARTED':19}  {'DURATION':>8}  {'SOURCE':6}  {'MODEL':20}  {'CLIENT':>6}  {'SERVER':>6}  "
+        f"{'ID':>4}  {'STARTED':19}  {'DURATION':>8}  {'SOURCE':6}  {'HOST':16}  {'MODEL':20}  {'CLIENT':>6}  {'SERVER':>6}  "
         f"{'ERRORS':>6}  {'STATUS':{width}}  LABEL"
     )
     for info, status in zip(rows, statuses, strict=True):
@@ -231,7 +238,7 @@ def sessions(db_path: Path | str, as_json: bool, limit: int | None) -> None:
         label = " ".join(filter(None, [f"[{info.label}]" if info.label else "", f"call {call_id}" if call_id else ""]))
         click.echo(
             f"{info.id:>4}  {format_started(info.started_at):19}  {format_duration(info.duration):>8}  "
-            f"{info.source:6}  {(info.model or '-')[:20]:20}  {info.client_events:>6}  "
+            f"{info.source:6}  {(info.host or '-')[:16]:16}  {(info.model or '-')[:20]:20}  {info.client_events:>6}  "
             f"{info.server_events:>6}  {info.error_events:>6}  {status:{width}}  {label}".rstrip()
         )
     if any(info.source == "attach" for info in rows):
