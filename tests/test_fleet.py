@@ -20,6 +20,12 @@ from websockets.asyncio.client import connect
 from inspector.cli import main
 
 
+def listening_port(log: Path) -> int:
+    found = re.search(rb"tap listening on ws://127\.0\.0\.1:(\d+)", log.read_bytes())
+    assert found is not None
+    return int(found.group(1))
+
+
 @contextlib.asynccontextmanager
 async def tap_process(upstream: str, db: str, host: str, log: Path) -> AsyncIterator[int]:
     """The real `inspector tap` in its own process as host `host`; yields its port, then stops it
@@ -34,10 +40,10 @@ async def tap_process(upstream: str, db: str, host: str, log: Path) -> AsyncIter
         )
     try:
         await wait_for(lambda: b"tap listening" in log.read_bytes(), timeout=20)
-        yield int(re.search(rb"tap listening on ws://127\.0\.0\.1:(\d+)", log.read_bytes()).group(1))
+        yield listening_port(log)
         proc.send_signal(signal.SIGTERM)
         await wait_for(lambda: proc.poll() is not None, timeout=30)
-        assert proc.returncode == 0, log.read_text()
+        assert proc.returncode == 0, proc.returncode
     finally:
         if proc.poll() is None:
             proc.kill()
