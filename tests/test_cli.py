@@ -36,7 +36,7 @@ def test_sessions_lists_counts_and_json(tmp_path):
     result = CliRunner().invoke(main, ["sessions", "--db", str(db)])
     assert result.exit_code == 0
     line = result.output.splitlines()[1]
-    assert re.search(rf"^\s*{sid}\s.*import\s+gpt-realtime\s+1\s+2\s+1\s+closed", line), line
+    assert re.search(rf"^\s*{sid}\s.*import\s+-\s+gpt-realtime\s+1\s+2\s+1\s+closed", line), line
     rows = [
         json.loads(x) for x in CliRunner().invoke(main, ["sessions", "--db", str(db), "--json"]).output.splitlines()
     ]
