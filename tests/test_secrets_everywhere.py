@@ -120,9 +120,9 @@ async def _client_traffic(port: int) -> None:
         assert exc.response.status_code == 401
 
 
-def _run_tap_and_clients(db_path: Path, log_path: Path) -> list[bytes]:
+def _run_tap_and_clients(db_path: Path | str, log_path: Path) -> list[bytes]:
     """Run `inspector tap -v` in its own process for the client traffic; return the database
-    files as they were while it ran (the WAL is checkpointed away at exit)."""
+    files as they were while it ran (the WAL is checkpointed away at exit; none for a URL)."""
     port = _free_port()
 
     async def scenario() -> list[bytes]:
@@ -135,7 +135,11 @@ def _run_tap_and_clients(db_path: Path, log_path: Path) -> list[bytes]:
                 await _client_traffic(port)
                 await wait_for(lambda: log_path.read_bytes().count(b"closed by") >= 2, timeout=10)
                 await asyncio.sleep(0.3)  # the writer's last batch
-                while_running = [p.read_bytes() for p in db_path.parent.iterdir() if p.name.startswith(db_path.name)]
+                while_running = []
+                if isinstance(db_path, Path):
+                    while_running = [
+                        p.read_bytes() for p in db_path.parent.iterdir() if p.name.startswith(db_path.name)
+                    ]
                 proc.send_signal(signal.SIGTERM)
                 await asyncio.to_thread(proc.wait, 30)
                 return while_running
@@ -183,6 +187,26 @@ def test_no_planted_secret_reaches_any_file_the_run_produced(tmp_path):
     for where, secret in SECRETS.items():
         for name, data in haystacks:
             assert _body(secret) not in data, f"the {where} secret reached {name}"
+
+
+def test_no_planted_secret_reaches_the_postgresql_tables_through_a_tap(pg_url, tmp_path):
+    """The same traffic through a tap recording into PostgreSQL (the URL with a password,
+    which trust auth ignores): every row of every table, bytea as hex, searched."""
+    import psycopg
+
+    password = "PGpasswordBODYDDDDDDD"
+    url = pg_url.replace("postgres@", f"postgres:{password}@", 1)
+    log_path = tmp_path / "tap.log"
+    _run_tap_and_clients(url, log_path)
+    with psycopg.connect(pg_url) as conn:
+        tables = [row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        dump = "".join(str(row[0]) for table in tables for row in conn.execute(f"SELECT t::text FROM {table} t"))
+    assert {"sessions", "events", "frames", "leases"} <= set(tables) and "session.update" in dump
+    for where, secret in {**SECRETS, "database password": password}.items():
+        assert _body(secret).decode() not in dump and _body(secret).hex() not in dump, (
+            f"the {where} secret reached the server"
+        )
+        assert _body(secret) not in log_path.read_bytes(), f"the {where} secret reached the tap's log"
 
 
 def test_an_invalid_uri_error_quoting_the_whole_url_loses_its_credentials():
