@@ -336,6 +336,34 @@ def test_two_test_runs_at_once_get_their_own_ports_and_databases(project):
     assert len(ports) == 2
 
 
+def test_realtime_db_records_every_tests_session_into_one_postgresql_database(project, pg_url):
+    from inspector.store import open_store
+
+    project.makepyfile(
+        """
+        from realtime_client import answer, talk
+
+        def test_one(realtime_server):
+            talk(realtime_server.url(model="model-one"), "Hello")
+            assert realtime_server.session().model == "model-one"
+
+        def test_two(realtime_server):
+            talk(realtime_server.url(model="model-two"), "Hi")
+            assert realtime_server.types("client") == ["conversation.item.create", "response.create"]
+            assert realtime_server.session().model == "model-two"
+        """
+    )
+    project.runpytest_inprocess("--realtime-db", pg_url).assert_outcomes(passed=2)
+    with open_store(pg_url, create=False) as store:
+        sessions = store.sessions()
+        assert sorted((s.model, s.client_events) for s in sessions) == [("model-one", 2), ("model-two", 2)]
+        assert all(s.server_events > 2 and s.status == "closed" for s in sessions)
+    result = project.runpytest_inprocess("--realtime-db", "postgresql://nobody:pw@127.0.0.1:1/none")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*realtime_server: cannot connect to postgresql://nobody@127.0.0.1:1/none: *"])
+    assert ":pw@" not in result.stdout.str()
+
+
 def test_the_plugin_stays_out_of_tests_that_do_not_use_it(pytester):
     quiet(pytester)
     pytester.makepyfile("def test_plain():\n    assert True\n")

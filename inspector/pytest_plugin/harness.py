@@ -89,7 +89,12 @@ class RealtimeServer:
     """
 
     def __init__(
-        self, db_path: Path, *, mode: Mode = "mock", mock: MockSettings | None = None, cassette: Cassette | None = None
+        self,
+        db_path: Path | str,
+        *,
+        mode: Mode = "mock",
+        mock: MockSettings | None = None,
+        cassette: Cassette | None = None,
     ) -> None:
         if (cassette is None) != (mode == "mock"):
             raise ValueError("a cassette is played back or recorded, the mock needs none")

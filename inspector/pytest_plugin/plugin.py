@@ -7,7 +7,8 @@
     def test_greeting_replayed(realtime_server): ...            # the recording answers, and judges
 
 Shaped like pytest-recording: the options in one group (`--realtime-record-mode` none|once|all,
-default none, so CI never touches the network; `--realtime-upstream`), markers registered with a
+default none, so CI never touches the network; `--realtime-upstream`; `--realtime-db` to keep
+the sessions in one database, e.g. a team's PostgreSQL, instead of a file per test), markers registered with a
 line each, and small fixtures that are each an override point: `realtime_record_mode`,
 `realtime_config` (a dict, per module), `realtime_cassette_dir`, `default_realtime_cassette_name`
 and `realtime_server` itself.
@@ -62,6 +63,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=DEFAULT_UPSTREAM,
         metavar="URL",
         help=f"Where recording sends the client's session (default {DEFAULT_UPSTREAM}; ws://127.0.0.1:PORT for a local server).",
+    )
+    group.addoption(
+        "--realtime-db",
+        action="store",
+        default=None,
+        metavar="FILE|URL",
+        help="Record every test's session into this database (an SQLite file or a PostgreSQL URL, "
+        "postgresql://user@host/dbname) to browse them afterwards with `inspector --db`; default: a new "
+        "file per test in pytest's tmp dir.",
     )
 
 
@@ -122,9 +132,11 @@ def realtime_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RealtimeServer]:
     """A Realtime endpoint on 127.0.0.1 for this test: the scripted mock, or a cassette played back
-    or recorded, behind a tap that records the session into a database in pytest's tmp dir.
+    or recorded, behind a tap that records the session into a database in pytest's tmp dir
+    (or `--realtime-db`).
     `.base_url`, `.url(model=...)`, `.events()`, `.types()`, `.session()`."""
     from inspector.pytest_plugin.harness import RealtimeServer
+    from inspector.store import StoreError
 
     unknown = set(realtime_config) - set(CONFIG_KEYS)
     if unknown:
@@ -135,7 +147,7 @@ def realtime_server(
     if cassette_marker is not None and mock_marker is not None:
         pytest.fail("use realtime_cassette or realtime_mock on a test, not both", pytrace=False)
     settings = _mock_settings(request, realtime_config, mock_marker)
-    db_path = tmp_path_factory.mktemp("realtime") / "session.db"
+    db_path = request.config.getoption("--realtime-db") or tmp_path_factory.mktemp("realtime") / "session.db"
     if cassette_marker is None:
         server = RealtimeServer(db_path, mode="mock", mock=settings)
     else:
@@ -143,7 +155,10 @@ def realtime_server(
         mode, cassette = _cassette(request, cassette_marker, realtime_config, path, realtime_record_mode)
         server = RealtimeServer(db_path, mode=mode, mock=settings, cassette=cassette)
     node.stash[_SERVER] = server
-    server.start()
+    try:
+        server.start()
+    except StoreError as exc:  # e.g. --realtime-db names a server that is down
+        pytest.fail(f"realtime_server: {exc}", pytrace=False)
     try:
         yield server
     finally:
