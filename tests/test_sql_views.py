@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +234,59 @@ def test_columns_added_to_the_tables_leave_the_views_working(tmp_path: Path):
         pass
     assert _view(db, "SELECT count(*) AS n FROM session_events")[0]["n"] == 288
     assert _view(db, "SELECT count(*) AS n FROM responses WHERE status IS NOT NULL")[0]["n"] == 5
+
+
+# -- the same views on PostgreSQL (inspector/store/postgres/views.py) -----------------------------
+
+
+def _normal(value: Any) -> Any:
+    """A view's value as both backends can agree on it: numbers as floats, bytes as bytes."""
+    if (isinstance(value, (int, float)) and not isinstance(value, bool)) or type(value).__name__ == "Decimal":
+        return float(value)
+    return bytes(value) if isinstance(value, memoryview) else value
+
+
+def test_the_views_on_postgresql_give_what_they_give_on_sqlite(tmp_path: Path, pg_url: str):
+    """The same recordings in both backends (the demo, a real tool round, a binary frame, an
+    audio frame kept whole): every row of both views alike, but for the backends' own ways of
+    writing a binary frame (bytea text) and a rewritten JSON text (compared parsed)."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from inspector.store import open_store
+
+    whole = '{"type": "input_audio_buffer.append", "audio": "AAEC\\/w=="}'
+    extra = [FrameIn(Direction.CLIENT, 5, whole), FrameIn(Direction.SERVER, 9, b"\x00\xffbin")]
+    for db in (tmp_path / "x.db", pg_url):
+        with open_store(db) as store:
+            import_files(store, [SAMPLES / "demo.jsonl", SAMPLES / "tool_call_round.jsonl"])
+            store.import_session(extra, started_at=1735787045.25)
+    with psycopg.connect(pg_url, row_factory=dict_row) as conn:
+        for view, order in (("session_events", "session_id, seq"), ("responses", "session_id, response_id")):
+            lite = [dict(row) for row in _view(tmp_path / "x.db", f"SELECT * FROM {view} ORDER BY {order}")]
+            pg = conn.execute(f"SELECT * FROM {view} ORDER BY {order}").fetchall()
+            assert len(pg) == len(lite) > 5 and list(pg[0]) == list(lite[0])
+            for a, b in zip(lite, pg):
+                a, b = {k: _normal(v) for k, v in a.items()}, {k: _normal(v) for k, v in b.items()}
+                if isinstance(a.get("frame"), bytes):  # bytea as PostgreSQL prints it
+                    a["frame"] = "\\x" + a["frame"].hex()
+                elif a.get("frame") != b.get("frame"):  # jsonb_set writes its own spacing
+                    a["frame"], b["frame"] = json.loads(a["frame"]), json.loads(b["frame"])
+                if a.get("time") != b.get("time"):  # rounded to the ms from doubles: the last digit may differ
+                    a["time"], b["time"] = (datetime.fromisoformat(row["time"]).timestamp() for row in (a, b))
+                    assert abs(a["time"] - b["time"]) <= 0.0011
+                    b["time"] = a["time"]
+                assert a == b
+        whole_notes = conn.execute("SELECT count(*) AS n FROM session_events WHERE frame LIKE '%<audio: 4 bytes>%'")
+        assert whole_notes.fetchone() == {"n": 1}
+        open_store(pg_url).close()  # as they should be: left alone
+        conn.execute("COMMENT ON VIEW responses IS 'an older definition'")
+        conn.commit()
+        open_store(pg_url, create=False).close()  # a reader changes nothing
+        assert (
+            conn.execute("SELECT obj_description('responses'::regclass) AS c").fetchone()["c"] == "an older definition"
+        )
+        open_store(pg_url).close()
+        assert (
+            conn.execute("SELECT obj_description('responses'::regclass) AS c").fetchone()["c"] != "an older definition"
+        )

@@ -32,7 +32,7 @@ from inspector.protocol import AUDIO_FIELDS, PREVIEW_NAMES
 from inspector.store.schema import SEQ_BITS
 from inspector.turns.model import OUTPUT_DELTAS
 
-__all__ = ["VIEWS", "ensure_views"]
+__all__ = ["OUTPUT_TYPES", "VIEWS", "ensure_views"]
 
 _MASK = (1 << SEQ_BITS) - 1
 
@@ -90,7 +90,8 @@ FROM events AS e
 LEFT JOIN frames AS f ON f.id = e.id
 LEFT JOIN sessions AS s ON s.id = e.id >> {SEQ_BITS}"""
 
-_OUTPUT = _quoted(OUTPUT_DELTAS | {old for old, new in PREVIEW_NAMES.items() if new in OUTPUT_DELTAS})
+# The event types that are a response's first output (an SQL list; PostgreSQL's views use it too).
+OUTPUT_TYPES = _quoted(OUTPUT_DELTAS | {old for old, new in PREVIEW_NAMES.items() if new in OUTPUT_DELTAS})
 
 _RESPONSES = f"""CREATE VIEW responses AS
 SELECT
@@ -114,7 +115,7 @@ FROM (
         e.response_id AS response_id,
         min(CASE WHEN e.type = 'response.created' THEN e.id & {_MASK} END) AS created_seq,
         min(CASE WHEN e.type = 'response.created' THEN e.t_ns END) AS created_ns,
-        min(CASE WHEN e.type IN ({_OUTPUT}) THEN e.t_ns END) AS first_output_ns,
+        min(CASE WHEN e.type IN ({OUTPUT_TYPES}) THEN e.t_ns END) AS first_output_ns,
         max(CASE WHEN e.type = 'response.done' THEN e.id END) AS done_id,
         max(CASE WHEN e.type = 'response.done' THEN e.id & {_MASK} END) AS done_seq,
         max(CASE WHEN e.type = 'response.done' THEN e.t_ns END) AS done_ns

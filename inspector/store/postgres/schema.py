@@ -26,7 +26,7 @@ from inspector.store.schema import SchemaError
 __all__ = ["SCHEMA_VERSION", "migrate", "schema_version"]
 
 SCHEMA_VERSION = 1
-_MIGRATION_LOCK = 0x1E5_7EC7  # advisory lock key: one migrating connection at a time
+MIGRATION_LOCK = 0x1E5_7EC7  # advisory lock key: one migrating connection at a time
 
 _V1 = """
 CREATE TABLE sessions (
@@ -128,7 +128,7 @@ def migrate(conn: psycopg.Connection[Any], *, create: bool) -> None:
     if version == SCHEMA_VERSION:
         return
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
         version = _check(schema_version(conn), create=create)  # another process may have done it
         if version == 0:
             conn.execute("CREATE TABLE inspector_schema (version integer NOT NULL)")

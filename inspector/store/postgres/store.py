@@ -28,6 +28,7 @@ from inspector.store.postgres._pg import Transaction, connect, guarded
 from inspector.store.postgres.leases import PgLeaseMethods
 from inspector.store.postgres.reads import PgEventReads
 from inspector.store.postgres.schema import migrate
+from inspector.store.postgres.views import ensure_views
 from inspector.store.schema import SchemaError
 from inspector.store.values import SessionInfo, SessionNotFound, StoreError
 
@@ -70,6 +71,7 @@ class PostgresStore(PgEventReads, PgLeaseMethods, SharedMethods):
             migrate(self._pg, create=create)
             if create:
                 self._check_writable()
+                ensure_views(self._pg)
         except SchemaError as exc:
             self._pg.close()
             raise StoreError(f"{show_db(url)}: {exc}") from None

@@ -1,0 +1,155 @@
+"""The SQL views for ad-hoc queries (`inspector.store.views`: `session_events`, `responses`) on
+PostgreSQL: the same columns with the same meaning, for `psql`, Metabase or Grafana.
+
+Written in PostgreSQL's own terms: `jsonb` operators where SQLite has `json_extract`, and a
+frame's JSON read only when the frame is known to be JSON (its event has no `problem`, and no
+escaped NUL, which `jsonb` refuses), where SQLite has `json_valid`. Where the backends differ:
+a binary frame's `frame` is its bytes as `bytea` text (`\\x0a1b...`), as PostgreSQL prints them;
+an audio frame stored whole (rare: its audio not byte-exact apart) gets its note through
+`jsonb_set`, whose text orders and spaces the keys its own way.
+
+Made by every writer that opens the database (`create=True`), and made again when their text
+changed (a newer inspector): each view's comment holds a hash of its text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import psycopg
+
+from inspector.protocol import AUDIO_FIELDS
+from inspector.store.postgres.schema import MIGRATION_LOCK
+from inspector.store.schema import SEQ_BITS
+from inspector.store.views import OUTPUT_TYPES
+
+__all__ = ["VIEWS", "ensure_views"]
+
+_MASK = (1 << SEQ_BITS) - 1
+
+
+# The frame may be read as JSON (a CASE guards the cast: an AND would not, PostgreSQL may
+# evaluate its operands in any order).
+_IS_JSON = "{events}.problem IS NULL AND {frames}.body IS NOT NULL AND strpos({frames}.body, '\\u0000') = 0"
+
+
+def _decoded_length(b64: str) -> str:
+    return f"(length({b64}) / 4 * 3 - (length({b64}) - length(rtrim({b64}, '='))))"
+
+
+def _member(field: str) -> str:
+    return f"(f.body::jsonb ->> '{field}')"
+
+
+def _frame_without_audio() -> str:
+    whole = "\n".join(
+        f"            WHEN e.type = '{kind}' AND jsonb_typeof(f.body::jsonb -> '{field}') = 'string' THEN "
+        f"jsonb_set(f.body::jsonb, '{{{field}}}', "
+        f"to_jsonb('<audio: ' || {_decoded_length(_member(field))} || ' bytes>'))::text"
+        for kind, field in sorted(AUDIO_FIELDS.items())
+    )
+    kinds = ", ".join(f"'{kind}'" for kind in sorted(AUDIO_FIELDS))
+    return f"""CASE
+        WHEN f.body IS NULL THEN f.raw::text
+        WHEN f.audio IS NOT NULL AND f.audio_at IS NOT NULL
+            THEN substr(f.body, 1, f.audio_at) || '<audio: ' || length(f.audio) || ' bytes>' || substr(f.body, f.audio_at + 1)
+        WHEN {_IS_JSON.format(events="e", frames="f")} AND e.type IN ({kinds}) THEN CASE
+{whole}
+            ELSE f.body
+        END
+        ELSE f.body
+    END"""
+
+
+_SESSION_EVENTS = f"""CREATE VIEW session_events AS
+SELECT
+    e.id >> {SEQ_BITS} AS session_id,
+    e.id & {_MASK} AS seq,
+    CASE e.dir WHEN 0 THEN 'client' WHEN 1 THEN 'server' END AS direction,
+    round(e.t_ns / 1e6, 3) AS t_ms,
+    to_char(to_timestamp(round((s.started_at + e.t_ns / 1e9) * 1000) / 1000) AT TIME ZONE 'UTC',
+        'YYYY-MM-DD HH24:MI:SS.MS') AS time,
+    e.type AS type,
+    e.event_id AS event_id,
+    e.item_id AS item_id,
+    e.response_id AS response_id,
+    e.call_id AS call_id,
+    e.size AS size,
+    e.is_error AS is_error,
+    e.problem AS problem,
+    e.summary AS summary,
+    {_frame_without_audio()} AS frame,
+    f.audio AS audio
+FROM events AS e
+LEFT JOIN frames AS f ON f.id = e.id
+LEFT JOIN sessions AS s ON s.id = e.id >> {SEQ_BITS}"""
+
+
+def _ms(expression: str) -> str:
+    return f"CASE WHEN s.duration_ns > 0 THEN round({expression} / 1e6, 1) END"
+
+
+_RESPONSES = f"""CREATE VIEW responses AS
+SELECT
+    r.session_id AS session_id,
+    r.response_id AS response_id,
+    r.created_seq AS created_seq,
+    r.done_seq AS done_seq,
+    {_ms("r.created_ns")} AS created_ms,
+    {_ms("r.first_output_ns")} AS first_output_ms,
+    {_ms("r.done_ns")} AS done_ms,
+    {_ms("(r.first_output_ns - r.created_ns)")} AS created_to_first_output_ms,
+    {_ms("(r.done_ns - r.created_ns)")} AS created_to_done_ms,
+    j.doc #>> '{{response,status}}' AS status,
+    coalesce(j.doc #>> '{{response,status_details,reason}}', j.doc #>> '{{response,status_details,error,code}}') AS reason,
+    CASE WHEN jsonb_typeof(j.doc #> '{{response,usage,total_tokens}}') = 'number'
+        THEN (j.doc #>> '{{response,usage,total_tokens}}')::numeric END AS total_tokens
+FROM (
+    SELECT
+        e.id >> {SEQ_BITS} AS session_id,
+        e.response_id AS response_id,
+        min(CASE WHEN e.type = 'response.created' THEN e.id & {_MASK} END) AS created_seq,
+        min(CASE WHEN e.type = 'response.created' THEN e.t_ns END) AS created_ns,
+        min(CASE WHEN e.type IN ({OUTPUT_TYPES}) THEN e.t_ns END) AS first_output_ns,
+        max(CASE WHEN e.type = 'response.done' THEN e.id END) AS done_id,
+        max(CASE WHEN e.type = 'response.done' THEN e.id & {_MASK} END) AS done_seq,
+        max(CASE WHEN e.type = 'response.done' THEN e.t_ns END) AS done_ns
+    FROM events AS e
+    WHERE e.response_id IS NOT NULL AND e.dir = 1
+    GROUP BY e.id >> {SEQ_BITS}, e.response_id
+) AS r
+LEFT JOIN sessions AS s ON s.id = r.session_id
+LEFT JOIN events AS d ON d.id = r.done_id
+LEFT JOIN frames AS f ON f.id = r.done_id
+LEFT JOIN LATERAL (SELECT CASE WHEN {_IS_JSON.format(events="d", frames="f")} THEN f.body::jsonb END AS doc) AS j ON true"""
+
+VIEWS: dict[str, str] = {"session_events": _SESSION_EVENTS, "responses": _RESPONSES}
+
+
+def _hash(sql: str) -> str:
+    return hashlib.sha256(sql.encode()).hexdigest()[:16]
+
+
+def _current(conn: psycopg.Connection[Any]) -> dict[str, str | None]:
+    rows = conn.execute(
+        "SELECT n, obj_description(to_regclass(n), 'pg_class') FROM unnest(%s::text[]) n WHERE to_regclass(n) IS NOT NULL",
+        (list(VIEWS),),
+    )
+    return {name: comment for name, comment in rows}
+
+
+def ensure_views(conn: psycopg.Connection[Any]) -> None:
+    """Create each view, or make it again when its text changed; one query when they are as
+    they should be."""
+    wanted = {name: _hash(sql) for name, sql in VIEWS.items()}
+    if _current(conn) == wanted:
+        return
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        current = _current(conn)  # another writer may have done it meanwhile
+        for name, sql in VIEWS.items():
+            if current.get(name) != wanted[name]:
+                conn.execute(f"DROP VIEW IF EXISTS {name}")
+                conn.execute(sql.encode())
+                conn.execute(f"COMMENT ON VIEW {name} IS '{wanted[name]}'".encode())
