@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from inspector.store._codec import EventRow, FrameRow, session_from_row
@@ -30,11 +31,15 @@ from inspector.store.postgres.reads import PgEventReads
 from inspector.store.postgres.schema import migrate
 from inspector.store.postgres.views import ensure_views
 from inspector.store.schema import SchemaError
-from inspector.store.values import SessionInfo, SessionNotFound, StoreError
+from inspector.store.values import FrameIn, SessionInfo, SessionNotFound, StoreError
 
 __all__ = ["PostgresStore"]
 
 _EVENT_COLUMNS = ", ".join(EventRow._fields)
+# An import this large refreshes the planner's statistics at once: a million events of one new
+# session, read before autovacuum analyzed them, made each page of a filter a sort of the whole
+# session (benchmarks/tui_large.py: the runs of deltas took over 30 s instead of 5).
+ANALYZE_AFTER = 100_000
 _EVENT_TEXT = tuple(i for i, name in enumerate(EventRow._fields) if name in ("type", "event_id", "item_id",
     "response_id", "call_id", "problem", "summary"))  # fmt: skip
 
@@ -159,6 +164,16 @@ class PostgresStore(PgEventReads, PgLeaseMethods, SharedMethods):
         return self._connection().execute(sql.replace("?", "%s"), [_no_nul(p) for p in params]).rowcount
 
     # -- writing events -----------------------------------------------------------------------
+
+    def import_session(self, frames: Iterable[FrameIn], *, source: str = "import", **fields_: Any) -> int:
+        """As on SQLite; a large import then refreshes the planner's statistics (`ANALYZE_AFTER`)."""
+        session_id = super().import_session(frames, source=source, **fields_)
+        if self._pg.info.transaction_status == TransactionStatus.IDLE and self.last_seq(session_id) >= ANALYZE_AFTER:
+            try:
+                self._connection().execute("ANALYZE events, frames")
+            except psycopg.Error:
+                pass  # not the tables' owner: autovacuum will do it
+        return session_id
 
     @guarded
     def insert_rows(self, events: Sequence[EventRow], bodies: Sequence[FrameRow]) -> None:
