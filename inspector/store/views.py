@@ -32,7 +32,7 @@ from inspector.protocol import AUDIO_FIELDS, PREVIEW_NAMES
 from inspector.store.schema import SEQ_BITS
 from inspector.turns.model import OUTPUT_DELTAS
 
-__all__ = ["OUTPUT_TYPES", "VIEWS", "ensure_views"]
+__all__ = ["RESPONSE_GROUPS", "VIEWS", "ensure_views"]
 
 _MASK = (1 << SEQ_BITS) - 1
 
@@ -90,8 +90,24 @@ FROM events AS e
 LEFT JOIN frames AS f ON f.id = e.id
 LEFT JOIN sessions AS s ON s.id = e.id >> {SEQ_BITS}"""
 
-# The event types that are a response's first output (an SQL list; PostgreSQL's views use it too).
-OUTPUT_TYPES = _quoted(OUTPUT_DELTAS | {old for old, new in PREVIEW_NAMES.items() if new in OUTPUT_DELTAS})
+_OUTPUT = _quoted(OUTPUT_DELTAS | {old for old, new in PREVIEW_NAMES.items() if new in OUTPUT_DELTAS})
+
+# One row per (session, response id) of the server's events: the seqs and times that matter
+# (PostgreSQL's view reads it too).
+RESPONSE_GROUPS = f"""
+    SELECT
+        e.id >> {SEQ_BITS} AS session_id,
+        e.response_id AS response_id,
+        min(CASE WHEN e.type = 'response.created' THEN e.id & {_MASK} END) AS created_seq,
+        min(CASE WHEN e.type = 'response.created' THEN e.t_ns END) AS created_ns,
+        min(CASE WHEN e.type IN ({_OUTPUT}) THEN e.t_ns END) AS first_output_ns,
+        max(CASE WHEN e.type = 'response.done' THEN e.id END) AS done_id,
+        max(CASE WHEN e.type = 'response.done' THEN e.id & {_MASK} END) AS done_seq,
+        max(CASE WHEN e.type = 'response.done' THEN e.t_ns END) AS done_ns
+    FROM events AS e
+    WHERE e.response_id IS NOT NULL AND e.dir = 1
+    GROUP BY e.id >> {SEQ_BITS}, e.response_id
+"""
 
 _RESPONSES = f"""CREATE VIEW responses AS
 SELECT
@@ -109,20 +125,7 @@ SELECT
         json_extract(f.body, '$.response.status_details.reason'),
         json_extract(f.body, '$.response.status_details.error.code')) END AS reason,
     CASE WHEN json_valid(f.body) THEN json_extract(f.body, '$.response.usage.total_tokens') END AS total_tokens
-FROM (
-    SELECT
-        e.id >> {SEQ_BITS} AS session_id,
-        e.response_id AS response_id,
-        min(CASE WHEN e.type = 'response.created' THEN e.id & {_MASK} END) AS created_seq,
-        min(CASE WHEN e.type = 'response.created' THEN e.t_ns END) AS created_ns,
-        min(CASE WHEN e.type IN ({OUTPUT_TYPES}) THEN e.t_ns END) AS first_output_ns,
-        max(CASE WHEN e.type = 'response.done' THEN e.id END) AS done_id,
-        max(CASE WHEN e.type = 'response.done' THEN e.id & {_MASK} END) AS done_seq,
-        max(CASE WHEN e.type = 'response.done' THEN e.t_ns END) AS done_ns
-    FROM events AS e
-    WHERE e.response_id IS NOT NULL AND e.dir = 1
-    GROUP BY e.id >> {SEQ_BITS}, e.response_id
-) AS r
+FROM ({RESPONSE_GROUPS}) AS r
 LEFT JOIN sessions AS s ON s.id = r.session_id
 LEFT JOIN frames AS f ON f.id = r.done_id"""
 

@@ -22,7 +22,7 @@ import psycopg
 from inspector.protocol import AUDIO_FIELDS
 from inspector.store.postgres.schema import MIGRATION_LOCK
 from inspector.store.schema import SEQ_BITS
-from inspector.store.views import OUTPUT_TYPES
+from inspector.store.views import RESPONSE_GROUPS
 
 __all__ = ["VIEWS", "ensure_views"]
 
@@ -105,20 +105,7 @@ SELECT
     coalesce(j.doc #>> '{{response,status_details,reason}}', j.doc #>> '{{response,status_details,error,code}}') AS reason,
     CASE WHEN jsonb_typeof(j.doc #> '{{response,usage,total_tokens}}') = 'number'
         THEN (j.doc #>> '{{response,usage,total_tokens}}')::numeric END AS total_tokens
-FROM (
-    SELECT
-        e.id >> {SEQ_BITS} AS session_id,
-        e.response_id AS response_id,
-        min(CASE WHEN e.type = 'response.created' THEN e.id & {_MASK} END) AS created_seq,
-        min(CASE WHEN e.type = 'response.created' THEN e.t_ns END) AS created_ns,
-        min(CASE WHEN e.type IN ({OUTPUT_TYPES}) THEN e.t_ns END) AS first_output_ns,
-        max(CASE WHEN e.type = 'response.done' THEN e.id END) AS done_id,
-        max(CASE WHEN e.type = 'response.done' THEN e.id & {_MASK} END) AS done_seq,
-        max(CASE WHEN e.type = 'response.done' THEN e.t_ns END) AS done_ns
-    FROM events AS e
-    WHERE e.response_id IS NOT NULL AND e.dir = 1
-    GROUP BY e.id >> {SEQ_BITS}, e.response_id
-) AS r
+FROM ({RESPONSE_GROUPS}) AS r
 LEFT JOIN sessions AS s ON s.id = r.session_id
 LEFT JOIN events AS d ON d.id = r.done_id
 LEFT JOIN frames AS f ON f.id = r.done_id
