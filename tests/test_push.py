@@ -139,3 +139,38 @@ def test_push_errors_are_one_line(pg_url, tmp_path):
     )
     assert out.returncode == 1
     assert out.stderr.strip() == "error: PostgreSQL needs psycopg: pip install 'realtime-inspector[postgres]'"
+
+
+def test_progress_goes_to_stderr_and_the_summary_to_stdout(pg_url, tmp_path, monkeypatch):
+    import inspector.push
+
+    monkeypatch.setattr(inspector.push, "PROGRESS_EVERY", 0.0)
+    local = tmp_path / "local.db"
+    local_db(local)
+    code, out, err = push("--to", pg_url, "--db", local)
+    assert code == 0 and out.count("\n") == 1 and out.startswith("pushed 4 sessions")
+    assert err.splitlines()[-1].startswith("push: 4/4 sessions (4 pushed, 0 skipped, 0 failed; 56 events")
+
+
+def test_a_server_gone_mid_push_fails_a_few_sessions_then_gives_up_and_the_next_push_goes_on(tmp_path):
+    import pg_server as pg
+
+    from inspector.push import GIVE_UP_AFTER, push_sessions
+
+    local = tmp_path / "local.db"
+    with open_store(local) as here:
+        for _ in range(8):
+            here.import_session([FrameIn(Direction.CLIENT, 0, '{"type":"a"}')])
+    with pg.own_server_for_test() as (url, directory):
+        with open_store(local, create=False) as here, open_store(url) as there:
+
+            def stop_after_two(result, total):
+                if result.pushed == 2:
+                    pg.stop(directory)  # the server goes away for good
+
+            result = push_sessions(here, there, progress=stop_after_two, delete_after=True)
+        assert (result.pushed, result.failed, result.not_tried) == (2, GIVE_UP_AFTER, 8 - 2 - GIVE_UP_AFTER)
+        assert result.deleted == 2 and all("lost the connection" in e or "cannot connect" in e for e in result.errors)
+        assert "gave up after 3 failures in a row, 3 not tried" in result.summary()
+    with open_store(local, create=False) as here:
+        assert len(here.sessions()) == 6  # nothing lost: the next push sends them
