@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from inspector.protocol import Direction, Opcode, describe_frame
+from inspector.protocol import AUDIO_FIELDS, Direction, Opcode, audio_summary, describe_frame
 from inspector.redaction import (
     redact_bytes,
     redact_headers,
@@ -139,6 +139,91 @@ def event_rows(session_id: int, seq: int, frame: FrameIn) -> tuple[EventRow, Fra
         redact_text(info.summary) if info.summary else None,
     )
     return event, body
+
+
+def frame_rows(
+    session_id: int, seq: int, is_server: int, t_ns: int, data: bytes, *, binary: bool
+) -> tuple[EventRow, FrameRow]:
+    """`event_rows` for a frame as the tap's writer gets it: its bytes on the wire (UTF-8 for
+    text). Audio appends and deltas, most of a session's frames, take a shorter path with the
+    same result: only the small JSON around the audio is parsed and scanned for secrets."""
+    direction = _DIRS[is_server]
+    if binary:
+        return event_rows(session_id, seq, FrameIn(direction, t_ns, data, Opcode.BINARY))
+    return _audio_rows(session_id, seq, direction, t_ns, data) or event_rows(
+        session_id, seq, FrameIn(direction, t_ns, data.decode(), Opcode.TEXT)
+    )
+
+
+_AUDIO_MARKERS = tuple((field, f'"{field}":"'.encode()) for field in sorted(set(AUDIO_FIELDS.values())))
+_B64_VALUES = {c: i for i, c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
+_SHORTEST_AUDIO = 64  # base64 characters; shorter audio goes the general way
+
+
+def _audio_rows(
+    session_id: int, seq: int, direction: Direction, t_ns: int, data: bytes
+) -> tuple[EventRow, FrameRow] | None:
+    """The rows of an audio frame whose audio field is written plainly (`"audio":"<base64>"`,
+    once, canonical base64), or None. The cut-out base64 can hold no secret (no '-', '_' or
+    '\\'), so redacting and parsing what is around it gives what the whole frame would."""
+    found, field, marker = next(((at, f, m) for f, m in _AUDIO_MARKERS if (at := data.find(m)) >= 0), (-1, "", b""))
+    if found < 0:
+        return None
+    start = found + len(marker)
+    end = data.find(b'"', start)
+    if end - start < _SHORTEST_AUDIO:
+        return None
+    b64, before, after = data[start:end], data[:start], data[end:]
+    # Once only, and nowhere else verbatim: the general way would then keep the frame whole.
+    if marker in after or b64 in before or b64 in after:
+        return None
+    raw = _canonical_b64decode(b64)
+    if raw is None:
+        return None
+    rest = (before + after).decode()
+    if redact_text(rest) != rest:
+        return None  # a secret beside the audio: the general way redacts and places the cut
+    try:
+        parsed = orjson.loads(rest)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(parsed, dict) or parsed.get(field) != "" or AUDIO_FIELDS.get(str(parsed.get("type"))) != field:
+        return None  # not an audio event, or the cut value was not its top-level audio field
+    info = describe_frame(rest)
+    at = start if rest.isascii() else len(before.decode())
+    key = event_key(session_id, seq)
+    event = EventRow(
+        key,
+        0 if direction == Direction.CLIENT else 1,
+        t_ns,
+        int(Opcode.TEXT),
+        len(data),
+        info.type,
+        info.event_id,
+        info.item_id,
+        info.response_id,
+        info.call_id,
+        info.problem.value if info.problem else None,
+        int(info.is_error),
+        audio_summary(b64.decode()),
+    )
+    return event, FrameRow(key, rest, raw, at)
+
+
+def _canonical_b64decode(b64: bytes) -> bytes | None:
+    """The bytes of canonical base64 (what `b64encode` gives back exactly), else None."""
+    if len(b64) % 4:
+        return None
+    try:
+        raw = base64.b64decode(b64, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    # Canonical: the bits after the last byte, in the last character before the padding, are 0.
+    if b64.endswith(b"=="):
+        return raw if not _B64_VALUES[b64[-3]] & 0x0F else None
+    if b64.endswith(b"="):
+        return raw if not _B64_VALUES[b64[-2]] & 0x03 else None
+    return raw
 
 
 def _split_audio(key: int, text: str, b64: str) -> FrameRow | None:

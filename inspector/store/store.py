@@ -45,7 +45,10 @@ The contract (what a second backend, e.g. PostgreSQL, implements so that no call
   every dead holder's lease, writing `interrupted` into its open sessions, then returns a new
   lease for the calling process; `create_session(..., lease=...)` ties a session to it;
   `renew_lease(lease)` is called every few seconds while the process lives; `release_lease(lease,
-  reason)` interrupts what is still open under it and drops it. `session`/`sessions` report an
+  reason)` interrupts what is still open under it and drops it; `adopt_sessions(lease, ids)`
+  lets a recorder whose writer died and was replaced take over the sessions it was recording
+  (tied to the new lease; those the death made `interrupted` are `open` again, the orphan's
+  error and end time cleared; sessions that ended otherwise are left alone). `session`/`sessions` report an
   open session whose holder is dead as `interrupted` at once, without writing, and
   `data_version()` changes when a holder dies. A backend decides "dead" in its own way, but it
   must be decided by a reader without the holder's help: here, on one machine, by the holder's
