@@ -70,7 +70,7 @@ def decode(data: bytes | memoryview, first: int) -> tuple[list[Item], int]:
     """The whole items at the start of `data`, numbered from `first`, and the bytes they took."""
     items: list[Item] = []
     at, end, size = 0, len(data), HEADER.size
-    unpack = HEADER.unpack_from
+    unpack, new_item = HEADER.unpack_from, tuple.__new__
     while at + size <= end:
         kind, flags, key, value, length = unpack(data, at)
         if at + size + length > end:
@@ -78,6 +78,7 @@ def decode(data: bytes | memoryview, first: int) -> tuple[list[Item], int]:
         payload: Any = bytes(data[at + size : at + size + length])
         if kind in (OPEN, UPDATE):
             payload = pickle.loads(payload)
-        items.append(Item(kind, key, flags, value, payload, first + len(items)))
+        # tuple.__new__: NamedTuple's own constructor costs ~0.5 µs an item.
+        items.append(new_item(Item, (kind, key, flags, value, payload, first + len(items))))
         at += size + length
     return items, at
