@@ -11,7 +11,7 @@ of 4,096 as the writer takes them, into a real SQLite file. Two ways, side by si
 - general: what the writer did before the short path: each batch unpickled, each frame parsed
   whole, redacted whole, its audio found, decoded and re-encoded to check it (`event_rows`), then
   the same inserts;
-- writer: the writer's own code as it runs (`_wire.decode`, then `_batch.write_batch`): audio
+- writer: the writer's own code as it runs (`_wire.numbered`, then `_batch.write_batch`): audio
   frames parse and scan only the JSON around the audio.
 
 Printed: µs of CPU per frame for each and their ratio. Target (issue 13): the writer's path at
@@ -40,8 +40,7 @@ from inspector.protocol import Direction  # noqa: E402
 from inspector.store import FrameIn, Store  # noqa: E402
 from inspector.store._batch import Sessions, write_batch  # noqa: E402
 from inspector.store._codec import event_rows  # noqa: E402
-from inspector.store._wire import FRAME, HEADER, decode, item  # noqa: E402
-from inspector.store._wire import OPEN as OPEN_ITEM  # noqa: E402
+from inspector.store._wire import FRAME, OPEN, dump, numbered  # noqa: E402
 
 BATCH = 4096
 _RNG = random.Random(7)
@@ -75,11 +74,11 @@ def general(store: Store, session_id: int, batches: list[bytes]) -> None:
             store.add_counts(session_id, events)
 
 
-def writer(store: Store, wire: list[bytes]) -> None:
+def writer(store: Store, batches: list[bytes]) -> None:
     sessions = Sessions()
     number = 0
-    for data in wire:
-        items, _ = decode(data, number)
+    for data in batches:
+        items = numbered(pickle.loads(data), number)
         number += len(items)
         write_batch(store, sessions, items)
 
@@ -90,13 +89,9 @@ def run(count: int, rounds: int) -> tuple[float, float]:
         pickle.dumps([(s, i, t) for i, (s, t) in enumerate(sample[at : at + BATCH], at)], pickle.HIGHEST_PROTOCOL)
         for at in range(0, count, BATCH)
     ]
-    wire: list[bytes] = [b"".join(item(OPEN_ITEM, 1, {"source": "tap"}))]
+    wire = [dump([(OPEN, 1, 0, 0, {"source": "tap"})])]
     for at in range(0, count, BATCH):
-        parts = []
-        for i, (is_server, text) in enumerate(sample[at : at + BATCH], at):
-            payload = text.encode()
-            parts += [HEADER.pack(FRAME, int(is_server), 1, i, len(payload)), payload]
-        wire.append(b"".join(parts))
+        wire.append(dump([(FRAME, 1, s, i, t) for i, (s, t) in enumerate(sample[at : at + BATCH], at)]))
     results: dict[str, list[float]] = {"general": [], "writer": []}
     with tempfile.TemporaryDirectory(prefix="inspector-writer-cost-") as tmp:
         for r in range(rounds):

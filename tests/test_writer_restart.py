@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 from inspector.protocol import Direction
 from inspector.store import Store
 from inspector.store._unacked import Unacked
-from inspector.store._wire import FRAME, HEADER, OPEN, item
+from inspector.store._wire import FRAME, OPEN, dump
 
 
 def _zombie(pid: int) -> bool:
@@ -86,23 +86,25 @@ async def test_a_writer_killed_before_a_session_row_exists_still_creates_it(db_p
         assert info.status == "closed" and info.client_events == 5 and info.unrecorded_frames == 0
 
 
-def _frame(key: int, payload: bytes) -> list[bytes]:
-    return [HEADER.pack(FRAME, 0, key, 0, len(payload)), payload]
-
-
 def test_what_is_not_acknowledged_is_sent_again_and_frames_let_go_past_the_bound_are_counted():
     unacked = Unacked(limit=250)
-    first = item(OPEN, 1, {"source": "tap"})
-    unacked.sent(first + _frame(1, b"a" * 100), 200)  # items 0, 1
-    unacked.sent(_frame(1, b"b" * 100) + _frame(2, b"c" * 100), 200)  # items 2, 3: over the bound
-    assert unacked.ack(1) == 0  # item 0 committed; its chunk is not done yet
+    opened = (OPEN, 1, 0, 0, {"source": "tap"})
+    first = [opened, (FRAME, 1, 0, 0, "a" * 200)]
+    second = [(FRAME, 1, 0, 1, "b" * 100), (FRAME, 2, 1, 2, "c" * 100)]
+    unacked.sent(dump(first), 2, 200)  # items 0, 1
+    unacked.sent(dump(second), 2, 200)  # items 2, 3: past the bound, the first batch's frame goes
+    assert unacked.ack(1) == 0  # item 0 committed; its batch is not done yet
     again, lost = unacked.restart(first=5)
-    # The open's chunk was let go to keep the bound: its frame is lost, counted on session 1;
-    # the committed open is not sent again; the second chunk is sent whole.
-    assert lost == {1: 1}
-    assert again == _frame(1, b"b" * 100) + _frame(2, b"c" * 100)
-    assert unacked.ack(7) == sum(map(len, again))  # numbered from 5 for the new writer
+    # The frame let go is lost, counted on session 1; the committed open is not sent again.
+    assert lost == {1: 1} and again == second
+    unacked.sent(dump(again), len(again), 200)  # numbered from 5 for the new writer
+    assert unacked.ack(7) == 200
     assert unacked.restart(first=0) == ([], {})
+    # Unacknowledged and never let go: everything after the acknowledged items comes back.
+    unacked = Unacked(limit=1000)
+    unacked.sent(dump(first + second), 4, 400)
+    unacked.ack(1)
+    assert unacked.restart(first=0) == ([first[1], *second], {})
 
 
 async def test_a_writer_that_keeps_dying_stops_recording_but_not_forwarding(db_path, caplog):

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from inspector.store._codec import EventRow, FrameRow, frame_rows
-from inspector.store._wire import ADOPT, BINARY, FRAME, LOST, OPEN, SERVER, Item
+from inspector.store._wire import ADOPT, FRAME, LOST, OPEN, Item
 from inspector.store.store import Store
 from inspector.store.values import SessionStatus
 
@@ -69,10 +69,7 @@ def write_batch(store: Store, sessions: Sessions, batch: list[Item], lease: int 
                     continue
                 session_id = ids[key]
                 seq = seqs[key] = seqs[key] + 1
-                flags = item.flags
-                event, body = frame_rows(
-                    session_id, seq, flags & SERVER, item.value, item.payload, binary=bool(flags & BINARY)
-                )
+                event, body = frame_rows(session_id, seq, item.flags, item.value, item.payload)
                 events.append(event)
                 bodies.append(body)
                 rows = per_session.get(session_id)

@@ -6,9 +6,9 @@ and updates, a few hundred bytes each, are always kept); should the writer then 
 counted as lost on their sessions. In steady state a writer acknowledges every 100 ms or so,
 and this holds a few megabytes.
 
-Items are numbered as the writer numbers what it reads; a batch of buffers (header, payload,
-header, payload, ...) is kept as it was written. Shared by the feeder thread (adds, re-sends)
-and the receiver thread (acknowledgements), under one lock.
+Items are numbered as the writer numbers what it reads; a batch is kept as it was written (the
+pickled list). Shared by the feeder thread (adds, re-sends) and the receiver thread
+(acknowledgements), under one lock.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import collections
 import threading
 from dataclasses import dataclass
 
-from inspector.store._wire import FRAME, HEADER
+from inspector.store._wire import FRAME, Entry, load
 
 __all__ = ["Unacked"]
 
@@ -25,13 +25,14 @@ __all__ = ["Unacked"]
 @dataclass
 class _Chunk:
     first: int  # the number of its first item
-    buffers: list[bytes]  # two per item
-    size: int
-    let_go: frozenset[int] | None = None  # frames let go: the places of their (emptied) payloads
+    count: int
+    data: bytes  # the pickled entries as written (b"" once let go)
+    size: int  # the frames' bytes, as the tap counts them
+    kept: list[Entry] | None = None  # once let go: its entries, frames with a None payload
 
     @property
     def end(self) -> int:
-        return self.first + len(self.buffers) // 2
+        return self.first + self.count
 
 
 class Unacked:
@@ -43,57 +44,48 @@ class Unacked:
         self._next = 0  # the number of the next item sent
         self.lock = threading.Lock()
 
-    def sent(self, buffers: list[bytes], size: int) -> None:
+    def sent(self, data: bytes, count: int, size: int) -> None:
         with self.lock:
-            self._chunks.append(_Chunk(self._next, buffers, size))
-            self._next += len(buffers) // 2
+            self._chunks.append(_Chunk(self._next, count, data, size))
+            self._next += count
             self._held += size
-            while self._held > self.limit and self._chunks:
-                self._let_go(next(c for c in self._chunks if c.let_go is None))
+            while self._held > self.limit:
+                self._let_go(next(c for c in self._chunks if c.kept is None))
 
     def ack(self, upto: int) -> int:
-        """Items below `upto` are committed; returns the bytes of the batches now done."""
+        """Items below `upto` are committed; returns the frames' bytes of the batches now done."""
         done = 0
         with self.lock:
             self._acked = max(self._acked, upto)
             while self._chunks and self._chunks[0].end <= self._acked:
                 chunk = self._chunks.popleft()
                 done += chunk.size
-                if chunk.let_go is None:
+                if chunk.kept is None:
                     self._held -= chunk.size
         return done
 
-    def restart(self, first: int) -> tuple[list[bytes], dict[int, int]]:
-        """For a new writer, whose first item will be numbered `first`: the buffers to send it
-        again, in order, and the frames let go (by session key), lost unless sent already."""
+    def restart(self, first: int) -> tuple[list[Entry], dict[int, int]]:
+        """For a new writer, whose next item will be numbered `first`: the entries to send it
+        again, in order, and the frames let go (by session key): lost. The caller sends them
+        and hands them back with `sent`."""
         with self.lock:
-            again: list[bytes] = []
+            again: list[Entry] = []
             lost: dict[int, int] = {}
             for chunk in self._chunks:
                 skip = max(0, self._acked - chunk.first)
-                if chunk.let_go is None:
-                    again += chunk.buffers[2 * skip :]
-                    continue
-                for at in range(2 * skip, len(chunk.buffers), 2):
-                    if at + 1 in chunk.let_go:
-                        key = HEADER.unpack(chunk.buffers[at])[2]
-                        lost[key] = lost.get(key, 0) + 1
+                entries = load(chunk.data) if chunk.kept is None else chunk.kept
+                for entry in entries[skip:]:
+                    if entry[0] == FRAME and entry[4] is None:
+                        lost[entry[1]] = lost.get(entry[1], 0) + 1
                     else:
-                        again += chunk.buffers[at : at + 2]
+                        again.append(entry)
             self._chunks.clear()
             self._held = self._acked = 0
             self._next = first
-            if again:
-                self._chunks.append(_Chunk(first, again, sum(map(len, again))))
-                self._next += len(again) // 2
-                self._held = self._chunks[0].size
             return again, lost
 
     def _let_go(self, chunk: _Chunk) -> None:
         """Drop a chunk's frames; its other items stay."""
-        buffers = chunk.buffers
-        let_go = [at + 1 for at in range(0, len(buffers), 2) if HEADER.unpack(buffers[at])[0] == FRAME]
-        for at in let_go:
-            buffers[at] = b""
-        chunk.let_go = frozenset(let_go)
+        chunk.kept = [(FRAME, e[1], 0, 0, None) if e[0] == FRAME else e for e in load(chunk.data)]
+        chunk.data = b""
         self._held -= chunk.size

@@ -1,11 +1,9 @@
 """Recording off the forwarding path: the event loop appends, a writer process commits.
 
-The hot path (`SessionRecorder.record`) packs an 18-byte header, encodes a text frame (one copy)
-and appends both to a deque: no parsing, no SQLite, no locks, no pickling. A feeder thread wakes
-every `flush_interval` (100 ms) and writes everything queued down a pipe with `os.writev`,
-which holds no GIL while it copies (`inspector.store._wire`), to a writer process
-(`inspector.store.writer`), which buffers it (bounded), parses, redacts, extracts ids and
-commits each batch in one transaction.
+The hot path (`SessionRecorder.record`) appends one tuple to a deque: no parsing, no SQLite, no
+locks. A feeder thread wakes every `flush_interval` (100 ms), pickles everything queued as one
+list and writes it down a pipe to a writer process (`inspector.store.writer`), which buffers it
+(bounded), parses, redacts, extracts ids and commits each batch in one transaction.
 
 Why a process and not a thread: on a busy machine the writer's ~15 µs of CPU per frame competed
 with the relay for the GIL and the cores, and a round trip that landed behind a batch waited
@@ -43,7 +41,7 @@ from typing import IO, Any
 
 from inspector.protocol import Direction
 from inspector.store._unacked import Unacked
-from inspector.store._wire import ADOPT, BINARY, FRAME, HEADER, LOST, OPEN, UPDATE, item, write_all
+from inspector.store._wire import ADOPT, FRAME, LOST, OPEN, UPDATE, Entry, dump, write_all
 from inspector.store.values import StoreError
 
 __all__ = ["Recorder", "RecorderStats", "SessionRecorder"]
@@ -55,7 +53,7 @@ QUEUE_BYTES = 64 * 1024 * 1024
 UNACKED_BYTES = 64 * 1024 * 1024
 DRAIN_SECONDS = 6.0  # how long the writer goes on trying after the tap closed its pipe
 RESTARTS = 3  # writers in a row that may die before one commits something
-_pack = HEADER.pack
+BATCH_ITEMS = 4096  # ~6 MB of audio frames per pickle at most
 
 
 @dataclass
@@ -126,7 +124,7 @@ class Recorder:
         self.drain_seconds = drain_seconds
         self.restarts = restarts
         self.stats = RecorderStats()
-        self._queue: collections.deque[bytes] = collections.deque()  # header, payload, header, ...
+        self._queue: collections.deque[Entry] = collections.deque()
         self._unacked = Unacked(UNACKED_BYTES)
         # Counters, each written by one thread only, so no lock is needed.
         self._enqueued_bytes = 0  # the event loop's
@@ -262,11 +260,11 @@ class Recorder:
             if handle is not None and not handle.id.done():
                 handle.id.set_exception(StoreError(self._failed))
             return
-        self._append(item(OPEN, key, fields))
+        self._append((OPEN, key, 0, 0, fields))
 
     def record_update(self, key: int, fields: dict[str, Any]) -> None:
         if self._failed is None:
-            self._append(item(UPDATE, key, fields))
+            self._append((UPDATE, key, 0, 0, fields))
 
     def record_frame(self, key: int, is_server: bool, t_ns: int, data: str | bytes) -> None:
         if self._failed is not None:
@@ -277,20 +275,15 @@ class Recorder:
             self._tap_lost[key] = self._tap_lost.get(key, 0) + 1
             self.stats.tap_dropped += 1
             return
-        if isinstance(data, str):
-            payload, flags = data.encode(), int(is_server)
-        else:
-            payload, flags = data, int(is_server) | BINARY
-        self._append((_pack(FRAME, flags, key, t_ns, len(payload)), payload))
+        self._append((FRAME, key, is_server, t_ns, data), len(data))
 
-    def _append(self, buffers: tuple[bytes, bytes] | list[bytes]) -> None:
+    def _append(self, entry: Entry, size: int = 0) -> None:
         if self._tap_lost:
             for key, count in self._tap_lost.items():
-                self._queue.extend(item(LOST, key, value=count))
+                self._queue.append((LOST, key, 0, count, None))
             self._tap_lost.clear()
-        # One call, so the feeder never sees half an item.
-        self._queue.extend(buffers)
-        self._enqueued_bytes += len(buffers[0]) + len(buffers[1])
+        self._queue.append(entry)
+        self._enqueued_bytes += size
         backlog = self._enqueued_bytes - self._written_bytes
         if backlog > self.stats.backlog_high_water:
             self.stats.backlog_high_water = backlog
@@ -327,17 +320,20 @@ class Recorder:
                 pass
 
     def _send(self, process: subprocess.Popen[bytes]) -> None:
-        assert process.stdin is not None  # Popen was asked for it
         queue = self._queue
-        count = len(queue)  # even: items are appended whole
-        if not count:
-            return
-        popleft = queue.popleft
-        buffers = [popleft() for _ in range(count)]
-        size = sum(map(len, buffers))
+        count = min(len(queue), BATCH_ITEMS)  # bounded: a long backlog goes in pieces
+        while count:
+            popleft = queue.popleft
+            self._write(process, [popleft() for _ in range(count)])
+            count = min(len(queue), BATCH_ITEMS)
+
+    def _write(self, process: subprocess.Popen[bytes], entries: list[Entry]) -> None:
+        assert process.stdin is not None  # Popen was asked for it
+        size = sum(len(entry[4]) for entry in entries if entry[0] == FRAME)
+        data = dump(entries)
         self._sent_bytes += size
-        self._unacked.sent(buffers, size)  # first: the writer may die during the write
-        write_all(process.stdin.fileno(), buffers)
+        self._unacked.sent(data, len(entries), size)  # first: the writer may die during the write
+        write_all(process.stdin.fileno(), data)
 
     def _replace(self, dead: subprocess.Popen[bytes]) -> subprocess.Popen[bytes] | None:
         """Start a writer in place of one that died; it adopts the sessions being recorded and
@@ -354,11 +350,8 @@ class Recorder:
         except StoreError as exc:
             self._fail(f"the writer process exited with status {status} and a new one cannot start: {exc}")
             return None
-        adopt = [b for key, row_id in self._recording.items() for b in item(ADOPT, key, value=row_id)]
-        again, lost = self._unacked.restart(len(adopt) // 2)
-        lost_items = [b for key, count in lost.items() for b in item(LOST, key, value=count)]
-        if lost_items:
-            self._unacked.sent(lost_items, sum(map(len, lost_items)))
+        adopt: list[Entry] = [(ADOPT, key, 0, row_id, None) for key, row_id in self._recording.items()]
+        again, lost = self._unacked.restart(len(adopt))
         lost_frames = sum(lost.values())
         self.stats.restarts += 1
         self.stats.lost_to_restarts += lost_frames
@@ -366,12 +359,16 @@ class Recorder:
             "the writer process died (status %d); a new one adopts %d open sessions and gets %d unacknowledged "
             "items again%s",
             status,
-            len(self._recording),
-            len(again) // 2,
+            len(adopt),
+            len(again),
             f"; {lost_frames} frames are lost (counted on their sessions)" if lost_frames else "",
         )
         assert process.stdin is not None
-        write_all(process.stdin.fileno(), adopt + again + lost_items)
+        if adopt:
+            write_all(process.stdin.fileno(), dump(adopt))  # not kept: made afresh at each restart
+        again += [(LOST, key, 0, count, None) for key, count in lost.items()]
+        for start in range(0, len(again), BATCH_ITEMS):
+            self._write(process, again[start : start + BATCH_ITEMS])
         return process
 
     def _receive(self, answers: IO[bytes]) -> None:

@@ -1,8 +1,8 @@
 """The recorder's writer process (started by `Recorder.start`).
 
 argv: database path, buffer limit in bytes, seconds to go on trying after the tap's end of the
-pipe closed. Reads items from stdin (raw bytes, `inspector.store._wire`) in a reader thread into
-a bounded `Buffer`, and commits them from another, one transaction per batch
+pipe closed. Reads pickled batches of items from stdin (`inspector.store._wire`) in a reader
+thread into a bounded `Buffer`, and commits them from another, one transaction per batch
 (`inspector.store._batch`). Answers on stdout (pickled): the row ids of new sessions, the
 sessions ended, what it committed (up to which item number), dropped or could not write, and
 the first error of each kind of failure.
@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 
 from inspector.store._batch import Sessions, write_batch
 from inspector.store._buffer import Buffer
-from inspector.store._wire import FRAME, OPEN, Item, decode
+from inspector.store._wire import FRAME, OPEN, Item, numbered
 from inspector.store.leases import RENEW_SECONDS
 from inspector.store.store import Store
 from inspector.store.values import StoreError
@@ -38,7 +38,6 @@ from inspector.store.values import StoreError
 __all__ = ["main", "serve"]
 
 BATCH_ITEMS = 4096
-READ_BYTES = 1 << 20
 RETRY_PAUSE = 0.2  # seconds between two attempts at a commit that failed
 WRITE_WAIT = 1.0  # busy timeout of each attempt: short, so the drain deadline is kept
 NICENESS = 19  # where SCHED_IDLE is refused: under contention the relay still mostly wins
@@ -192,19 +191,18 @@ class _Writer:
 
 
 class _Reader:
-    """Reads the tap's items into the buffer. An idle-priority thread does it, so that decoding
-    never competes with the relay (a normal-priority reader cost the tap 10% of its throughput
-    in benchmarks/tap_overhead.py); the catch-up thread reads too when the pipe stays full, i.e.
-    when the idle one is starved. One at a time, under a lock."""
+    """Reads the tap's batches into the buffer. An idle-priority thread does it, so that
+    unpickling never competes with the relay (a normal-priority reader cost the tap 10% of its
+    throughput in benchmarks/tap_overhead.py); the catch-up thread reads too when the pipe stays
+    full, i.e. when the idle one is starved. One at a time, under a lock."""
 
     def __init__(self, source: BinaryIO, buffer: Buffer) -> None:
-        self.fd = source.fileno()
+        self.source = source
         self.buffer = buffer
         self.lock = threading.Lock()
-        self.pending_bytes = b""  # an item cut by the end of a read
         self.read = 0  # items read: the next one's number
         try:
-            self.capacity = fcntl.fcntl(self.fd, fcntl.F_GETPIPE_SZ)
+            self.capacity = fcntl.fcntl(source.fileno(), fcntl.F_GETPIPE_SZ)
         except (AttributeError, OSError, ValueError):
             self.capacity = 1 << 16
 
@@ -214,20 +212,15 @@ class _Reader:
             pass
 
     def read_once(self) -> bool:
-        """What the pipe holds (waiting for some) into the buffer; False at the end of input."""
+        """One batch into the buffer; False at the end of input."""
         with self.lock:
             if self.buffer.closed:
                 return False
             try:
-                data = os.read(self.fd, READ_BYTES)
-            except OSError:
-                data = b""
-            if not data:
-                self.buffer.close()  # an item cut short by the tap's death is not one
+                items = numbered(pickle.load(self.source), self.read)
+            except (EOFError, OSError, pickle.UnpicklingError):
+                self.buffer.close()  # (a batch cut short by the tap's death is not one)
                 return False
-            data = self.pending_bytes + data if self.pending_bytes else data
-            items, used = decode(data, self.read)
-            self.pending_bytes = data[used:]
             self.read += len(items)
             if items:
                 self.buffer.put(items)
@@ -236,7 +229,7 @@ class _Reader:
     def pending(self) -> int:
         """Bytes waiting in the pipe (the feeder blocks on a full pipe when nobody reads)."""
         try:
-            out = fcntl.ioctl(self.fd, termios.FIONREAD, b"\0\0\0\0")
+            out = fcntl.ioctl(self.source.fileno(), termios.FIONREAD, b"\0\0\0\0")
         except (OSError, ValueError):
             return 0
         return int.from_bytes(out, sys.byteorder)
