@@ -91,18 +91,18 @@ def test_what_is_not_acknowledged_is_sent_again_and_frames_let_go_past_the_bound
     opened = (OPEN, 1, 0, 0, {"source": "tap"})
     first = [opened, (FRAME, 1, 0, 0, "a" * 200)]
     second = [(FRAME, 1, 0, 1, "b" * 100), (FRAME, 2, 1, 2, "c" * 100)]
-    unacked.sent(dump(first), 2, 200)  # items 0, 1
-    unacked.sent(dump(second), 2, 200)  # items 2, 3: past the bound, the first batch's frame goes
+    unacked.sent(dump(first), first, 200)  # items 0, 1
+    unacked.sent(dump(second), second, 200)  # items 2, 3: past the bound, the first batch's frame goes
     assert unacked.ack(1) == 0  # item 0 committed; its batch is not done yet
     again, lost = unacked.restart(first=5)
     # The frame let go is lost, counted on session 1; the committed open is not sent again.
     assert lost == {1: 1} and again == second
-    unacked.sent(dump(again), len(again), 200)  # numbered from 5 for the new writer
+    unacked.sent(dump(again), again, 200)  # numbered from 5 for the new writer
     assert unacked.ack(7) == 200
     assert unacked.restart(first=0) == ([], {})
     # Unacknowledged and never let go: everything after the acknowledged items comes back.
     unacked = Unacked(limit=1000)
-    unacked.sent(dump(first + second), 4, 400)
+    unacked.sent(dump(first + second), first + second, 400)
     unacked.ack(1)
     assert unacked.restart(first=0) == ([first[1], *second], {})
 

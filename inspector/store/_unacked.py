@@ -25,14 +25,14 @@ __all__ = ["Unacked"]
 @dataclass
 class _Chunk:
     first: int  # the number of its first item
-    count: int
-    data: bytes  # the pickled entries as written (b"" once let go)
+    data: bytes  # the pickled entries as written (b"" once its frames were let go)
     size: int  # the frames' bytes, as the tap counts them
-    kept: list[Entry] | None = None  # once let go: its entries, frames with a None payload
+    keys: list[int]  # each item's session key, in order
+    others: dict[int, Entry]  # the items that are not frames, by their place in the chunk
 
     @property
     def end(self) -> int:
-        return self.first + self.count
+        return self.first + len(self.keys)
 
 
 class Unacked:
@@ -44,13 +44,21 @@ class Unacked:
         self._next = 0  # the number of the next item sent
         self.lock = threading.Lock()
 
-    def sent(self, data: bytes, count: int, size: int) -> None:
+    def sent(self, data: bytes, entries: list[Entry], size: int) -> None:
+        """`entries`, pickled as `data`, were sent. What is kept of them once let go (their keys,
+        the items that are not frames) is taken now, so that letting go costs no unpickling."""
+        keys = [entry[1] for entry in entries]
+        others = {at: entry for at, entry in enumerate(entries) if entry[0] != FRAME}
         with self.lock:
-            self._chunks.append(_Chunk(self._next, count, data, size))
-            self._next += count
+            self._chunks.append(_Chunk(self._next, data, size, keys, others))
+            self._next += len(entries)
             self._held += size
-            while self._held > self.limit:
-                self._let_go(next(c for c in self._chunks if c.kept is None))
+            for chunk in self._chunks:
+                if self._held <= self.limit:
+                    break
+                if chunk.data:  # let its frames go; its other items stay
+                    chunk.data = b""
+                    self._held -= chunk.size
 
     def ack(self, upto: int) -> int:
         """Items below `upto` are committed; returns the frames' bytes of the batches now done."""
@@ -60,7 +68,7 @@ class Unacked:
             while self._chunks and self._chunks[0].end <= self._acked:
                 chunk = self._chunks.popleft()
                 done += chunk.size
-                if chunk.kept is None:
+                if chunk.data:
                     self._held -= chunk.size
         return done
 
@@ -73,19 +81,15 @@ class Unacked:
             lost: dict[int, int] = {}
             for chunk in self._chunks:
                 skip = max(0, self._acked - chunk.first)
-                entries = load(chunk.data) if chunk.kept is None else chunk.kept
-                for entry in entries[skip:]:
-                    if entry[0] == FRAME and entry[4] is None:
-                        lost[entry[1]] = lost.get(entry[1], 0) + 1
+                if chunk.data:
+                    again += load(chunk.data)[skip:]
+                    continue
+                for at in range(skip, len(chunk.keys)):
+                    if at in chunk.others:
+                        again.append(chunk.others[at])
                     else:
-                        again.append(entry)
+                        lost[chunk.keys[at]] = lost.get(chunk.keys[at], 0) + 1
             self._chunks.clear()
             self._held = self._acked = 0
             self._next = first
             return again, lost
-
-    def _let_go(self, chunk: _Chunk) -> None:
-        """Drop a chunk's frames; its other items stay."""
-        chunk.kept = [(FRAME, e[1], 0, 0, None) if e[0] == FRAME else e for e in load(chunk.data)]
-        chunk.data = b""
-        self._held -= chunk.size

@@ -50,7 +50,7 @@ log = logging.getLogger("inspector.recorder")
 
 BUFFER_BYTES = 256 * 1024 * 1024
 QUEUE_BYTES = 64 * 1024 * 1024
-UNACKED_BYTES = 64 * 1024 * 1024
+UNACKED_BYTES = 16 * 1024 * 1024  # ~0.5 s of 200 sessions: what a dying writer may take with it beyond that is counted
 DRAIN_SECONDS = 6.0  # how long the writer goes on trying after the tap closed its pipe
 RESTARTS = 3  # writers in a row that may die before one commits something
 BATCH_ITEMS = 4096  # ~6 MB of audio frames per pickle at most
@@ -332,7 +332,7 @@ class Recorder:
         size = sum(len(entry[4]) for entry in entries if entry[0] == FRAME)
         data = dump(entries)
         self._sent_bytes += size
-        self._unacked.sent(data, len(entries), size)  # first: the writer may die during the write
+        self._unacked.sent(data, entries, size)  # first: the writer may die during the write
         write_all(process.stdin.fileno(), data)
 
     def _replace(self, dead: subprocess.Popen[bytes]) -> subprocess.Popen[bytes] | None:
