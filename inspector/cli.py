@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,6 +11,7 @@ import click
 
 from inspector import __version__
 from inspector.cli_common import (
+    DB,
     allow_remote_option,
     check_listen,
     compile_or_fail,
@@ -29,8 +31,36 @@ if TYPE_CHECKING:
     from inspector.store.filter import CompiledFilter
 
 
+# Feature commands by name: each module is imported only when its command runs (or when
+# `--help` lists them all), so `inspector sessions` does not pay for the mock, diff and TUI.
+_FEATURES = {
+    "tui": "inspector.tui.cli:tui_command",
+    "export": "inspector.formats.cli:export_command",
+    "import": "inspector.formats.cli:import_command",
+    "mock": "inspector.mock.cli:mock_command",
+    "demo": "inspector.demo:demo_command",
+    "turns": "inspector.turns_cli:turns_command",
+    "diff": "inspector.diff.cli:diff_command",
+    "replay": "inspector.replay.cli:replay_command",
+    "attach": "inspector.attach_cli:attach_command",
+    "ca": "inspector.tls_cli:ca_command",
+}
+
+
 class _Commands(click.Group):
-    """Every command: a database that breaks mid-read is an error line, not a traceback."""
+    """Every command: a database that breaks mid-read is an error line, not a traceback.
+    Feature commands load lazily (`_FEATURES`)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_FEATURES})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in _FEATURES:
+            return super().get_command(ctx, cmd_name)
+        module, _, attr = _FEATURES[cmd_name].partition(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         from inspector.store import StoreError
@@ -46,11 +76,12 @@ class _Commands(click.Group):
 @click.option(
     "--db",
     "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The database for the UI, and the default --db of the command that follows.",
+    type=DB,
+    metavar="FILE|URL",
+    help="The database for the UI (an SQLite file or a PostgreSQL URL), and the default --db of the command that follows.",
 )
 @click.pass_context
-def main(ctx: click.Context, db_path: Path | None) -> None:
+def main(ctx: click.Context, db_path: Path | str | None) -> None:
     """Realtime Inspector: record, browse, import and export OpenAI Realtime API sessions, diff
     two of them, replay one against the mock or a live endpoint, and develop offline against a
     mock of the API.
@@ -60,9 +91,10 @@ def main(ctx: click.Context, db_path: Path | None) -> None:
     """
     ctx.obj = {"db": db_path}
     if ctx.invoked_subcommand is None:
+        from inspector.store import db_location
         from inspector.tui.cli import run_tui
 
-        run_tui(Path(default_db()), None)
+        run_tui(db_location(default_db()), None)
 
 
 @main.command()
@@ -88,9 +120,33 @@ def main(ctx: click.Context, db_path: Path | None) -> None:
     show_default=True,
     help="Frames held while the database cannot be written (disk full, locked); past it the oldest are dropped and counted.",
 )
+@click.option(
+    "--tls",
+    is_flag=True,
+    help="Serve wss:// with a certificate for localhost, 127.0.0.1 and ::1 signed by the inspector's "
+    "local CA (made on first use; `inspector ca` prints its path). Node's SDK and browsers need it.",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="Serve wss:// with your own PEM certificate (chain) instead; needs --tls-key.",
+)
+@click.option(
+    "--tls-key", type=click.Path(path_type=Path), metavar="FILE", help="The unencrypted PEM key of --tls-cert."
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 def tap(
-    listen: str, allow_remote: bool, upstream: str, db_path: Path, label: str | None, buffer_mb: int, verbose: bool
+    listen: str,
+    allow_remote: bool,
+    upstream: str,
+    db_path: Path | str,
+    label: str | None,
+    buffer_mb: int,
+    tls: bool,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    verbose: bool,
 ) -> None:
     """Record Realtime sessions by standing between a client and the upstream.
 
@@ -102,6 +158,10 @@ def tap(
         inspector tap
         AsyncOpenAI(websocket_base_url="ws://127.0.0.1:8765/v1")
 
+    Node's SDK (OpenAIRealtimeWS) and browsers on https pages speak only wss://: run the tap with
+    --tls and trust the inspector's CA, e.g. NODE_EXTRA_CA_CERTS="$(inspector ca)" for Node; the
+    tap's first lines say how, and which URL to use.
+
     Stop with Ctrl-C: open sessions are marked `interrupted` and what is queued is written (within
     about 10 s; what could not be is counted on its session); a second Ctrl-C exits at once.
     """
@@ -110,6 +170,7 @@ def tap(
 
     from inspector.store import StoreError
     from inspector.tap import TapOptions, run_tap, websocket_url
+    from inspector.tls_cli import tap_tls
 
     host, port = parse_listen(listen, 8765)
     check_listen(
@@ -124,7 +185,7 @@ def tap(
         raise click.BadParameter(str(exc), param_hint="--upstream") from None
     setup_logging(verbose)
     try:
-        options = TapOptions(upstream=upstream, label=label)
+        options = TapOptions(upstream=upstream, label=label, tls=tap_tls(tls, tls_cert, tls_key, host, port))
         asyncio.run(run_tap(host, port, str(db_path), options, buffer_bytes=buffer_mb * 1024 * 1024))
     except StoreError as exc:
         fail(str(exc))
@@ -138,7 +199,7 @@ def tap(
 @db_option
 @json_option
 @click.option("--limit", type=int, help="Only the newest N sessions.")
-def sessions(db_path: Path, as_json: bool, limit: int | None) -> None:
+def sessions(db_path: Path | str, as_json: bool, limit: int | None) -> None:
     """List recorded sessions, newest first. A call's sessions (attached, or a tapped
     `?call_id=` sideband) show its id."""
     import orjson
@@ -154,7 +215,9 @@ def sessions(db_path: Path, as_json: bool, limit: int | None) -> None:
             click.echo(orjson.dumps(info.to_dict() | ({"call_id": call_id} if call_id else {})).decode())
         return
     if not rows:
-        click.echo(f"no sessions in {db_path} yet")
+        from inspector.store import show_db
+
+        click.echo(f"no sessions in {show_db(db_path)} yet")
         return
     statuses = [_status_cell(info) for info in rows]
     width = max(len("STATUS"), *(len(status) for status in statuses))
@@ -266,39 +329,3 @@ def _events_filter(
     # --filter compiled on its own already (its errors point into the user's text); a bad
     # --type value is reported against the filter it became.
     return compile_or_fail(" ".join(terms))
-
-
-# Feature commands register themselves below (one import per feature module).
-
-from inspector.tui.cli import tui_command  # noqa: E402
-
-main.add_command(tui_command)
-
-from inspector.formats.cli import export_command, import_command  # noqa: E402
-
-main.add_command(export_command)
-main.add_command(import_command)
-
-from inspector.mock.cli import mock_command  # noqa: E402
-
-main.add_command(mock_command)
-
-from inspector.demo import demo_command  # noqa: E402
-
-main.add_command(demo_command)
-
-from inspector.turns_cli import turns_command  # noqa: E402
-
-main.add_command(turns_command)
-
-from inspector.diff.cli import diff_command  # noqa: E402
-
-main.add_command(diff_command)
-
-from inspector.replay.cli import replay_command  # noqa: E402
-
-main.add_command(replay_command)
-
-from inspector.attach_cli import attach_command  # noqa: E402
-
-main.add_command(attach_command)

@@ -25,8 +25,8 @@ DEFAULT_DB = Path("recordings") / "inspector.db"
 
 
 def default_db() -> str:
-    """`inspector --db FILE COMMAND` (the group's option), else `$INSPECTOR_DB`, else
-    recordings/inspector.db: what every command's `--db` defaults to."""
+    """`inspector --db DB COMMAND` (the group's option), else `$INSPECTOR_DB`, else
+    recordings/inspector.db: what every command's `--db` defaults to (a file or a URL)."""
     ctx = click.get_current_context(silent=True)
     while ctx is not None:
         if isinstance(ctx.obj, dict) and ctx.obj.get("db"):
@@ -35,15 +35,33 @@ def default_db() -> str:
     return os.environ.get("INSPECTOR_DB") or str(DEFAULT_DB)
 
 
+class DbParam(click.ParamType):
+    """`--db`: an SQLite file (a `Path`), or a PostgreSQL URL kept as text (`postgresql://...`,
+    any libpq URL; shown without its password)."""
+
+    name = "db"
+    _file = click.Path(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from inspector.store.factory import is_url
+
+        return str(value) if is_url(value) else self._file.convert(value, param, ctx)
+
+
+DB = DbParam()
+DB_HELP = "The recordings: an SQLite file, or a PostgreSQL URL (postgresql://user@host/dbname)."
+
+
 def db_option(func: _F) -> _F:
-    """`--db PATH`: every command that reads or writes recordings takes it."""
+    """`--db FILE|URL`: every command that reads or writes recordings takes it."""
     return click.option(
         "--db",
         "db_path",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=DB,
+        metavar="FILE|URL",
         default=default_db,
         show_default="$INSPECTOR_DB or recordings/inspector.db",
-        help="SQLite database holding the recordings.",
+        help=DB_HELP,
     )(func)
 
 
@@ -104,17 +122,18 @@ def check_listen(host: str, port: int, *, allow_remote: bool, exposure: str) -> 
     click.echo(f"warning: listening on {host}:{port}, reachable from other machines: {exposure}", err=True)
 
 
-def open_store(db_path: Path, *, create: bool = False) -> Store:
+def open_store(db_path: Path | str, *, create: bool = False) -> Store:
     """The store, or a clean exit with the reason (missing, corrupt, newer schema)."""
-    from inspector.store import Store, StoreError
+    from inspector.store import StoreError
+    from inspector.store import open_store as open_db
 
     try:
-        return Store(db_path, create=create)
+        return open_db(db_path, create=create)
     except StoreError as exc:
         fail(str(exc))
 
 
-def open_session(db_path: Path, session_id: int) -> Store:
+def open_session(db_path: Path | str, session_id: int) -> Store:
     """The store holding `session_id`, or a clean exit saying the session does not exist."""
     from inspector.store import SessionNotFound
 

@@ -20,6 +20,7 @@ import dataclasses
 import json
 import math
 import random
+import shlex
 import struct
 import time
 from collections.abc import Callable
@@ -209,7 +210,7 @@ async def record_demo(db_path: str | Path, *, say: Say = print, speed: float = 1
     from openai import AsyncOpenAI
 
     from inspector.mock.server import run_mock
-    from inspector.store import Recorder, Store
+    from inspector.store import Recorder, open_store, show_db
     from inspector.tap import Tap, TapOptions
 
     started = time.time()
@@ -219,7 +220,7 @@ async def record_demo(db_path: str | Path, *, say: Say = print, speed: float = 1
         async with run_mock("127.0.0.1", 0, session_factory=_mock_sessions(speed, seed)) as mock:
             tap = Tap(recorder, TapOptions(upstream=mock.url, label=DEMO_LABEL))
             await tap.start("127.0.0.1", 0)
-            say(f"mock on {mock.url}, tap on ws://127.0.0.1:{tap.port} recording to {db_path}")
+            say(f"mock on {mock.url}, tap on ws://127.0.0.1:{tap.port} recording to {show_db(db_path)}")
             client = AsyncOpenAI(api_key=API_KEY, websocket_base_url=f"ws://127.0.0.1:{tap.port}/v1")
             # No proxy: the tap is on loopback, and HTTPS_PROXY must not send the demo elsewhere.
             # websockets >= 15 takes proxy=; the SDK's TypedDict of options predates it.
@@ -232,7 +233,7 @@ async def record_demo(db_path: str | Path, *, say: Say = print, speed: float = 1
         if tap is not None:
             await tap.stop()
         await asyncio.to_thread(recorder.close)
-    with Store(db_path) as store:
+    with open_store(db_path) as store:
         mine = [s for s in store.sessions() if s.label == DEMO_LABEL and s.started_at >= started - 1]
         if not mine:
             raise RuntimeError("the tap recorded no session")
@@ -271,7 +272,9 @@ def summarize_session(store: Any, session_id: int, db_path: str | Path) -> str:
     for (name, count), right in zip(counts[:half], [*counts[half:], ("", 0)]):
         other = f"{right[1]:5d}  {right[0]}" if right[1] else ""
         lines.append(f"  {count:5d}  {(name or '<not an event>'):{width}}{other}".rstrip())
-    db = f" --db {db_path}" if str(db_path) != "recordings/inspector.db" else ""
+    from inspector.store import show_db
+
+    db = f" --db {shlex.quote(show_db(db_path))}" if str(db_path) != "recordings/inspector.db" else ""
     hints = [
         (f"inspector tui{db} {session_id}", "browse it"),
         (f"inspector events {session_id}{db} --type 'response.*'", "list events"),
@@ -302,7 +305,7 @@ def demo_command(db_path: Path, no_tui: bool, speed: float) -> None:
     get_weather function call, a cancelled response and an error. Opens the TUI on the recorded
     session; with --no-tui, or when stdout is not a terminal, prints a summary instead.
     """
-    from inspector.store import Store, StoreError
+    from inspector.store import StoreError, db_location, open_store, show_db
 
     try:
         import openai  # noqa: F401
@@ -321,13 +324,13 @@ def demo_command(db_path: Path, no_tui: bool, speed: float) -> None:
         fail(str(exc))
     except (RuntimeError, TimeoutError, OSError) as exc:
         fail(f"the demo failed: {exc or type(exc).__name__}")
-    say(f"recorded session {session_id} into {db_path}")
+    say(f"recorded session {session_id} into {show_db(db_path)}")
     from inspector.tui.cli import has_terminal, run_tui
 
     if not no_tui and has_terminal():
-        run_tui(Path(db_path), session_id)
+        run_tui(db_location(db_path), session_id)
         return
     elif not no_tui:
         say("(not a terminal: printing a summary instead of opening the TUI)")
-    with Store(db_path) as store:
+    with open_store(db_path) as store:
         say(summarize_session(store, session_id, db_path))

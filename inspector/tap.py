@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from inspector.protocol import (
     subprotocols_in,
 )
 from inspector.redaction import redact_message, redact_url
-from inspector.store import SessionStatus, StoreError
+from inspector.store import SessionStatus, StoreError, recording_host, show_db
 from inspector.store.recorder import Recorder, SessionRecorder
 from inspector.tap_target import BadTarget, upstream_url
 
@@ -68,11 +69,14 @@ class TapOptions:
     # permessage-deflate costs ~220 µs per hop (measured); frames are mostly base64 audio that
     # barely compresses, so neither leg offers it.
     compression: str | None = None
+    # Serve wss:// (`inspector.tls`): Node's SDK and browsers on https pages open nothing else.
+    tls: ssl.SSLContext | None = None
 
 
 @dataclass
 class _Link:
     session: SessionRecorder
+    peer: str  # the client's host, kept: over TLS the connection forgets it once the client left
     upstream: ClientConnection | None = None
     error: str | None = None
     closes: list[tuple[str, int, str]] = field(default_factory=list)
@@ -136,6 +140,13 @@ def _refusal(session: SessionRecorder, upstream_response: Response) -> Response:
     return Response(upstream_response.status_code, upstream_response.reason_phrase, refusal, body)
 
 
+def _peer(connection: ServerConnection) -> tuple[str, int]:
+    """The client's (host, port). asyncio's TLS transport asks the socket each time, and has no
+    answer once the client has gone (a client may leave during the handshake)."""
+    address = connection.remote_address
+    return (str(address[0]), int(address[1])) if address else ("unknown", 0)
+
+
 def _is_websocket_upgrade(request: Request) -> bool:
     """The checks websockets makes before accepting, so that the tap can make them first."""
     headers = request.headers
@@ -191,6 +202,7 @@ class Tap:
             max_size=self.options.max_size,
             compression=self.options.compression,
             server_header=None,
+            ssl=self.options.tls,
             # The client's handshake includes the wait for the upstream's: outlast it.
             open_timeout=self.options.open_timeout + 5,
         )
@@ -218,7 +230,7 @@ class Tap:
             url = upstream_url(self.upstream, request.path)
         except BadTarget as exc:
             # No session row: nothing was forwarded, and the target may carry a key.
-            log.warning("refused a request from %s: %s", connection.remote_address[0], exc)
+            log.warning("refused a request from %s: %s", _peer(connection)[0], exc)
             return connection.respond(400, f"{exc}\n")
         if not _is_websocket_upgrade(request):
             # websockets refuses it next (400/426); opening an upstream (a billed session on the
@@ -227,9 +239,10 @@ class Tap:
         parts = urlsplit(request.path)
         headers = list(request.headers.raw_items())
         offered = subprotocols_in(request.headers.raw_items())
-        host, port = connection.remote_address[:2]
+        host, port = _peer(connection)
         session = self.recorder.open_session(
             source="tap",
+            host=recording_host(),
             target_url=url,
             path=parts.path,
             query=parts.query,
@@ -240,7 +253,7 @@ class Tap:
             request_headers=headers,
             label=self.options.label,
         )
-        link = self._links[connection] = _Link(session)
+        link = self._links[connection] = _Link(session, host)
         forward = [
             (name, value)
             for name, value in headers
@@ -323,7 +336,7 @@ class Tap:
         # The path only: the query may hold a key. (A handler only runs after a handshake, so
         # the request is there; websockets types it optional for connections in general.)
         path = client.request.path if client.request is not None else ""
-        log.info("session %s opened: %s from %s", session_id, path.split("?")[0], client.remote_address[0])
+        log.info("session %s opened: %s from %s", session_id, path.split("?")[0], link.peer)
         done, _ = await asyncio.wait({to_upstream, to_client}, return_when=asyncio.FIRST_COMPLETED)
         first = done.pop()
         side, code, reason = first.result()
@@ -404,15 +417,14 @@ async def run_tap(
             raise
         address = f"[{host}]" if ":" in host else host  # an IPv6 literal needs brackets in a URL
         upstream = redact_url(tap.upstream)  # userinfo in --upstream is a credential
-        log.info("tap listening on ws://%s:%d → %s, recording to %s", address, tap.port, upstream, db_path)
+        url = f"{'wss' if options.tls else 'ws'}://{address}:{tap.port}"
+        log.info("tap listening on %s → %s, recording to %s", url, upstream, show_db(db_path))
         log.info(
-            "point a client at ws://%s:%d/v1/realtime?model=gpt-realtime\n"
-            '  openai SDK:  AsyncOpenAI(websocket_base_url="ws://%s:%d/v1")\n'
+            "point a client at %s/v1/realtime?model=gpt-realtime\n"
+            '  openai SDK:  AsyncOpenAI(websocket_base_url="%s/v1")\n'
             "  press Ctrl-C to stop",
-            address,
-            tap.port,
-            address,
-            tap.port,
+            url,
+            url,
         )
         if ready is not None:
             ready.set()

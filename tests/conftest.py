@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pg_server as pg
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -81,7 +82,7 @@ async def run_upstream(
 
 @contextlib.asynccontextmanager
 async def run_tap(
-    upstream_url: str, db_path: Path, *, recorder_options: dict[str, Any] | None = None, **options: Any
+    upstream_url: str, db_path: Path | str, *, recorder_options: dict[str, Any] | None = None, **options: Any
 ) -> AsyncIterator[Tap]:
     """A tap on a free port of 127.0.0.1 in front of `upstream_url`, recording into `db_path`
     (`options` are `TapOptions`, `recorder_options` the `Recorder`'s)."""
@@ -162,3 +163,27 @@ async def until(ws: Any, kind: str) -> list[dict[str, Any]]:
         seen.append(event)
         if event["type"] == kind:
             return seen
+
+
+# --- PostgreSQL: the store's tests run on both backends (server code in tests/pg_server.py) ------
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[pg.Server]:
+    """A real PostgreSQL server for the whole run (`pg.Server.url` is None when there is none)."""
+    with pg.running_server() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(pg_server: pg.Server) -> Iterator[str]:
+    with pg.database_for_test(pg_server) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's store lives, once per backend: an SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "inspector.db")
+    return str(request.getfixturevalue("pg_url"))

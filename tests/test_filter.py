@@ -5,23 +5,34 @@ from __future__ import annotations
 
 import re
 
+import pg_server as pg
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from inspector.cli import main
 from inspector.protocol import Direction
-from inspector.store import FrameIn, Store, StoreError
+from inspector.store import FrameIn, StoreError, open_store
 from inspector.store.filter import CompiledFilter, FilterError, compile_filter, filter_value
 from tests.tui_helpers import build_db
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def fixture_db(request, tmp_path_factory, pg_server):
+    """The fixtures' database, once per backend: the language means the same on both."""
+    if request.param == "sqlite":
+        yield str(tmp_path_factory.mktemp("filter") / "inspector.db")
+        return
+    with pg.database_for_test(pg_server) as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
-def fixture_store(tmp_path_factory):
-    path = tmp_path_factory.mktemp("filter") / "inspector.db"
+def fixture_store(fixture_db):
+    path = fixture_db
     ids = build_db(path)
-    with Store(path) as store:
+    with open_store(path) as store:
         # A session with odd frames: binary, not JSON, an error, a failed response.
         odd = store.import_session(
             [
@@ -372,3 +383,18 @@ def test_cli_events_bad_filter_prints_a_clean_error(fixture_store):
     assert result.exit_code == 1
     assert "error: bad filter: '(' is never closed at column 8" in result.output
     assert "Traceback" not in result.output
+
+
+@settings(max_examples=500, deadline=None)
+@given(pattern=st.text(alphabet="ab.*?[]!", max_size=8), text=st.text(alphabet="ab.[]!", max_size=6))
+def test_a_glob_means_on_postgresql_what_fnmatch_means(pattern, text):
+    import fnmatch
+
+    from inspector.store.postgres.filter_sql import glob_regex
+
+    # An unclosed `[` is a literal to fnmatch, but neither to SQLite's GLOB nor here: not compared.
+    assume(
+        all(pattern.find("]", i + 2 + (pattern[i + 1 : i + 2] == "!")) > 0 for i, c in enumerate(pattern) if c == "[")
+    )
+    regex = glob_regex(pattern.replace("[!", "[^"))  # as the filter hands a glob to the store
+    assert bool(re.fullmatch(regex, text, re.S)) == fnmatch.fnmatchcase(text, pattern), regex

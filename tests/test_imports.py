@@ -46,6 +46,29 @@ def test_importing_a_pure_module_loads_nothing_heavy(module: str):
     assert heavy_modules_loaded_by(module) == []
 
 
+def test_the_command_line_loads_a_feature_only_when_its_command_runs():
+    code = (
+        "import sys; from inspector.cli import main\n"
+        "main.get_command(None, 'diff')\n"
+        "print(sorted(m for m in ('textual', 'inspector.mock.server', 'inspector.diff.cli') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # `inspector sessions` and friends pay for neither the UI nor the mock; asking for `diff` loads diff.
+    assert ast.literal_eval(result.stdout) == ["inspector.diff.cli"]
+
+
+def test_every_feature_command_is_listed_and_loads():
+    from click import Context
+
+    from inspector.cli import _FEATURES, main
+
+    ctx = Context(main)
+    for name in _FEATURES:
+        command = main.get_command(ctx, name)
+        assert command is not None and command.name == name
+    assert set(_FEATURES) <= set(main.list_commands(ctx))
+
+
 def test_the_formats_package_still_offers_its_names():
     import inspector.formats as formats
     from inspector.formats.common import FormatError

@@ -16,7 +16,9 @@ from inspector.mock.cli import parse_duration
 from inspector.mock.script import Script
 from inspector.mock.server import run_mock
 
-LONG = Script.parse("say " + " ".join(["word"] * 200) + ".")
+# Long enough (~1 MB of deltas) that the socket buffers cannot hold it all: the mock is still
+# streaming when the client answers response.created, however slow a loaded machine makes the client.
+LONG = Script.parse("say " + " ".join(["word"] * 8000) + ".")
 TEXT = {"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}}
 USER = {
     "type": "conversation.item.create",

@@ -27,3 +27,11 @@ def test_the_test_command_lints_and_type_checks_before_the_tests():
     (command,) = [line for line in _shell_lines((ROOT / "README.md").read_text()) if "pytest" in line]
     steps = [command.index(step) for step in ("ruff check .", "ruff format --check .", "mypy", "-m pytest")]
     assert steps == sorted(steps)
+
+
+def test_ci_starts_a_real_postgresql_before_the_test_command_and_stops_it_whatever_happens():
+    lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    start = next(i for i, line in enumerate(lines) if ".ci/postgres start" in line)
+    trap = next(i for i, line in enumerate(lines) if line.startswith("trap ") and ".ci/postgres stop" in line)
+    test = next(i for i, line in enumerate(lines) if line.startswith("python3 -m venv"))
+    assert trap < start < test and any("export INSPECTOR_TEST_PG" in line for line in lines[start:test])

@@ -24,7 +24,7 @@ from websockets.asyncio.client import connect
 
 from inspector.cli import main as cli_main
 from inspector.protocol import Direction
-from inspector.store import FrameIn, Recorder, Store
+from inspector.store import FrameIn, Recorder, Store, is_url, open_store
 from inspector.store.leases import Holder, holder_alive, process_start, this_host
 
 
@@ -35,7 +35,14 @@ def _wait(condition, timeout: float = 20.0) -> None:
         time.sleep(0.02)
 
 
-def _stored_status(db: Path, session_id: int) -> str:
+def _stored_status(db: Path | str, session_id: int) -> str:
+    """The status as written in the database, read past the store (which reports a dead
+    recorder's session as interrupted without writing it)."""
+    if is_url(db):
+        import psycopg
+
+        with psycopg.connect(str(db)) as raw:
+            return raw.execute("SELECT status FROM sessions WHERE id = %s", (session_id,)).fetchone()[0]
     with contextlib.closing(sqlite3.connect(db)) as raw:
         return raw.execute("SELECT status FROM sessions WHERE id = ?", (session_id,)).fetchone()[0]
 
@@ -52,10 +59,11 @@ def test_a_lease_is_alive_only_for_its_own_process_and_a_foreign_one_only_while_
     assert not holder_alive(Holder(1, "elsewhere", "", now - 600), now)
 
 
-def test_the_sessions_of_a_killed_recorder_read_as_interrupted_at_once_and_the_next_one_writes_it(tmp_path):
+def test_the_sessions_of_a_killed_recorder_read_as_interrupted_at_once_and_the_next_one_writes_it(any_db):
     # kill -9 once left a session `open` forever (and undeletable in the UI); here two
-    # recorders share the file and only the dead one's session changes.
-    db = tmp_path / "shared.db"
+    # recorders share the database and only the dead one's session changes. On PostgreSQL the
+    # death shows through the advisory lock its connection held.
+    db = any_db
     # `restarts=0`: the doomed recorder does not replace its dead writer, as a killed tap would not.
     doomed = Recorder(db, flush_interval=0.005, restarts=0).start()
     alive = Recorder(db, flush_interval=0.005).start()
@@ -66,7 +74,7 @@ def test_the_sessions_of_a_killed_recorder_read_as_interrupted_at_once_and_the_n
             b.record(Direction.CLIENT, f'{{"type":"b{i}"}}')
         _wait(lambda: doomed.stats.frames == 10 and alive.stats.frames == 10)
         id_a, id_b = a.id.result(), b.id.result()
-        reader = Store(db, create=False)
+        reader = open_store(db, create=False)
         version = reader.data_version()
         assert {s.id: s.status for s in reader.sessions()} == {id_a: "open", id_b: "open"}
 
@@ -74,7 +82,9 @@ def test_the_sessions_of_a_killed_recorder_read_as_interrupted_at_once_and_the_n
         os.kill(doomed._process.pid, signal.SIGKILL)
         doomed._process.wait()
 
-        assert reader.data_version() != version  # a live view notices without a commit
+        # A live view notices without a commit: at once on SQLite; on PostgreSQL as soon as the
+        # server has seen the dead process's connection drop (milliseconds).
+        _wait(lambda: reader.data_version() != version, timeout=5)
         info = reader.session(id_a)
         assert info.status == "interrupted" and "ended without closing" in (info.error or "")
         assert reader.session(id_b).status == "open"
@@ -87,7 +97,7 @@ def test_the_sessions_of_a_killed_recorder_read_as_interrupted_at_once_and_the_n
     finally:
         doomed.close(timeout=5)
         alive.close()
-    with Store(db) as store:  # a recorder that stops cleanly interrupts what it left open
+    with open_store(db) as store:  # a recorder that stops cleanly interrupts what it left open
         assert store.session(id_b).status == "interrupted"
 
 

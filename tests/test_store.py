@@ -1,4 +1,5 @@
-"""The store on real SQLite files: permissions, schema checks, atomic imports, exact frames."""
+"""The store on real SQLite files and a real PostgreSQL server (`any_db`: each contract test runs
+on both): permissions, schema checks, atomic imports, exact frames."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from inspector.protocol import Direction
-from inspector.store import FrameIn, Store, StoreError
+from inspector.store import FrameIn, Store, StoreError, open_store
 from inspector.store.store import PAGE_ROWS
 
 
@@ -52,8 +53,8 @@ def test_missing_corrupt_foreign_and_newer_databases_give_clear_errors(tmp_path)
         Store(newer)
 
 
-def test_an_import_that_fails_half_way_leaves_nothing(tmp_path):
-    store = Store(tmp_path / "x.db")
+def test_an_import_that_fails_half_way_leaves_nothing(any_db):
+    store = open_store(any_db)
 
     def frames():
         yield FrameIn(Direction.CLIENT, 1, '{"type":"a"}')
@@ -64,8 +65,8 @@ def test_an_import_that_fails_half_way_leaves_nothing(tmp_path):
     assert store.sessions() == []
 
 
-def test_frames_come_back_byte_for_byte_across_pages_and_audio_storage(tmp_path):
-    store = Store(tmp_path / "x.db")
+def test_frames_come_back_byte_for_byte_across_pages_and_audio_storage(any_db):
+    store = open_store(any_db)
     audio = base64.b64encode(bytes(range(256)) * 4).decode()
     frames = [
         '{"type":"input_audio_buffer.append","audio":"' + audio + '"}',
@@ -74,6 +75,7 @@ def test_frames_come_back_byte_for_byte_across_pages_and_audio_storage(tmp_path)
         '{"type":"response.output_audio.delta","delta":"QUJ"}',  # not canonical base64
         '{"type":"input_audio_buffer.append","audio":"QUJD","x":"QUJD"}',  # value twice
         "ünïcödé 日本",
+        "text with a NUL \x00 inside",  # PostgreSQL text cannot hold it: kept as bytes
         b"\x00\x01binary",
     ] * (PAGE_ROWS // 3)
     sid = store.import_session(FrameIn(Direction(("client", "server")[i % 2]), i, f) for i, f in enumerate(frames))
@@ -86,12 +88,12 @@ def test_frames_come_back_byte_for_byte_across_pages_and_audio_storage(tmp_path)
     assert store.count(sid) == len(frames)
 
 
-def test_audio_read_as_length_cuts_only_audio_stored_apart_and_says_how_long_it_was(tmp_path):
+def test_audio_read_as_length_cuts_only_audio_stored_apart_and_says_how_long_it_was(any_db):
     import orjson
 
     from inspector.protocol import AUDIO_FIELDS
 
-    store = Store(tmp_path / "x.db")
+    store = open_store(any_db)
     audio = base64.b64encode(bytes(range(256)) * 4).decode()
     frames = [
         '{"type":"input_audio_buffer.append","audio":"' + audio + '","event_id":"e1"}',
@@ -118,8 +120,8 @@ def test_audio_read_as_length_cuts_only_audio_stored_apart_and_says_how_long_it_
     assert [e.frame for e in store.events(sid, with_frames=True)] == frames  # the default: exact
 
 
-def test_deleting_a_session_removes_its_events_only(tmp_path):
-    store = Store(tmp_path / "x.db")
+def test_deleting_a_session_removes_its_events_only(any_db):
+    store = open_store(any_db)
     a = store.import_session([FrameIn(Direction.CLIENT, 0, '{"type":"a"}')])
     b = store.import_session([FrameIn(Direction.CLIENT, 0, '{"type":"b"}')])
     store.delete_session(a)
@@ -129,24 +131,25 @@ def test_deleting_a_session_removes_its_events_only(tmp_path):
         store.frame(a, 1)
 
 
-def test_recorder_writes_from_its_own_process_and_reports_a_bad_database(tmp_path):
+def test_recorder_writes_from_its_own_process_and_reports_a_bad_database(any_db, tmp_path):
     from inspector.store import Recorder
 
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"garbage" * 1000)
     with pytest.raises(StoreError, match="not a usable database"):
         Recorder(bad).start()
-    good = tmp_path / "good.db"
-    with Recorder(good, flush_interval=0.001) as recorder:
+    with Recorder(any_db, flush_interval=0.001) as recorder:
         session = recorder.open_session(source="tap", model="m")
         for i in range(5000):
             session.record(Direction.CLIENT if i % 2 else Direction.SERVER, f'{{"type":"x","i":{i}}}')
         session.update(status="closed", close_code=1000)
-    assert session.id.result() == 1 and recorder.stats.frames == 5000
-    store = Store(good, create=False)
-    assert [e.seq for e in store.events(1)] == list(range(1, 5001))
-    assert store.frame(1, 5000) == '{"type":"x","i":4999}'
-    assert (store.session(1).status, store.session(1).client_events) == ("closed", 2500)
+    assert recorder.stats.frames == 5000
+    store = open_store(any_db, create=False)
+    sid = session.id.result()
+    assert [e.seq for e in store.events(sid)] == list(range(1, 5001))
+    assert store.frame(sid, 5000) == '{"type":"x","i":4999}'
+    assert (store.session(sid).status, store.session(sid).client_events) == ("closed", 2500)
+    store.close()
 
 
 def test_the_writer_yields_the_cpu_to_the_relay_and_outlives_a_signal_to_its_group(tmp_path):
@@ -171,17 +174,17 @@ def test_the_writer_yields_the_cpu_to_the_relay_and_outlives_a_signal_to_its_gro
         assert len(idle) == 2 and pid not in idle  # the reading and the writing threads
 
 
-def test_a_session_deleted_while_recorded_stops_only_its_own_recording(tmp_path):
+def test_a_session_deleted_while_recorded_stops_only_its_own_recording(any_db):
     import time
 
     from inspector.store import Recorder
 
-    db = tmp_path / "x.db"
+    db = any_db
     with Recorder(db, flush_interval=0.005) as recorder:
         doomed = recorder.open_session(source="tap")
         doomed.record(Direction.CLIENT, '{"type":"a"}')
         doomed_id = doomed.id.result(timeout=10)
-        with Store(db) as store:
+        with open_store(db) as store:
             store.delete_session(doomed_id)  # as the TUI's `d` would, in another connection
         for i in range(3):
             doomed.record(Direction.SERVER, f'{{"type":"late","i":{i}}}')
@@ -191,19 +194,26 @@ def test_a_session_deleted_while_recorded_stops_only_its_own_recording(tmp_path)
         other.record(Direction.CLIENT, '{"type":"mine"}')
         other.update(status="closed")
     assert recorder._failed is None
-    with Store(db, create=False) as store:
+    with open_store(db, create=False) as store:
         (info,) = store.sessions()
         assert info.id == other.id.result() and info.status == "closed"
         assert [e.type for e in store.events(info.id)] == ["mine"]
-    import sqlite3
-
-    with sqlite3.connect(db) as conn:  # no orphan rows of the deleted session
-        assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 1
-        assert conn.execute("SELECT count(*) FROM frames").fetchone()[0] == 1
+    assert _rows(db, "events") == _rows(db, "frames") == 1  # no orphan rows of the deleted session
 
 
-def test_a_closed_sessions_duration_runs_to_its_close(tmp_path):
-    store = Store(tmp_path / "x.db")
+def _rows(db: str, table: str) -> int:
+    """How many rows a table holds, counted past the store."""
+    if db.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db) as conn:
+            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    with sqlite3.connect(db) as conn:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def test_a_closed_sessions_duration_runs_to_its_close(any_db):
+    store = open_store(any_db)
     sid = store.import_session(
         [FrameIn(Direction.CLIENT, 12_000_000, '{"type":"a"}')], started_at=100.0, ended_at=102.5
     )
@@ -269,10 +279,10 @@ def test_an_empty_file_is_not_taken_for_a_database_by_a_reader(tmp_path):
         Store(tmp_path / "empty.db" / "x.db")
 
 
-def test_seqs_matching_a_type_by_exact_type_or_glob_in_seq_order(tmp_path):
+def test_seqs_matching_a_type_by_exact_type_or_glob_in_seq_order(any_db):
     from inspector.store.filter import compile_filter
 
-    with Store(tmp_path / "x.db") as store:
+    with open_store(any_db) as store:
         frames = [
             FrameIn(Direction.SERVER, i, f'{{"type":"{t}"}}')
             for i, t in enumerate(
@@ -305,10 +315,10 @@ def test_seqs_matching_a_type_by_exact_type_or_glob_in_seq_order(tmp_path):
         assert seqs(untyped, "type:*") == [1, 2]  # every event, typed or not
 
 
-def test_seqs_matching_after_a_seq_returns_only_later_events(tmp_path):
+def test_seqs_matching_after_a_seq_returns_only_later_events(any_db):
     from inspector.store.filter import compile_filter
 
-    with Store(tmp_path / "x.db") as store:
+    with open_store(any_db) as store:
         sid = store.import_session([FrameIn(Direction.SERVER, i, '{"type":"a"}') for i in range(6)])
         compiled = compile_filter("type:a")
         assert store.seqs_matching(sid, compiled.and_after(4)) == [5, 6]
@@ -317,8 +327,8 @@ def test_seqs_matching_after_a_seq_returns_only_later_events(tmp_path):
         assert store.seqs_matching(sid, compile_filter("seq>=2 seq<4")) == [2, 3]
 
 
-def test_a_deleted_sessions_id_is_never_given_to_another(tmp_path):
-    with Store(tmp_path / "x.db") as store:
+def test_a_deleted_sessions_id_is_never_given_to_another(any_db):
+    with open_store(any_db) as store:
         first = store.import_session([FrameIn(Direction.CLIENT, 0, '{"type":"a"}')])
         newest = store.import_session([FrameIn(Direction.CLIENT, 0, '{"type":"b"}')])
         store.delete_session(newest)
@@ -456,10 +466,10 @@ def test_session_statuses_are_an_enum_stored_as_the_same_text(tmp_path):
         assert store.session(legacy).status == "paused"  # a status this version does not know reads as text
 
 
-def test_events_matching_gives_the_events_of_seqs_matching_with_their_frames(tmp_path):
+def test_events_matching_gives_the_events_of_seqs_matching_with_their_frames(any_db):
     from inspector.store.filter import compile_filter
 
-    with Store(tmp_path / "x.db") as store:
+    with open_store(any_db) as store:
         frames = [FrameIn(Direction.SERVER, i, f'{{"type":"t{i % 3}","n":{i}}}') for i in range(30)]
         sid = store.import_session(frames)
         store.import_session(frames)  # another session's events never leak in
@@ -472,8 +482,8 @@ def test_events_matching_gives_the_events_of_seqs_matching_with_their_frames(tmp
         assert [e.seq for e in rows_only] == [26, 27, 29, 30] and rows_only[0].frame is None  # seqs are 1-based
 
 
-def test_events_at_reads_dense_and_sparse_seqs_and_skips_missing_ones(tmp_path):
-    with Store(tmp_path / "x.db") as store:
+def test_events_at_reads_dense_and_sparse_seqs_and_skips_missing_ones(any_db):
+    with open_store(any_db) as store:
         frames = [FrameIn(Direction.SERVER, i, f'{{"type":"t","n":{i}}}') for i in range(3000)]
         sid = store.import_session(frames)
         wanted = [*range(1, 200), 900, 1500, 2999, 3000, 4000]  # 4000 does not exist
@@ -481,3 +491,106 @@ def test_events_at_reads_dense_and_sparse_seqs_and_skips_missing_ones(tmp_path):
         assert [e.seq for e in events] == wanted[:-1]
         assert events[-1].frame == frames[2999].data
         assert store.events_at(sid, []) == []
+
+
+def test_sessions_have_a_uid_of_their_own_and_the_host_that_recorded_them(any_db):
+    import re
+
+    given = "0123abcd" * 4
+    with open_store(any_db) as store:
+        a = store.create_session(source="tap", host="tap-1")
+        b = store.import_session([FrameIn(Direction.CLIENT, 0, '{"type":"a"}')])
+        kept = store.import_session([], uid=given, host="tap-2")  # a pushed or exported session's
+        ua, ub = store.session(a).uid, store.session(b).uid
+        assert re.fullmatch("[0-9a-f]{32}", ua) and ua != ub
+        assert (store.session(kept).uid, store.session(kept).host) == (given, "tap-2")
+        assert (store.session(a).host, store.session(b).host) == ("tap-1", None)
+        assert store.session_id_for_uid(ua) == a and store.session_id_for_uid(given) == kept
+        assert store.session_id_for_uid("0" * 32) is None
+        with pytest.raises(StoreError):  # one uid, one session
+            store.import_session([FrameIn(Direction.CLIENT, 0, '{"type":"a"}')], uid=given)
+        with pytest.raises(ValueError, match="uid never changes"):
+            store.update_session(a, uid="x")
+        assert len(store.sessions()) == 3 and store.session(a).uid == ua  # the refused import left nothing
+
+
+def test_data_version_moves_when_another_connection_commits(any_db):
+    with open_store(any_db) as reader, open_store(any_db) as writer:
+        version = reader.data_version()
+        reader.sessions()
+        assert reader.data_version() == version  # reading is no change
+        sid = writer.import_session([FrameIn(Direction.CLIENT, 0, '{"type":"a"}')])
+        moved = reader.data_version()
+        assert moved != version
+        writer.set_label(sid, "x")
+        assert reader.data_version() != moved
+
+
+def test_interrupt_from_another_thread_aborts_a_running_read_with_store_interrupted(any_db):
+    import threading
+    import time
+
+    from inspector.store import StoreInterrupted
+    from inspector.store.filter import compile_filter
+
+    with open_store(any_db) as store:
+        pad = "x" * 300
+        sid = store.import_session(FrameIn(Direction.SERVER, i, f'{{"type":"t","p":"{pad}"}}') for i in range(20000))
+        stop = threading.Event()
+
+        def keep_interrupting() -> None:  # as a UI cancels a filter that a newer one replaced
+            while not stop.is_set():
+                store.interrupt()
+                time.sleep(0.002)
+
+        thread = threading.Thread(target=keep_interrupting)
+        thread.start()
+        try:
+            with pytest.raises(StoreInterrupted):
+                for _ in range(1000):
+                    store.seqs_matching(sid, compile_filter('"needle"'))
+        finally:
+            stop.set()
+            thread.join()
+        assert store.count(sid) == 20000  # the store goes on working
+
+
+def test_a_version_3_database_gets_a_uid_for_each_session(tmp_path):
+    from inspector.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+    db = tmp_path / "v3.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    for script in MIGRATIONS[:3]:  # exactly what version 3 created
+        for statement in script.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+    conn.execute("PRAGMA user_version=3")
+    for sid in (1, 2):
+        conn.execute("INSERT INTO sessions (id, started_at, source, status) VALUES (?, 1.0, 'tap', 'closed')", (sid,))
+    conn.close()
+    with Store(db) as store:
+        uids = [s.uid for s in store.sessions()]
+        assert len(set(uids)) == 2 and all(len(u) == 32 for u in uids)
+        assert store.session_id_for_uid(uids[0]) is not None and store.session(1).host is None
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    with pytest.raises(sqlite3.IntegrityError):  # unique in the database
+        conn.execute("UPDATE sessions SET uid = (SELECT uid FROM sessions WHERE id = 1) WHERE id = 2")
+    conn.close()
+
+
+def test_both_backends_offer_the_same_calls_with_the_same_parameters():
+    import inspect
+
+    from inspector.store.postgres import PostgresStore
+
+    def api(cls) -> dict[str, list[tuple[str, object, object]]]:
+        return {
+            name: [(p.name, p.kind, p.default) for p in inspect.signature(getattr(cls, name)).parameters.values()]
+            for name in dir(cls)
+            if not name.startswith("_") and callable(getattr(cls, name))
+        }
+
+    sqlite_api, pg_api = api(Store), api(PostgresStore)
+    assert "session_id_for_uid" in sqlite_api and len(sqlite_api) > 25
+    assert pg_api == sqlite_api

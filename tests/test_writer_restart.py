@@ -13,7 +13,7 @@ from conftest import echo_handler, run_tap, run_upstream, wait_for
 from websockets.asyncio.client import connect
 
 from inspector.protocol import Direction
-from inspector.store import Store
+from inspector.store import Store, open_store
 from inspector.store._unacked import Unacked
 from inspector.store._wire import FRAME, OPEN, dump
 
@@ -26,9 +26,10 @@ def _zombie(pid: int) -> bool:
     return stat[stat.rfind(")") + 2] == "Z"
 
 
-async def test_a_killed_writer_is_replaced_and_the_session_is_recorded_whole_and_closed(db_path, caplog):
+async def test_a_killed_writer_is_replaced_and_the_session_is_recorded_whole_and_closed(any_db, caplog):
+    # On both backends: the new writer adopts the session (its lease, last seq) on each.
     audio = "QUJD" * 320  # an append's worth of base64
-    async with run_upstream(echo_handler) as up, run_tap(up.url, db_path) as tap:
+    async with run_upstream(echo_handler) as up, run_tap(up.url, any_db) as tap:
         recorder = tap.recorder
         async with connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m") as ws:
 
@@ -56,7 +57,7 @@ async def test_a_killed_writer_is_replaced_and_the_session_is_recorded_whole_and
         assert recorder._process is not old and not _zombie(old.pid)
     (line,) = [r.getMessage() for r in caplog.records if "writer process died" in r.getMessage()]
     assert "adopts 1 open sessions" in line
-    with Store(db_path, create=False) as store:
+    with open_store(any_db, create=False) as store:
         (info,) = store.sessions()
         assert (info.status, info.close_code, info.error) == ("closed", 1000, None)
         assert info.unrecorded_frames == 0 and recorder.stats.lost_to_restarts == 0

@@ -13,7 +13,7 @@ from conftest import FIXTURES
 from textual.worker import WorkerCancelled
 
 from inspector.protocol import Direction
-from inspector.store import FrameIn, Store
+from inspector.store import FrameIn, Store, open_store
 from inspector.tui.app import InspectorApp, make_app
 
 SIZE = (150, 40)
@@ -48,10 +48,11 @@ def import_fixture(store: Store, name: str, *, index: int = 0, **fields) -> int:
     return store.import_session(fixture_frames(name), source="import", **fields)
 
 
-def build_db(path: Path, names=FIXTURE_NAMES) -> dict[str, int]:
-    """A database holding the named fixtures, oldest first; returns name → session id."""
+def build_db(path: Path | str, names=FIXTURE_NAMES) -> dict[str, int]:
+    """A database (a path or a PostgreSQL URL) holding the named fixtures, oldest first;
+    returns name → session id."""
     ids = {}
-    with Store(path) as store:
+    with open_store(path) as store:
         for index, name in enumerate(names):
             ids[name] = import_fixture(store, name, index=index)
     return ids

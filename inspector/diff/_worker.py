@@ -12,7 +12,7 @@ from typing import Any
 
 from inspector.diff.compare import KeyTable
 from inspector.diff.scanning import scan_side
-from inspector.store import Store, StoreError
+from inspector.store import StoreError, open_store
 
 __all__ = ["main"]
 
@@ -21,7 +21,7 @@ def main() -> None:
     path, session_id, options, wanted = pickle.load(sys.stdin.buffer)
     answer: tuple[Any, Any]
     try:
-        with Store(path, create=False) as store:
+        with open_store(path, create=False) as store:
             scan = scan_side(store, session_id, options, KeyTable(), wanted)
         scan.normaliser.forget_texts()  # a cache: not worth sending
         answer = (None, scan)

@@ -22,12 +22,12 @@ __all__ = ["diff_command"]
 _ERROR = 2  # 1 means "different"
 
 
-def _side(name: str, db_path: Path, stack: contextlib.ExitStack) -> Side:
+def _side(name: str, db_path: Path | str, stack: contextlib.ExitStack) -> Side:
     """A side from what the user typed: an existing file (imported into a temporary database
     that `stack` removes), else a session id of the database."""
     from inspector.diff import Side, imported_side
     from inspector.formats import FormatError
-    from inspector.store import Store, StoreError
+    from inspector.store import StoreError, open_store
 
     path = Path(name)
     try:
@@ -35,7 +35,7 @@ def _side(name: str, db_path: Path, stack: contextlib.ExitStack) -> Side:
             return stack.enter_context(imported_side(path))
         if not name.isdigit():
             fail(f"{name}: no such file, and not a session id", _ERROR)
-        store = stack.enter_context(Store(db_path, create=False))
+        store = stack.enter_context(open_store(db_path, create=False))
         return Side(store, int(name), name)
     except (FormatError, StoreError, ValueError, OSError) as exc:
         fail(str(exc), _ERROR)

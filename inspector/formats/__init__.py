@@ -1,7 +1,7 @@
 """Moving recordings in and out: JSON Lines (ours and the fixtures'), Chrome HAR, WAV audio.
 
     from inspector.formats import read_sessions, import_files
-    with Store(path) as store:
+    with open_store(path) as store:    # a file, or a postgresql:// URL
         ids = import_files(store, ["a.jsonl", "b.har"])   # all or nothing, one transaction
 
 Readers are lazy where they can be: a JSON Lines file is parsed line by line inside the store's

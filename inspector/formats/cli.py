@@ -1,5 +1,5 @@
-"""`inspector export` and `inspector import`. Registered at the end of `inspector/cli.py` (import
-`inspector.cli`, not this module, first: this module uses its shared options)."""
+"""`inspector export` and `inspector import`, loaded by `inspector/cli.py` when one of them runs
+(its `_FEATURES`)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def _make_directory(output: str) -> Path:
 def _export_document(store, session_id: int, fmt: str, output_arg: str | None, db_path: Path) -> None:
     from inspector.formats.har import export_har
     from inspector.formats.jsonl import export_jsonl
-    from inspector.store import is_database_file
+    from inspector.store import is_database_file, show_db
 
     def write(stream) -> int:
         if fmt == "har":
@@ -98,7 +98,7 @@ def _export_document(store, session_id: int, fmt: str, output_arg: str | None, d
     else:
         output = Path(output_arg)
     if is_database_file(output, db_path):
-        fail(f"cannot write {output}: it is the database itself (--db {db_path})")
+        fail(f"cannot write {output}: it is the database itself (--db {show_db(db_path)})")
     try:
         with atomic_write(output) as stream:
             count = write(stream)
@@ -171,7 +171,7 @@ def import_command(files: tuple[Path, ...], db_path: Path, as_json: bool) -> Non
     import orjson
 
     from inspector.formats import FormatError, import_files
-    from inspector.store import StoreError, database_files
+    from inspector.store import StoreError, database_files, is_url, show_db
 
     for path in files:  # all of them before anything is imported, or a database is created
         if path.is_dir():
@@ -182,7 +182,7 @@ def import_command(files: tuple[Path, ...], db_path: Path, as_json: bool) -> Non
             # A FIFO or a device would block the import (and its write lock) forever, and each
             # file is read twice: once to detect its format, once to import it.
             fail(f"{path}: not a regular file (a FIFO, socket or device cannot be imported)")
-    existed = db_path.exists()
+    existed = is_url(db_path) or Path(db_path).exists()  # a server database is never removed
     store = open_store(db_path, create=True)
     progress = _ProgressLine()
     try:
@@ -203,5 +203,5 @@ def import_command(files: tuple[Path, ...], db_path: Path, as_json: bool) -> Non
         else:
             click.echo(f"session {item.session_id}: {item.path} ({item.kind}, {item.frames} frames)")
     if not as_json:
-        click.echo(f"imported {len(imported)} session(s) into {db_path}", err=True)
+        click.echo(f"imported {len(imported)} session(s) into {show_db(db_path)}", err=True)
     sys.stdout.flush()

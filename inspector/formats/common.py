@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -60,7 +61,12 @@ EXPORTED_FIELDS: dict[str, tuple[type, ...]] = {
     "request_headers": (list,),
     "error": (str,),
     "label": (str,),
+    # The session's globally unique id and the host that recorded it: an import keeps them, so
+    # that the session is known as the same one in every database it reaches.
+    "uid": (str,),
+    "host": (str,),
 }
+UID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 CLOSE_FIELDS: dict[str, tuple[type, ...]] = {
     "close_code": (int,),
     "close_reason": (str,),
@@ -113,6 +119,8 @@ def check_session_fields(
             check_timestamp(out[name], path, where, f"session field {name!r}")
     if "status" in out and out["status"] not in FINAL_STATUSES:
         out["status"] = SessionStatus.INTERRUPTED
+    if "uid" in out and not UID.fullmatch(out["uid"]):
+        raise FormatError(path, where, "session field 'uid' must be 1 to 64 letters, digits, '-' or '_'")
     for name in ("offered_subprotocols",):
         if name in out and not all(isinstance(v, str) for v in out[name]):
             raise FormatError(path, where, f"session field {name!r} must be a list of strings")

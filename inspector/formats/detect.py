@@ -194,6 +194,8 @@ def import_files(
     with store.transaction():
         for path in paths:
             for imp in read_sessions(path, progress):
+                if store.session_id_for_uid(imp.fields.get("uid", "")) is not None:
+                    del imp.fields["uid"]  # imported again: a copy, with a uid of its own
                 # In batches, all inside the one transaction: memory stays flat on large files.
                 frames = iter(imp.frames)
                 session_id = store.import_session(islice(frames, _BATCH), source="import", **imp.fields)

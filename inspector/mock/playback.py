@@ -83,9 +83,9 @@ def load_recording(db: str | Path, session_id: int) -> tuple[list[Recorded], Clo
 
     Raises `inspector.store.StoreError` (or `SessionNotFound`) with a message fit for the CLI.
     """
-    from inspector.store import Store  # the store is only needed for playback
+    from inspector.store import open_store  # the store is only needed for playback
 
-    with Store(db, create=False) as store:
+    with open_store(db, create=False) as store:
         info = store.session(session_id)
         recording = [
             Recorded(event.direction.value, event.t, event.frame if event.frame is not None else "")

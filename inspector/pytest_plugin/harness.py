@@ -28,7 +28,7 @@ from inspector.mock.script import Script
 from inspector.mock.server import SessionLike, run_mock
 from inspector.protocol import Direction
 from inspector.pytest_plugin.recorder import MemoryRecorder
-from inspector.store import Event, SessionInfo, Store
+from inspector.store import Event, SessionInfo, Store, open_store
 from inspector.tap import Tap, TapOptions
 
 __all__ = ["Cassette", "MockSettings", "RealtimeServer"]
@@ -134,7 +134,7 @@ class RealtimeServer:
                 )
             )
             upstream = mock.url
-        self._writer = Store(self.db_path)
+        self._writer = open_store(self.db_path)
         self._recorder = MemoryRecorder(self._writer)
         self._tap = Tap(self._recorder, TapOptions(upstream=upstream, label=self.cassette_label))
         await self._tap.start("127.0.0.1", 0)
@@ -231,7 +231,7 @@ class RealtimeServer:
 
     def _read(self) -> Store:
         if self._reader is None:
-            self._reader = Store(self.db_path)
+            self._reader = open_store(self.db_path)
         return self._reader
 
     def settle(self, timeout: float = SETTLE_S) -> None:

@@ -118,9 +118,9 @@ async def replay_sessions(
 
 
 def _load(db_path: str | Path, session_id: int) -> Original:
-    from inspector.store import Store
+    from inspector.store import open_store
 
-    with Store(db_path, create=False) as store:
+    with open_store(db_path, create=False) as store:
         return load_session(store, session_id)
 
 

@@ -1,7 +1,8 @@
 """Recordings storage: the `Store` API, the background `Recorder`, and the filter language.
 
 Everything else in the inspector reads and writes recordings through this package only (the
-contract is in `inspector.store.store`). Names are imported on first use, so that the pure
+contract is in `inspector.store.store`), opening a store with `open_store(db)`: an SQLite file,
+or a PostgreSQL database for a `postgresql://` URL (`inspector.store.postgres`). Names are imported on first use, so that the pure
 modules (`inspector.store.filter`, `inspector.store.values`) load without SQLite, sqlite-utils
 or the recorder's subprocess machinery.
 """
@@ -12,6 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from inspector.store.factory import db_location, is_url, open_store, show_db
     from inspector.store.files import database_files, is_database_file
     from inspector.store.recorder import Recorder, SessionRecorder
     from inspector.store.store import Store
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
         StoreBusy,
         StoreError,
         StoreInterrupted,
+        new_uid,
+        recording_host,
     )
 
 # Public name -> the module that defines it.
@@ -39,6 +43,12 @@ _HOMES = {
     "Store": "store",
     "Recorder": "recorder",
     "SessionRecorder": "recorder",
+    "new_uid": "values",
+    "recording_host": "values",
+    "open_store": "factory",
+    "is_url": "factory",
+    "db_location": "factory",
+    "show_db": "factory",
     "database_files": "files",
     "is_database_file": "files",
 }
@@ -56,7 +66,13 @@ __all__ = [
     "StoreError",
     "StoreInterrupted",
     "database_files",
+    "db_location",
     "is_database_file",
+    "is_url",
+    "new_uid",
+    "open_store",
+    "recording_host",
+    "show_db",
 ]
 
 

@@ -34,7 +34,7 @@ BATCH_ITEMS = 4096  # ~6 MB of audio frames per pickle at most
 class WriterLink:
     """The feeder and receiver threads, and the writer process they talk to."""
 
-    db_path: Path
+    db_path: str | Path  # a file, or a PostgreSQL URL
     buffer_bytes: int
     drain_seconds: float
     flush_interval: float

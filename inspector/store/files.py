@@ -26,7 +26,11 @@ def database_files(db_path: str | os.PathLike[str]) -> list[Path]:
 def is_database_file(path: str | os.PathLike[str], db_path: str | os.PathLike[str]) -> bool:
     """Whether writing `path` would replace the database or one of its side files (which SQLite
     would then read as its journal). By resolved name, as the files may not exist yet, and by
-    identity, for a hard link or a symlink."""
+    identity, for a hard link or a symlink. Never for a database on a server (a URL)."""
+    from inspector.store.factory import is_url
+
+    if is_url(db_path):
+        return False
     target = Path(path)
     for db_file in database_files(db_path):
         if target.resolve() == db_file.resolve():

@@ -42,6 +42,7 @@ from inspector.protocol import Direction
 from inspector.store._unacked import Unacked
 from inspector.store._wire import FRAME, LOST, OPEN, UPDATE, Entry
 from inspector.store._writer_link import WriterLink
+from inspector.store.factory import db_location
 from inspector.store.values import StoreError
 
 __all__ = ["Recorder", "RecorderStats", "SessionRecorder"]
@@ -114,7 +115,7 @@ class Recorder(WriterLink):
         drain_seconds: float = DRAIN_SECONDS,
         restarts: int = RESTARTS,
     ) -> None:
-        self.db_path = Path(db_path)
+        self.db_path = db_location(db_path)  # a file, or a PostgreSQL URL (text)
         self.flush_interval = flush_interval
         self.warn_bytes = warn_bytes
         self.buffer_bytes = buffer_bytes

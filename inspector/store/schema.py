@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SEQ_BITS = 32
 
 _V1 = """
@@ -119,8 +119,18 @@ UPDATE sessions SET status = 'interrupted',
     WHERE status = 'open'
 """
 
+# v3 → v4: a session's globally unique id (the short id is only unique in one database), which an
+# export, an import and a push carry along, and the host that recorded it. Sessions recorded
+# before get a fresh uid each (the store writes one for every new session; NULL never stays).
+_UID_V4 = """
+ALTER TABLE sessions ADD COLUMN uid TEXT;
+ALTER TABLE sessions ADD COLUMN host TEXT;
+UPDATE sessions SET uid = lower(hex(randomblob(16)));
+CREATE UNIQUE INDEX sessions_by_uid ON sessions(uid)
+"""
+
 # Index i holds the script that takes a database from version i to i + 1.
-MIGRATIONS: list[str] = [_V1, _sessions_v2(), _LEASES_V3]
+MIGRATIONS: list[str] = [_V1, _sessions_v2(), _LEASES_V3, _UID_V4]
 
 
 class SchemaError(Exception):

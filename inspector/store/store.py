@@ -1,6 +1,7 @@
 """The `Store`: the one API through which every part reads and writes recordings.
 
-    store = Store("recordings/inspector.db")          # creates the file (mode 0600) if needed
+    store = open_store("recordings/inspector.db")     # creates the file (mode 0600) if needed
+    store = open_store("postgresql://me@db.internal/recordings")   # or on a PostgreSQL server
     for s in store.sessions():                          # newest first
         print(s.id, s.model, s.client_events)
     for ev in store.events(s.id, with_frames=True):     # in seq order, paged by seq
@@ -11,7 +12,9 @@
     store.seqs_matching(s.id, f)                        # seqs matching a filter, in order
     store.events_matching(s.id, f)                      # ... or the events themselves
 
-The contract (what a second backend, e.g. PostgreSQL, implements so that no caller changes):
+`inspector.store.open_store` opens a path as this SQLite `Store` and a `postgresql://` URL as
+`inspector.store.postgres.PostgresStore`: two backends of one contract, which is (what every
+backend implements so that no caller changes):
 
 - Values in, values out: callers pass and get `SessionInfo`, `Event`, `FrameIn`,
   `SessionStatus`, `CompiledFilter` and plain ints and strings. No SQL, cursor, row or
@@ -19,7 +22,12 @@ The contract (what a second backend, e.g. PostgreSQL, implements so that no call
   events are addressed by (session id, seq).
 - Sessions: `create_session`, `update_session`, `set_label`, `delete_session`, `session`
   (raises `SessionNotFound`), `sessions` (newest first: `started_at` then id, descending),
-  `existing`. Session ids are never reused, even after a delete.
+  `existing`. Session ids are never reused, even after a delete. Each session also has a
+  globally unique `uid` (made by `create_session`/`import_session` unless the caller passes
+  one, e.g. `import_session(..., uid=...)` to keep an exported or pushed session's; it never
+  changes: `update_session(uid=...)` is a `ValueError`) and the `host` that recorded it (the
+  caller's, `recording_host()` for a tap; None when unknown). `session_id_for_uid(uid)` finds
+  a session by uid (None when absent): how a push or an import tells it already has one.
 - Events: `append_events` numbers a session's events 1, 2, 3, ... densely in arrival order;
   `import_session` writes a session and all its frames atomically (all or nothing).
   `last_seq`, `count`, `type_counts` (most frequent first; untyped frames under ''), `page`
@@ -35,7 +43,8 @@ The contract (what a second backend, e.g. PostgreSQL, implements so that no call
   frame whole. What a diff needs: the length of each audio chunk, without encoding megabytes of
   it back to base64 (`audio="frame"`, the default, gives the exact frame).
 (The reading half of this API is `inspector.store._reads.EventReads`, the leases'
-`inspector.store.leases.LeaseMethods`: both mixed into `Store`.)
+`inspector.store.leases.LeaseMethods`, what both backends do alike
+`inspector.store._shared.SharedMethods`: all mixed into `Store`.)
 
 - Filters: `seqs_matching(session_id, compiled)` returns the matching seqs in ascending order,
   `events_matching(session_id, compiled, with_frames=...)` the events themselves, streamed;
@@ -64,7 +73,8 @@ The contract (what a second backend, e.g. PostgreSQL, implements so that no call
   exist. Opening raises `StoreError` for a missing, foreign, newer or damaged database, and,
   when opened to write (`create=True`, as every writer does), for one it cannot write.
 - Transactions: `with store.transaction():` makes the writes inside one atomic commit; nested
-  uses join the outer one. `data_version()` changes when another connection commits (cheap).
+  uses join the outer one. `data_version()` changes when another connection commits (cheap;
+  PostgreSQL's also moves on this connection's own commits: a spurious change costs a re-read).
 - Threads: one `Store` per thread at a time (open one per thread); only `interrupt()` may be
   called from another thread, to cancel the query running on this one.
 """
@@ -73,7 +83,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -83,23 +92,20 @@ import sqlite_utils
 from inspector.store._codec import (
     EventRow,
     FrameRow,
-    event_rows,
-    key_range,
     session_from_row,
-    session_row,
 )
 from inspector.store._reads import PAGE_ROWS, AudioRead, EventReads
+from inspector.store._shared import SharedMethods
 from inspector.store._sqlite import Transaction, guarded, store_error
 from inspector.store.files import create_private_file
-from inspector.store.leases import ORPHANED, LeaseMethods
+from inspector.store.leases import LeaseMethods
 from inspector.store.schema import SchemaError, migrate
 from inspector.store.values import (
-    FrameIn,
     SessionInfo,
     SessionNotFound,
-    SessionStatus,
     StoreError,
 )
+from inspector.store.views import ensure_views
 
 __all__ = ["PAGE_ROWS", "AudioRead", "Store"]
 
@@ -114,7 +120,7 @@ def _read_only(path: Path) -> str:
     )
 
 
-class Store(EventReads, LeaseMethods):
+class Store(EventReads, LeaseMethods, SharedMethods):
     """A recordings database in one SQLite file. See the module docstring for the contract."""
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True, busy_timeout: float = 10.0) -> None:
@@ -130,6 +136,7 @@ class Store(EventReads, LeaseMethods):
             migrate(self._conn)
             if create:
                 self._check_writable()
+                ensure_views(self._conn)
         except SchemaError as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
@@ -185,12 +192,6 @@ class Store(EventReads, LeaseMethods):
     def close(self) -> None:
         self._conn.close()
 
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # -- transactions -------------------------------------------------------------------------
 
     def transaction(self) -> Transaction:
@@ -223,28 +224,7 @@ class Store(EventReads, LeaseMethods):
             raise SessionNotFound(session_id)
         return self._with_owners([session_from_row(rows[0])])[0]
 
-    def _with_owners(self, infos: list[SessionInfo]) -> list[SessionInfo]:
-        """Open sessions whose recording process is gone read as interrupted, at once."""
-        orphaned = self._orphaned([info.id for info in infos if info.status == SessionStatus.OPEN])
-        for info in infos:
-            if info.id in orphaned:
-                info.status = SessionStatus.INTERRUPTED
-                info.error = info.error or ORPHANED
-        return infos
-
     @guarded
-    def create_session(
-        self, *, source: str, status: SessionStatus = SessionStatus.OPEN, lease: int | None = None, **fields_: Any
-    ) -> int:
-        """Insert a session row and return its id. Fields are those of `SessionInfo`; `lease`
-        (from `take_lease`) names the recording process, so that its death shows."""
-        fields_.setdefault("started_at", time.time())
-        row = session_row({"source": source, "status": status, **fields_})
-        if lease is not None:
-            row["lease"] = lease
-        with self.transaction():
-            return self._insert_session(row)
-
     def _insert_session(self, row: dict[str, Any]) -> int:
         # Raw SQL, not sqlite-utils' insert: that one commits on its own, which would break the
         # single transaction of an import.
@@ -265,55 +245,15 @@ class Store(EventReads, LeaseMethods):
         return {row[0] for row in self._conn.execute(f"SELECT id FROM sessions WHERE id IN ({marks})", ids)}
 
     @guarded
-    def update_session(self, session_id: int, **fields_: Any) -> None:
-        row = session_row(fields_)
-        with self.transaction():
-            cur = self._conn.execute(
-                f"UPDATE sessions SET {', '.join(f'[{k}] = ?' for k in row)} WHERE id = ?",
-                [*row.values(), session_id],
-            )
-        if cur.rowcount == 0:
-            raise SessionNotFound(session_id)
-
-    def set_label(self, session_id: int, label: str | None) -> None:
-        self.update_session(session_id, label=label or None)
+    def session_id_for_uid(self, uid: str) -> int | None:
+        row = self._conn.execute("SELECT id FROM sessions WHERE uid = ?", (uid,)).fetchone()
+        return None if row is None else int(row[0])
 
     @guarded
-    def delete_session(self, session_id: int) -> None:
-        self.session(session_id)
-        lo, hi = key_range(session_id)
-        with self.transaction():
-            self._conn.execute("DELETE FROM frames WHERE id BETWEEN ? AND ?", (lo, hi))
-            self._conn.execute("DELETE FROM events WHERE id BETWEEN ? AND ?", (lo, hi))
-            self._conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+    def _run(self, sql: str, params: Sequence[Any]) -> int:
+        return self._conn.execute(sql, params).rowcount
 
     # -- writing events -----------------------------------------------------------------------
-
-    @guarded
-    def append_events(self, session_id: int, frames: Iterable[FrameIn]) -> int:
-        """Append frames after the session's last seq, in one transaction; returns the count.
-        Session counters are brought up to date in the same transaction."""
-        with self.transaction():
-            return self._append(session_id, self.last_seq(session_id), frames)
-
-    def _append(self, session_id: int, last_seq: int, frames: Iterable[FrameIn]) -> int:
-        """Write frames in batches of PAGE_ROWS, so that memory stays flat on huge imports;
-        the caller's transaction makes them one atomic write."""
-        count = 0
-        batch: list[FrameIn] = []
-        for frame in frames:
-            batch.append(frame)
-            if len(batch) == PAGE_ROWS:
-                count += self._append_batch(session_id, last_seq + count, batch)
-                batch = []
-        return count + self._append_batch(session_id, last_seq + count, batch)
-
-    def _append_batch(self, session_id: int, last_seq: int, frames: list[FrameIn]) -> int:
-        rows = [event_rows(session_id, seq, f) for seq, f in enumerate(frames, start=last_seq + 1)]
-        events = [event for event, _ in rows]
-        self.insert_rows(events, [body for _, body in rows])
-        self.add_counts(session_id, events)
-        return len(events)
 
     @guarded
     def insert_rows(self, events: Sequence[EventRow], bodies: Sequence[FrameRow]) -> None:
@@ -321,36 +261,3 @@ class Store(EventReads, LeaseMethods):
         this package only). The caller holds the transaction."""
         self._conn.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", events)
         self._conn.executemany("INSERT INTO frames VALUES (?,?,?,?)", bodies)
-
-    @guarded
-    def add_counts(self, session_id: int, events: Sequence[EventRow]) -> None:
-        """Add rows made by `event_rows` to the session's counters (no rescan of the session,
-        which would cost O(events) per batch on a long live session)."""
-        if not events:
-            return
-        server = sum(row.dir for row in events)
-        self._conn.execute(
-            """UPDATE sessions SET client_events = client_events + ?,
-                 server_events = server_events + ?, error_events = error_events + ?,
-                 bytes = bytes + ?, duration_ns = max(duration_ns, ?) WHERE id = ?""",
-            (
-                len(events) - server,
-                server,
-                sum(row.is_error for row in events),
-                sum(row.size for row in events),
-                max(row.t_ns for row in events),
-                session_id,
-            ),
-        )
-
-    @guarded
-    def import_session(self, frames: Iterable[FrameIn], *, source: str = "import", **fields_: Any) -> int:
-        """Create a session and write all its frames in ONE transaction: an import that fails
-        half way leaves the database unchanged."""
-        fields_.setdefault("started_at", time.time())
-        fields_.setdefault("status", SessionStatus.CLOSED)
-        row = session_row({"source": source, **fields_})
-        with self.transaction():
-            session_id = self._insert_session(row)
-            self._append(session_id, 0, frames)
-        return session_id

@@ -6,6 +6,9 @@ Pure: no SQLite here, so that a caller (or a second backend) can use them withou
 from __future__ import annotations
 
 import enum
+import os
+import socket
+import uuid
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -22,6 +25,8 @@ __all__ = [
     "StoreBusy",
     "StoreError",
     "StoreInterrupted",
+    "new_uid",
+    "recording_host",
 ]
 
 
@@ -97,6 +102,11 @@ class SessionInfo:
     # Frames the tap forwarded but could not record (disk full, database locked past the
     # writer's buffer, or still queued when it had to exit).
     unrecorded_frames: int = 0
+    # Globally unique (the short `id` is only unique in one database): what an export, an
+    # import or a push carries along, so that the same session is known as such everywhere.
+    uid: str = ""
+    # The machine that recorded it (`recording_host()` for the tap), None when unknown.
+    host: str | None = None
 
     @property
     def events(self) -> int:
@@ -168,3 +178,14 @@ class FrameIn:
     def __post_init__(self) -> None:
         if self.opcode is None:
             self.opcode = Opcode.BINARY if isinstance(self.data, bytes) else Opcode.TEXT
+
+
+def new_uid() -> str:
+    """A fresh globally unique session id (a random UUID, 32 hex digits)."""
+    return uuid.uuid4().hex
+
+
+def recording_host() -> str:
+    """The name a recording process gives its sessions' `host`: `INSPECTOR_HOST` when set (a
+    container's own host name is often a random id), else the machine's host name."""
+    return os.environ.get("INSPECTOR_HOST") or socket.gethostname()

@@ -31,6 +31,7 @@ from typing import Any, BinaryIO
 from inspector.store._batch import Sessions, write_batch
 from inspector.store._buffer import Buffer
 from inspector.store._wire import FRAME, OPEN, Item, numbered
+from inspector.store.factory import open_store
 from inspector.store.leases import RENEW_SECONDS
 from inspector.store.store import Store
 from inspector.store.values import StoreError
@@ -240,7 +241,7 @@ class _Reader:
 
 def serve(db_path: str, source: BinaryIO, sink: BinaryIO, *, limit: int, drain_seconds: float) -> int:
     try:
-        store = Store(db_path, busy_timeout=WRITE_WAIT)
+        store = open_store(db_path, busy_timeout=WRITE_WAIT)
     except StoreError as exc:
         pickle.dump(("error", str(exc)), sink)
         sink.flush()

@@ -10,7 +10,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from inspector.store import Store
+from inspector.store import Store, db_location, open_store
 from inspector.tui.db import DB_ERRORS, WorkerStores
 from inspector.tui.messages import DatabaseChanged
 from inspector.tui.screens.diff import DiffScreen
@@ -37,9 +37,9 @@ class InspectorApp(App[None]):
         Binding("ctrl+p", "command_palette", "Commands", show=False),
     ]
 
-    def __init__(self, db_path: Path, session_id: int | None = None, filter_text: str | None = None) -> None:
+    def __init__(self, db_path: Path | str, session_id: int | None = None, filter_text: str | None = None) -> None:
         super().__init__()
-        self.db_path = Path(db_path)
+        self.db_path = db_location(db_path)  # a file, or a PostgreSQL URL
         self.initial_session = session_id
         self.initial_filter = filter_text
         self.store: Store | None = None  # the UI thread's connection
@@ -48,7 +48,7 @@ class InspectorApp(App[None]):
 
     def on_mount(self) -> None:
         try:
-            self.store = Store(self.db_path, create=False)
+            self.store = open_store(self.db_path, create=False)
             self._data_version = self.store.data_version()
         except DB_ERRORS as exc:
             self.push_screen(ErrorScreen(str(exc)))
@@ -139,4 +139,4 @@ _ASKS = {"export", "save_frame", "label", "delete", "diff_with"}
 
 def make_app(db_path: str | Path, session_id: int | None = None, filter_text: str | None = None) -> InspectorApp:
     """The app the CLI runs (`inspector tui`) and the snapshot tests render."""
-    return InspectorApp(Path(db_path), session_id, filter_text)
+    return InspectorApp(db_path, session_id, filter_text)

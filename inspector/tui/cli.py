@@ -30,14 +30,14 @@ def has_terminal() -> bool:
         return False
 
 
-def run_tui(db_path: Path, session_id: int | None, filter_text: str | None = None) -> None:
+def run_tui(db_path: Path | str, session_id: int | None, filter_text: str | None = None) -> None:
     """Check the database, the session, the filter and the terminal first, so that problems
     print as one `error:` line (those about the arguments first: they are the more useful)."""
-    from inspector.store import Store
+    from inspector.store import open_store
     from inspector.tui.db import DB_ERRORS
 
     try:
-        with Store(db_path, create=False) as store:
+        with open_store(db_path, create=False) as store:
             if session_id is not None:
                 store.session(session_id)
     except DB_ERRORS as exc:

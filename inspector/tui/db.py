@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from inspector.store import Store, StoreError
+from inspector.store import Store, StoreError, open_store
 
 __all__ = ["DB_ERRORS", "WorkerStores", "worker_store"]
 
@@ -23,7 +23,7 @@ class WorkerStores:
     opened (and its schema checked) per detail view, label or export. A `Store` is used by one
     thread at a time, which a per-thread connection guarantees."""
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path | str) -> None:
         self.db_path = db_path
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -32,7 +32,7 @@ class WorkerStores:
     def get(self) -> Store:
         store: Store | None = getattr(self._local, "store", None)
         if store is None:
-            store = Store(self.db_path, create=False)
+            store = open_store(self.db_path, create=False)
             self._local.store = store
             with self._lock:
                 self._opened.append(store)

@@ -8,7 +8,7 @@ from array import array
 from textual import work
 from textual.worker import get_current_worker
 
-from inspector.store import Store
+from inspector.store import open_store
 from inspector.store.filter import CompiledFilter
 from inspector.tui.db import DB_ERRORS
 from inspector.tui.screens._session_base import SessionScreenBase
@@ -73,7 +73,7 @@ class Filtering(SessionScreenBase):
         # Its own connection, not the thread's shared one (tui.db.WorkerStores): a newer filter
         # interrupts this query, and an interrupt must never land on another worker's query.
         try:  # a worker's exception would end the app with a traceback
-            store = Store(self.app.db_path, create=False)  # type: ignore[attr-defined]
+            store = open_store(self.app.db_path, create=False)  # type: ignore[attr-defined]
         except DB_ERRORS as exc:
             if not worker.is_cancelled:
                 self.app.call_from_thread(self._filter_failed, compiled, str(exc))

@@ -10,7 +10,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from inspector.store import SessionInfo, SessionStatus
+from inspector.store import SessionInfo, SessionStatus, show_db
 from inspector.tui.db import DB_ERRORS, worker_store
 from inspector.tui.screens.dialogs import ConfirmScreen, PromptScreen
 from inspector.tui.sessions_model import COLUMN_SORTS, SORTS, match_session, sort_sessions
@@ -93,7 +93,9 @@ class SessionsScreen(Screen[None]):
         if self.marked:
             parts.append("marked " + " & ".join(map(str, self.marked)))
         # Text, not markup: a path (or a search) may hold brackets.
-        self.query_one("#sessions-title", Static).update(Text.assemble((str(db), "bold"), " · " + " · ".join(parts)))
+        self.query_one("#sessions-title", Static).update(
+            Text.assemble((show_db(db), "bold"), " · " + " · ".join(parts))
+        )
 
     # -- actions -----------------------------------------------------------------------------
 
