@@ -21,9 +21,25 @@ import os
 import pickle
 from typing import Any, NamedTuple
 
-__all__ = ["ADOPT", "FRAME", "LOST", "OPEN", "UPDATE", "Entry", "Item", "dump", "load", "numbered", "write_all"]
+__all__ = [
+    "ADOPT",
+    "FRAME",
+    "LOST",
+    "OPEN",
+    "UPDATE",
+    "WRITER_DB_ENV",
+    "Entry",
+    "Item",
+    "dump",
+    "load",
+    "numbered",
+    "write_all",
+]
 
 OPEN, FRAME, UPDATE, LOST, ADOPT = 0, 1, 2, 3, 4
+
+# Where the writer process finds its database: in its environment, not its argv.
+WRITER_DB_ENV = "INSPECTOR_WRITER_DB"
 
 Entry = tuple[int, int, int, int, Any]  # (kind, key, flags, value, payload), as the tap queues it
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import pickle
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from inspector.store._unacked import Unacked
-from inspector.store._wire import ADOPT, FRAME, LOST, Entry, dump, write_all
+from inspector.store._wire import ADOPT, FRAME, LOST, WRITER_DB_ENV, Entry, dump, write_all
 from inspector.store.values import StoreError
 
 if TYPE_CHECKING:
@@ -62,10 +63,12 @@ class WriterLink:
                 sys.executable,
                 "-c",
                 "import sys; from inspector.store.writer import main; sys.exit(main())",
-                str(self.db_path),
                 str(self.buffer_bytes),
                 str(self.drain_seconds),
             ],
+            # The database in the environment, not argv: a PostgreSQL URL may hold a password, and
+            # any user can read a process's argv (/proc/PID/cmdline), only its owner its environment.
+            env={**os.environ, WRITER_DB_ENV: str(self.db_path)},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             # Its own process group: a signal to the tap's group (Ctrl-C, `timeout`) must not

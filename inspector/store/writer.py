@@ -1,7 +1,7 @@
 """The recorder's writer process (started by `Recorder.start`).
 
-argv: database path, buffer limit in bytes, seconds to go on trying after the tap's end of the
-pipe closed. Reads pickled batches of items from stdin (`inspector.store._wire`) in a reader
+argv: buffer limit in bytes, seconds to go on trying after the tap's end of the pipe closed; the
+database (path or URL) in the environment variable `WRITER_DB_ENV`. Reads pickled batches of items from stdin (`inspector.store._wire`) in a reader
 thread into a bounded `Buffer`, and commits them from another, one transaction per batch
 (`inspector.store._batch`). Answers on stdout (pickled): the row ids of new sessions, the
 sessions ended, what it committed (up to which item number), dropped or could not write, and
@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 
 from inspector.store._batch import Sessions, write_batch
 from inspector.store._buffer import Buffer
-from inspector.store._wire import FRAME, OPEN, Item, numbered
+from inspector.store._wire import FRAME, OPEN, WRITER_DB_ENV, Item, numbered
 from inspector.store.factory import open_store
 from inspector.store.leases import RENEW_SECONDS
 from inspector.store.store import Store
@@ -285,5 +285,6 @@ def _lower_priority() -> None:
 def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
-    db_path, limit, drain = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    db_path = os.environ.pop(WRITER_DB_ENV)
+    limit, drain = int(sys.argv[1]), float(sys.argv[2])
     return serve(db_path, sys.stdin.buffer, sys.stdout.buffer, limit=limit, drain_seconds=drain)
