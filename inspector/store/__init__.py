@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from inspector.store.files import database_files, is_database_file
     from inspector.store.recorder import Recorder, SessionRecorder
-    from inspector.store.store import Store
+    from inspector.store.store import SESSION_SORTS, Store
     from inspector.store.values import (
         Event,
         FrameIn,
@@ -37,6 +37,7 @@ _HOMES = {
     "StoreError": "values",
     "StoreInterrupted": "values",
     "Store": "store",
+    "SESSION_SORTS": "store",
     "Recorder": "recorder",
     "SessionRecorder": "recorder",
     "database_files": "files",
@@ -44,6 +45,7 @@ _HOMES = {
 }
 
 __all__ = [
+    "SESSION_SORTS",
     "Event",
     "FrameIn",
     "Recorder",

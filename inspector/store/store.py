@@ -20,6 +20,12 @@ The contract (what a second backend, e.g. PostgreSQL, implements so that no call
 - Sessions: `create_session`, `update_session`, `set_label`, `delete_session`, `session`
   (raises `SessionNotFound`), `sessions` (newest first: `started_at` then id, descending),
   `existing`. Session ids are never reused, even after a delete.
+- Many sessions (a list view pages them, as it pages events): `session_ids(sort=, search=)`
+  gives the ids in the order of one of `SESSION_SORTS` (as `SessionInfo` reads: an orphaned
+  open session sorts and matches as interrupted; unknown durations last; ties newest first),
+  keeping those whose id, model, source, status, label, path, client address or target URL
+  holds every word of `search` (ASCII case folded; `%` and `_` are plain characters); `sessions_at(ids)` the sessions of a page
+  of them, in that order; `session_count()` how many there are.
 - Events: `append_events` numbers a session's events 1, 2, 3, ... densely in arrival order;
   `import_session` writes a session and all its frames atomically (all or nothing).
   `last_seq`, `count`, `type_counts` (most frequent first; untyped frames under ''), `page`
@@ -88,7 +94,7 @@ from inspector.store._codec import (
 from inspector.store._reads import PAGE_ROWS, AudioRead, EventReads
 from inspector.store._sqlite import Transaction, guarded, store_error
 from inspector.store.files import create_private_file
-from inspector.store.leases import ORPHANED, LeaseMethods
+from inspector.store.leases import ORPHANED, LeaseMethods, LeaseTable
 from inspector.store.schema import SchemaError, migrate
 from inspector.store.values import (
     FrameIn,
@@ -98,7 +104,24 @@ from inspector.store.values import (
     StoreError,
 )
 
-__all__ = ["PAGE_ROWS", "AudioRead", "Store"]
+__all__ = ["PAGE_ROWS", "SESSION_SORTS", "AudioRead", "Store"]
+
+# `session_ids` orders: name → ORDER BY over `sessions` ({status} is the status as read).
+_NEWEST = "started_at DESC, id DESC"
+_SESSION_ORDERS = {
+    "started": _NEWEST,
+    # SessionInfo.duration: to the close when known, else to the last event; unknown (-1) last
+    "duration": "CASE WHEN ended_at IS NOT NULL THEN max(ended_at - started_at, duration_ns / 1e9) "
+    "WHEN duration_ns = 0 AND client_events + server_events > 1 THEN -1.0 ELSE duration_ns / 1e9 END DESC, " + _NEWEST,
+    "events": "client_events + server_events DESC, " + _NEWEST,
+    "errors": "error_events DESC, " + _NEWEST,
+    "model": "coalesce(model, '') ASC, " + _NEWEST,
+    "source": "source ASC, " + _NEWEST,
+    "status": "{status} ASC, " + _NEWEST,
+    "id": "id DESC",
+}
+SESSION_SORTS = tuple(_SESSION_ORDERS)
+_SEARCHED = ("id", "model", "source", "{status}", "label", "path", "client_addr", "target_url")
 
 
 _READ_ONLY_DIRECTORY = "is its directory read-only? SQLite keeps its -wal and -shm files there"
@@ -212,6 +235,45 @@ class Store(EventReads, LeaseMethods):
             sql += " LIMIT ?"
             params.append(limit)
         return self._with_owners([session_from_row(row) for row in self._db.query(sql, params)])
+
+    @guarded
+    def session_ids(self, *, sort: str = "started", search: str = "") -> list[int]:
+        """The ids of the sessions matching `search`, in `sort` order (see the contract)."""
+        if sort not in _SESSION_ORDERS:
+            raise ValueError(f"unknown sort {sort!r}: one of {', '.join(SESSION_SORTS)}")
+        status = self._status_as_read()
+        # A word holds no space, so it matches within one column: a LIKE per column (ASCII case
+        # folded) is what finds it, 2-3x faster than a search in the columns joined and lowered.
+        words = [word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for word in search.split()]
+        any_column = " OR ".join(f"{column} LIKE ? ESCAPE '\\'" for column in _SEARCHED).format(status=status)
+        where = ("WHERE " + " AND ".join(f"({any_column})" for _ in words)) if words else ""
+        sql = f"SELECT id FROM sessions {where} ORDER BY {_SESSION_ORDERS[sort].format(status=status)}"
+        params = [f"%{word}%" for word in words for _ in _SEARCHED]
+        return [row[0] for row in self._conn.execute(sql, params)]
+
+    def _status_as_read(self) -> str:
+        """SQL for a session's status as `session` reads it: open with a dead holder is
+        interrupted (asked of the few leases, not of every session)."""
+        dead = LeaseTable(self._conn).dead()
+        live = [row[0] for row in self._conn.execute("SELECT id FROM leases") if row[0] not in dead]
+        return (
+            f"CASE WHEN status = 'open' AND lease IS NOT NULL AND lease NOT IN ({', '.join(map(str, live))}) "
+            "THEN 'interrupted' ELSE status END"
+        )
+
+    @guarded
+    def sessions_at(self, session_ids: Sequence[int]) -> list[SessionInfo]:
+        """The sessions of these ids, in this order (ids deleted meanwhile are left out)."""
+        ids = list(session_ids)
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        rows = {row["id"]: row for row in self._db.query(f"SELECT * FROM sessions WHERE id IN ({marks})", ids)}
+        return self._with_owners([session_from_row(rows[i]) for i in ids if i in rows])
+
+    @guarded
+    def session_count(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM sessions").fetchone()[0])
 
     @guarded
     def session(self, session_id: int) -> SessionInfo:

@@ -24,7 +24,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
-from inspector.display import fit_middle
+from inspector.display import fit_middle, short_id
 from inspector.protocol import AUDIO_FIELDS
 from inspector.store import Event, Store
 from inspector.tui.db import worker_store
@@ -39,8 +39,10 @@ log = logging.getLogger("inspector.tui")
 PAGE_ROWS = 128
 MAX_PAGES = 64
 TYPE_WIDTH = 32  # longer types lose their middle: the end (.delta, .done) tells them apart
-IDS_WIDTH = 23  # two short ids (model.row_cells) and a … for a third: `item_…x9Qz resp_…Ab3d …`
+IDS_WIDTH = 23  # two short ids and a … for a third: `item_…x9Qz resp_…Ab3d …`
+WHOLE_IDS = 80  # room for three whole ids (`item_` and 21 characters, …), when the list is wide
 MIN_SUMMARY = 10  # the ids column shows only when a summary this wide still fits
+SUMMARY_FIRST = 40  # the ids column widens past IDS_WIDTH only when the summary keeps this much
 SYNC_EVENTS = 5000  # runs are found on the UI thread up to this many events (a few ms), else in a worker
 RUN_CACHE = 256  # collapsed rows whose text is kept
 
@@ -412,8 +414,10 @@ class EventList(CursorRows):
             Segment(f"{fit_middle(cells.type, type_width)} ", strong),
             Segment(f"{cells.size:>7} ", dim),
         ]
-        if width - fixed - type_width >= IDS_WIDTH + 1 + MIN_SUMMARY:  # ids only when there is room
-            segments.append(Segment(f"{_fit_ids(cells.ids, IDS_WIDTH)} ", dim))
+        room = width - fixed - type_width
+        if room >= IDS_WIDTH + 1 + MIN_SUMMARY:  # ids only when there is room
+            ids_width = max(IDS_WIDTH, min(WHOLE_IDS, room - 1 - SUMMARY_FIRST))
+            segments.append(Segment(f"{_fit_ids(cells.ids, ids_width)} ", dim))
         segments.append(Segment(cells.summary, strong if cells.error else base))
         return segments
 
@@ -443,8 +447,14 @@ class EventList(CursorRows):
             self.action_select()
 
 
-def _fit_ids(ids: str, width: int) -> str:
-    """Whole ids only (the tail is what tells ids apart), then … for those left out."""
+def _fit_ids(whole: tuple[str, ...], width: int) -> str:
+    """The ids whole when they fit; else the first ones whole and the rest in 10 characters
+    (`item_…x9Qz`: the tail is what tells a session's ids apart), as many as fit, then … for
+    those left out."""
+    for keep in range(len(whole), -1, -1):
+        ids = " ".join([*whole[:keep], *(short_id(v, 10) for v in whole[keep:])])
+        if len(ids) <= width:
+            break
     if len(ids) > width:
         words = ids.split(" ")
         while words and len(" ".join(words)) + 2 > width:
