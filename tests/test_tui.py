@@ -806,7 +806,7 @@ async def test_turns_latency_bar_fits_in_120_columns(db):
         await pilot.press("v")
         await settle(app, pilot)
         table = app.screen.query_one("#turns-table")
-        assert "ms to first output" in table.render_line(0).text
+        assert "→output" in table.render_line(0).text and "░▒█" in table.render_line(0).text
         assert any(c in table.render_line(1).text for c in "░▒█")
 
 

@@ -1,8 +1,8 @@
 """Pure helpers of the sessions screen: its columns, how they share a width, and the cells.
 
-Status and errors come before the label and are never cut off: at 80 columns every column is
-on screen (short headers, a shorter start time, the model and status cut with …), and the label
-takes what is left."""
+Status and errors come before the label and are never cut off: at 80 columns they are on screen
+(with short headers, a shorter start time, the model cut with …), the label takes what is left,
+and the client and server counts (the event list has them) show once the label has some room."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from inspector.display import fit_end, format_duration, format_started
 from inspector.store import SessionInfo
 
-__all__ = ["COLUMNS", "Column", "fit_columns", "header_cells", "session_cells", "status_text"]
+__all__ = ["COLUMNS", "Column", "fit_columns", "header_cells", "session_cells", "shown", "status_text"]
 
 
 @dataclass(frozen=True)
@@ -31,20 +31,21 @@ COLUMNS = (
     Column("Duration", "Dur", 6, 8, right=True, sort="duration"),
     Column("Status", "Status", 11, 30, sort="status"),  # "interrupted"; the close code when it fits
     Column("Errors", "Err", 3, 6, right=True, sort="errors"),
-    Column("Client", "Cli", 5, 6, right=True, sort="events"),
-    Column("Server", "Srv", 5, 6, right=True, sort="events"),
+    Column("Client", "Cli", 0, 6, right=True, sort="events"),  # 0: hidden until it grows
+    Column("Server", "Srv", 0, 6, right=True, sort="events"),
     Column("Model", "Model", 8, 24, sort="model"),
     Column("Source", "Source", 6, 6, sort="source"),
     Column("Label", "Label", 6, 10_000),
 )
 # Who gets spare width first, and up to how much (then the label takes the rest).
 _GROWTH = (
-    ("Model", 12),  # gpt-realtime
     ("Status", 13),  # closed (1000)
+    ("Label", 16),
+    ("Model", 12),  # gpt-realtime
+    ("Client", 7),  # "Client" and the gap the column adds
+    ("Server", 7),
     ("Started", 14),  # with seconds
     ("Errors", 6),
-    ("Client", 6),
-    ("Server", 6),
     ("Duration", 8),
     ("Label", 24),
     ("Started", 19),  # with the year
@@ -54,13 +55,16 @@ _GROWTH = (
 
 
 def fit_columns(width: int, id_width: int) -> list[int]:
-    """Each column's width (in COLUMNS order) for a row of `width` cells, one space between."""
+    """Each column's width (in COLUMNS order) for a row of `width` cells, one space after each
+    shown column; 0 for a hidden one."""
     widths = {c.name: (max(c.min, id_width) if c.name == "ID" else c.min) for c in COLUMNS}
-    spare = width - sum(widths.values()) - (len(COLUMNS) - 1)
+    spare = width - sum(widths.values()) - sum(1 for w in widths.values() if w)
     for name, target in _GROWTH:
         grow = max(0, min(spare, target - widths[name]))
-        widths[name] += grow
+        if widths[name] == 0 and grow < target:  # a hidden column shows whole or not at all
+            continue
         spare -= grow
+        widths[name] += grow - (widths[name] == 0)  # a column coming into view pays for its gap
     widths["Label"] += max(0, spare)
     return [widths[c.name] for c in COLUMNS]
 
@@ -97,6 +101,11 @@ def session_cells(info: SessionInfo, marked: bool, widths: list[int]) -> list[st
 
 def header_cells(widths: list[int]) -> list[str]:
     return [_fit(c.name if len(c.name) <= w else c.short, w, c.right) for c, w in zip(COLUMNS, widths)]
+
+
+def shown(cells: list[str], widths: list[int]) -> str:
+    """A row's line: the cells of the columns shown, a space after each."""
+    return "".join(cell + " " for cell, width in zip(cells, widths) if width)
 
 
 def _fit(text: str, width: int, right: bool) -> str:

@@ -69,13 +69,13 @@ class SessionScreenBase(Screen[None]):
             self.query_one("#session-title", Static).update(f"session {self.session_id} (not found)")
             return
         # What matters most first (the error count within 80 columns), a long label cut short.
-        label = f" [{fit_end(info.label, 24)}]" if info.label else ""
+        label = f" [{fit_end(info.label, 20)}]" if info.label else ""
         parts = [f"session {info.id}{label}", str(info.status)]
         if self.follow and self.live:
             parts.append("● following")
         parts += [
-            f"{plural(info.events, 'event')} ({info.client_events} → / {info.server_events} ←)",
             plural(info.error_events, "error"),
+            f"{plural(info.events, 'event')} ({info.client_events} → / {info.server_events} ←)",
             format_duration(info.duration),
             format_bytes(info.bytes),
             info.model or "-",

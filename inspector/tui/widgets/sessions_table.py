@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.strip import Strip
 
 from inspector.store import SessionInfo, SessionStatus
-from inspector.tui.sessions_model import COLUMNS, fit_columns, header_cells, session_cells
+from inspector.tui.sessions_model import COLUMNS, fit_columns, header_cells, session_cells, shown
 from inspector.tui.widgets._rows import ROW_BINDINGS, CursorRows, cached_page
 
 __all__ = ["SessionsTable"]
@@ -110,7 +110,8 @@ class SessionsTable(CursorRows):
 
     def _render_header(self, y: int, width: int) -> Strip:
         style = self.rich_style + self.get_component_rich_style("sessions-table--header")
-        return Strip([Segment(" ".join(header_cells(self._widths(width))), style)]).crop_extend(0, width, style)
+        widths = self._widths(width)
+        return Strip([Segment(shown(header_cells(widths), widths), style)]).crop_extend(0, width, style)
 
     def _render_row(self, row: int, width: int, is_cursor: bool) -> Strip:
         cursor = self.get_component_rich_style("sessions-table--cursor") if is_cursor else Style()
@@ -118,9 +119,12 @@ class SessionsTable(CursorRows):
         info = self.info(row)
         if info is None:
             return Strip([Segment(f"{self.ids[row]:>{self._id_width + 2}}  (deleted)", base + cursor)])
-        cells = session_cells(info, info.id in self.marked, self._widths(width))
+        widths = self._widths(width)
+        cells = session_cells(info, info.id in self.marked, widths)
         segments = []
-        for column, cell in zip(COLUMNS, cells):
+        for column, cell, column_width in zip(COLUMNS, cells, widths):
+            if not column_width:
+                continue
             style = base + self._cell_style(column.name, info) + cursor
             segments += [Segment(cell, style), Segment(" ", base + cursor)]
         return Strip(segments).crop_extend(0, width, base + cursor)
@@ -144,6 +148,8 @@ class SessionsTable(CursorRows):
     def header_clicked(self, x: int) -> None:
         left = 0
         for column, width in zip(COLUMNS, self._widths(self.scrollable_content_region.width)):
+            if not width:
+                continue
             if left <= x < left + width and column.sort:
                 self.post_message(self.SortPicked(column.sort))
                 return
