@@ -285,9 +285,12 @@ async def measure(path: Path, session_id: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="The TUI on a 1,000,000-event session, or with --sessions on many sessions: "
+        "first paint, navigation, filters and search, peak RSS."
+    )
     parser.add_argument("--db", type=Path, help="default: inspector-tui-large.db (-sessions.db) in the temp directory")
-    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=1_000_000, help="events in the one session (default 1,000,000)")
     parser.add_argument("--sessions", type=int, help="the sessions screen on this many sessions of ~100 events")
     parser.add_argument("--keep", action="store_true", help="reuse --db if it exists; keep it afterwards")
     parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)

@@ -28,7 +28,7 @@ __all__ = ["TurnsScreen"]
 
 # What the latency columns measure, in their names (`display.LATENCIES`), and the bar.
 _LEGEND = (
-    "ms from each turn's input (commit or response.create) to "
+    "from the input (its commit or response.create) to "
     + ", ".join(f"{name} {what}" for _, name, what in LATENCIES)
     + "; bar: ░ →created ▒ →output █ →done"
 )
@@ -93,7 +93,8 @@ class TurnsScreen(Screen[int | None]):
         n_slow = sum(1 for t in turns if is_slow(t, slow))
         count = f"{len(turns)} turn{'' if len(turns) == 1 else 's'}"
         self.query_one("#turns-title", Static).update(
-            f"session {self.session_id} · {count} · {n_slow} slow (→output > {slow:,.0f} ms)"
+            f"session {self.session_id} · {count} · {n_slow} slow (→output > {slow:,.0f} ms) · "
+            "latencies in ms from each turn's input"
         )
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
