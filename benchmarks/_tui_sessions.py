@@ -18,6 +18,8 @@ RSS_TARGET_MB = 100
 SEARCH = "customer-42"  # a label on ~1 session in 300
 BATCH = 5_000  # sessions per transaction
 MODELS = ("gpt-realtime", "gpt-realtime-mini", "gpt-4o-realtime-preview")
+# The words of the generated answers (tui_large.py's too).
+WORDS = "the weather in london is foggy and twelve degrees today shall i book a table for two".split(" ")  # noqa: SIM905
 
 
 def template_frames() -> list:
@@ -46,21 +48,7 @@ def template_frames() -> list:
             (s, {"type": "response.output_item.added", "response_id": resp, "item": {"id": reply}}),
             (s, {"type": "response.content_part.added", "response_id": resp, "item_id": reply}),
         ]
-        for word in [
-            "the",
-            "weather",
-            "in",
-            "london",
-            "is",
-            "foggy",
-            "and",
-            "twelve",
-            "degrees",
-            "today",
-            "shall",
-            "i",
-            "book",
-        ]:
+        for word in WORDS[:13]:
             delta = {"type": "response.output_text.delta", "response_id": resp, "item_id": reply, "delta": word}
             out.append((s, delta))
         out += [
