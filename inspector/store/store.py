@@ -40,8 +40,9 @@ The contract (what a second backend, e.g. PostgreSQL, implements so that no call
   frame comes whole, with `audio_size` None. A backend that keeps audio inline may hand out every
   frame whole. What a diff needs: the length of each audio chunk, without encoding megabytes of
   it back to base64 (`audio="frame"`, the default, gives the exact frame).
-(The reading half of this API is `inspector.store._reads.EventReads`, the leases'
-`inspector.store.leases.LeaseMethods`: both mixed into `Store`.)
+(The reading half of this API is `inspector.store._reads.EventReads`, the sorted and searched
+session ids `inspector.store._session_list.SessionList`, the leases'
+`inspector.store.leases.LeaseMethods`: all mixed into `Store`.)
 
 - Filters: `seqs_matching(session_id, compiled)` returns the matching seqs in ascending order,
   `events_matching(session_id, compiled, with_frames=...)` the events themselves, streamed;
@@ -92,9 +93,10 @@ from inspector.store._codec import (
     session_row,
 )
 from inspector.store._reads import PAGE_ROWS, AudioRead, EventReads
+from inspector.store._session_list import SESSION_SORTS, SessionList
 from inspector.store._sqlite import Transaction, guarded, store_error
 from inspector.store.files import create_private_file
-from inspector.store.leases import ORPHANED, LeaseMethods, LeaseTable
+from inspector.store.leases import ORPHANED, LeaseMethods
 from inspector.store.schema import SchemaError, migrate
 from inspector.store.values import (
     FrameIn,
@@ -105,23 +107,6 @@ from inspector.store.values import (
 )
 
 __all__ = ["PAGE_ROWS", "SESSION_SORTS", "AudioRead", "Store"]
-
-# `session_ids` orders: name → ORDER BY over `sessions` ({status} is the status as read).
-_NEWEST = "started_at DESC, id DESC"
-_SESSION_ORDERS = {
-    "started": _NEWEST,
-    # SessionInfo.duration: to the close when known, else to the last event; unknown (-1) last
-    "duration": "CASE WHEN ended_at IS NOT NULL THEN max(ended_at - started_at, duration_ns / 1e9) "
-    "WHEN duration_ns = 0 AND client_events + server_events > 1 THEN -1.0 ELSE duration_ns / 1e9 END DESC, " + _NEWEST,
-    "events": "client_events + server_events DESC, " + _NEWEST,
-    "errors": "error_events DESC, " + _NEWEST,
-    "model": "coalesce(model, '') ASC, " + _NEWEST,
-    "source": "source ASC, " + _NEWEST,
-    "status": "{status} ASC, " + _NEWEST,
-    "id": "id DESC",
-}
-SESSION_SORTS = tuple(_SESSION_ORDERS)
-_SEARCHED = ("id", "model", "source", "{status}", "label", "path", "client_addr", "target_url")
 
 
 _READ_ONLY_DIRECTORY = "is its directory read-only? SQLite keeps its -wal and -shm files there"
@@ -134,7 +119,7 @@ def _read_only(path: Path) -> str:
     )
 
 
-class Store(EventReads, LeaseMethods):
+class Store(EventReads, SessionList, LeaseMethods):
     """A recordings database in one SQLite file. See the module docstring for the contract."""
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True, busy_timeout: float = 10.0) -> None:
@@ -235,31 +220,6 @@ class Store(EventReads, LeaseMethods):
             sql += " LIMIT ?"
             params.append(limit)
         return self._with_owners([session_from_row(row) for row in self._db.query(sql, params)])
-
-    @guarded
-    def session_ids(self, *, sort: str = "started", search: str = "") -> list[int]:
-        """The ids of the sessions matching `search`, in `sort` order (see the contract)."""
-        if sort not in _SESSION_ORDERS:
-            raise ValueError(f"unknown sort {sort!r}: one of {', '.join(SESSION_SORTS)}")
-        status = self._status_as_read()
-        # A word holds no space, so it matches within one column: a LIKE per column (ASCII case
-        # folded) is what finds it, 2-3x faster than a search in the columns joined and lowered.
-        words = [word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for word in search.split()]
-        any_column = " OR ".join(f"{column} LIKE ? ESCAPE '\\'" for column in _SEARCHED).format(status=status)
-        where = ("WHERE " + " AND ".join(f"({any_column})" for _ in words)) if words else ""
-        sql = f"SELECT id FROM sessions {where} ORDER BY {_SESSION_ORDERS[sort].format(status=status)}"
-        params = [f"%{word}%" for word in words for _ in _SEARCHED]
-        return [row[0] for row in self._conn.execute(sql, params)]
-
-    def _status_as_read(self) -> str:
-        """SQL for a session's status as `session` reads it: open with a dead holder is
-        interrupted (asked of the few leases, not of every session)."""
-        dead = LeaseTable(self._conn).dead()
-        live = [row[0] for row in self._conn.execute("SELECT id FROM leases") if row[0] not in dead]
-        return (
-            f"CASE WHEN status = 'open' AND lease IS NOT NULL AND lease NOT IN ({', '.join(map(str, live))}) "
-            "THEN 'interrupted' ELSE status END"
-        )
 
     @guarded
     def sessions_at(self, session_ids: Sequence[int]) -> list[SessionInfo]:
