@@ -65,10 +65,9 @@ class SessionsScreen(Screen[None]):
         return self.query_one(SessionsTable)
 
     def on_mount(self) -> None:
-        self.reload()
         self.table.focus()
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self) -> None:  # also when first shown: the one read before the first paint
         self.reload()
 
     def on_database_changed(self) -> None:  # posted by the app when another connection commits
