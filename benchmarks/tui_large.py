@@ -1,7 +1,8 @@
 """TUI on a 1,000,000-event session: first paint, jump to the end, an indexed filter, a full
-text search in a cancellable worker (while the UI keeps answering), and peak RSS.
+text search in a cancellable worker (while the UI keeps answering), and peak RSS. With
+`--sessions N`, the sessions screen on N sessions of ~100 events instead (benchmarks/_tui_sessions.py).
 
-    python benchmarks/tui_large.py [--db PATH|URL] [--events N] [--keep]
+    python benchmarks/tui_large.py [--db PATH|URL] [--events N | --sessions N] [--keep]
 
 The session is generated first, in a child process (so that generation neither counts in the
 times nor in the peak RSS): a realistic mix of server-VAD turns with 20 ms audio appends,
@@ -24,6 +25,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _tui_sessions
+
 from inspector.store.factory import is_url, show_db
 
 TARGETS = {
@@ -34,25 +39,7 @@ TARGETS = {
     "full-text search": 3.0,
 }
 RSS_TARGET_MB = 100
-WORDS = [
-    "the",
-    "weather",
-    "in",
-    "london",
-    "is",
-    "foggy",
-    "and",
-    "twelve",
-    "degrees",
-    "today",
-    "shall",
-    "i",
-    "book",
-    "a",
-    "table",
-    "for",
-    "two",
-]
+WORDS = _tui_sessions.WORDS
 
 
 def generate(path: Path | str, total: int) -> int:
@@ -220,7 +207,7 @@ async def measure(path: Path, session_id: int) -> dict[str, float]:
         await pilot.press("G")
         await wait(lambda: el.row_count - 1 in rendered)
         results["jump to last"] = rendered[el.row_count - 1] - start
-        assert el.cursor_seq == el.total
+        assert el.cursor == el.row_count - 1  # the last row (a collapsed run when the session ends in one)
 
         # previous turn (T) from the end: the first press builds the turn starts (inspector.turns
         # over the boundary events only, an indexed filter), on the UI thread
@@ -283,42 +270,59 @@ async def measure(path: Path, session_id: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="The TUI on a 1,000,000-event session, or with --sessions on many sessions: "
+        "first paint, navigation, filters and search, peak RSS."
+    )
     parser.add_argument(
         "--db",
         type=lambda v: v if is_url(v) else Path(v),
-        default=Path(tempfile.gettempdir()) / "inspector-tui-large.db",
+        help="default: inspector-tui-large.db (-sessions.db) in the temp directory",
     )
-    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=1_000_000, help="events in the one session (default 1,000,000)")
+    parser.add_argument("--sessions", type=int, help="the sessions screen on this many sessions of ~100 events")
     parser.add_argument("--keep", action="store_true", help="reuse --db if it exists; keep it afterwards")
     parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    name = "inspector-tui-sessions.db" if args.sessions else "inspector-tui-large.db"
+    args.db = args.db or Path(tempfile.gettempdir()) / name
 
     if args.generate_only:
-        print(generate(args.db, args.events))
+        print(_tui_sessions.generate(args.db, args.sessions) if args.sessions else generate(args.db, args.events))
         return
     url = is_url(args.db)
     if not (args.keep and (url or args.db.exists())):
         for suffix in () if url else ("", "-wal", "-shm"):
             Path(str(args.db) + suffix).unlink(missing_ok=True)
         started = time.perf_counter()
+        size = ["--sessions", str(args.sessions)] if args.sessions else ["--events", str(args.events)]
         out = subprocess.run(
-            [sys.executable, __file__, "--db", str(args.db), "--events", str(args.events), "--generate-only"],
+            [sys.executable, __file__, "--db", str(args.db), *size, "--generate-only"],
             check=True,
             capture_output=True,
             text=True,
         )
+        what = f"{args.sessions:,} sessions, {int(out.stdout):,} events" if args.sessions else f"{args.events:,} events"
         print(
-            f"generated {args.events:,} events in {time.perf_counter() - started:.1f}s (not counted), "
-            f"{'' if url else f'{args.db.stat().st_size / 1e6:.0f} MB: '}{show_db(args.db)}"
+            f"generated {what} in {time.perf_counter() - started:.1f}s (not counted), "
+            f"{'' if url else f'{args.db.stat().st_size / 1e6:,.0f} MB: '}{show_db(args.db)}"
         )
-        session_id = int(out.stdout.strip())
+        session_id = 0 if args.sessions else int(out.stdout.strip())
     else:
         from inspector.store import open_store
 
         with open_store(args.db, create=False) as store:
-            session_id = store.sessions()[0].id
-    results = asyncio.run(measure(args.db, session_id))
+            session_id = store.sessions(limit=1)[0].id
+    if args.sessions:
+        _tui_sessions.report(asyncio.run(_tui_sessions.measure(args.db)))
+    else:
+        report(asyncio.run(measure(args.db, session_id)))
+    if not (args.keep or url):
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(args.db) + suffix).unlink(missing_ok=True)
+
+
+def report(results: dict[str, float]) -> None:
     print(f"{'measure':28} {'value':>10}  target")
     for name, target in TARGETS.items():
         value = results[name]
@@ -340,9 +344,6 @@ def main() -> None:
     )
     rss = results["peak RSS MB"]
     print(f"{'peak RSS':28} {rss:>8.1f}MB  ≤ {RSS_TARGET_MB}MB  {'ok' if rss <= RSS_TARGET_MB else 'MISSED'}")
-    if not args.keep:
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(args.db) + suffix).unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,16 @@
 It starts the mock Realtime server and the recording tap in this process on free ports of
 127.0.0.1, then drives a scripted conversation through the tap with the official `openai` SDK:
 
-    1. a text turn            (conversation.item.create + response.create, text out)
-    2. an audio turn          (synthesized speech in 20 ms appends, server VAD commits, audio out)
-    3. a function call        (get_weather called, its output sent back, the answer)
-    4. a cancelled response   (response.cancel right after response.created)
-    5. an error               (input_audio_buffer.commit on an empty buffer)
+    turn 1  a text turn           (conversation.item.create + response.create, text out)
+    turn 2  an audio turn         (synthesized speech in 20 ms appends, server VAD commits, audio out)
+    turn 3  a function call       (get_weather called, its output sent back, the answer)
+    turn 4  a cancelled response  (response.cancel right after response.created)
+    turn 4  an error              (input_audio_buffer.commit on an empty buffer: a refused commit
+                                   starts no turn, its error joins the turn before)
+
+Each step's line ends with its turn's latencies as the turn model measures them in the recording
+(`→created`, `→output`, `→done`: ms from the turn's input; `display.LATENCIES`), read back from
+the database: the numbers of the summary, `inspector turns` and the TUI's turns view.
 
 The session is recorded into the database like any tapped session; then the TUI opens on it
 (or, with --no-tui or when stdout is not a terminal, a summary is printed).
@@ -16,6 +21,7 @@ The session is recorded into the database like any tapped session; then the TUI 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import math
@@ -30,6 +36,7 @@ from typing import Any
 import click
 
 from inspector.cli_common import db_option, fail
+from inspector.display import format_latencies
 
 __all__ = ["DEMO_LABEL", "demo_command", "record_demo", "speech_like_pcm", "summarize_session"]
 
@@ -101,11 +108,31 @@ async def _user_says(conn: Any, text: str) -> None:
     )
 
 
-def _ms(since: float) -> str:
-    return f"{(time.perf_counter() - since) * 1000:.0f} ms"
+class _RecordedTurns:
+    """The demo's session as recorded so far: a step's line reports its turn from the database,
+    once the recorder has written the events the client saw."""
+
+    def __init__(self, db_path: str | Path, since: float) -> None:
+        self.db_path, self.since = db_path, since
+
+    async def turn(self, last_type: str, count: int) -> Any:
+        """The latest turn, once `count` events of `last_type` are recorded; None after 5 s."""
+        from inspector.store import Store, StoreError
+        from inspector.turns import read_turns
+
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with contextlib.suppress(StoreError), Store(self.db_path, create=False) as store:
+                mine = [s for s in store.sessions(limit=5) if s.label == DEMO_LABEL and s.started_at >= self.since]
+                if mine and store.type_counts(mine[0].id).get(last_type, 0) >= count:
+                    turns = read_turns(store, mine[0].id)
+                    return turns[-1] if turns else None
+            await asyncio.sleep(0.02)
+        return None
 
 
-async def _converse(conn: Any, say: Say, *, pace: float) -> None:
+# Each step, and what the client has seen when it ends: events of a type, counted from the start.
+async def _converse(conn: Any, say: Say, *, pace: float, recorded: _RecordedTurns) -> None:
     """The scripted conversation. `pace` is the wall-clock seconds per second of appended audio
     (1.0: real time, as a microphone would; 0: as fast as possible)."""
     first = await conn.recv()
@@ -120,20 +147,32 @@ async def _converse(conn: Any, say: Say, *, pace: float) -> None:
     )
     await _until(conn, "session.updated")
     say("  ← session.updated (tools: get_weather; server VAD; input transcription)")
-    for step in (_text_turn, _audio_turn, _tool_turn, _cancelled_turn, _refused_commit):
-        await step(conn, say, pace)
+    steps = (
+        (_text_turn, "response.done", 1),
+        (_audio_turn, "response.done", 2),
+        (_tool_turn, "response.done", 4),  # a tool round: two responses
+        (_cancelled_turn, "response.done", 5),
+        (_refused_commit, "error", 1),
+    )
+    for step, last_type, count in steps:
+        line = await step(conn, pace)
+        turn = await recorded.turn(last_type, count)
+        if turn is None:
+            say(f"turn ?  {line}  (not recorded yet: no latencies)")
+        elif last_type == "error":  # not a response: the turn's latencies are the line before's
+            say(f"turn {turn.number}  {line}")
+        else:
+            say(f"turn {turn.number}  {line}  {format_latencies(turn)}")
 
 
-async def _text_turn(conn: Any, say: Say, pace: float) -> None:
-    start = time.perf_counter()
+async def _text_turn(conn: Any, pace: float) -> str:
     await _user_says(conn, "Hi! What can you do?")
     await conn.response.create(response=TEXT_ONLY)
     events = await _until(conn, "response.done")
-    say(f"1 text turn      → 'Hi! What can you do?'  ← '{_answer_text(events)}' ({_ms(start)})")
+    return f"text           → 'Hi! What can you do?'  ← '{_answer_text(events)}'"
 
 
-async def _audio_turn(conn: Any, say: Say, pace: float) -> None:
-    start = time.perf_counter()
+async def _audio_turn(conn: Any, pace: float) -> str:
     speech = speech_like_pcm(1200)
     audio = bytes(300 * RATE * 2 // 1000) + speech + bytes(700 * RATE * 2 // 1000)
     for chunk in _chunks(audio):
@@ -144,15 +183,14 @@ async def _audio_turn(conn: Any, say: Say, pace: float) -> None:
     heard = [e.transcript for e in events if e.type == "conversation.item.input_audio_transcription.completed"]
     audio_ms = sum(len(e.delta) * 3 // 4 for e in events if e.type == "response.output_audio.delta") / (RATE * 2 / 1000)
     sent_ms = len(audio) // (RATE * 2 // 1000)
-    say(
-        f"2 audio turn     → {sent_ms} ms of speech-like audio in {len(_chunks(audio))} appends, "
+    return (
+        f"audio          → {sent_ms} ms of speech-like audio in {len(_chunks(audio))} appends, "
         f"server VAD committed it{f' (heard {heard[0]!r})' if heard else ''}  "
-        f"← {audio_ms:.0f} ms of audio, '{_answer_text(events)}' ({_ms(start)})"
+        f"← {audio_ms:.0f} ms of audio, '{_answer_text(events)}'"
     )
 
 
-async def _tool_turn(conn: Any, say: Say, pace: float) -> None:
-    start = time.perf_counter()
+async def _tool_turn(conn: Any, pace: float) -> str:
     await _user_says(conn, "What's the weather in Paris?")
     await conn.response.create(response=TEXT_ONLY)
     events = await _until(conn, "response.done")
@@ -165,31 +203,29 @@ async def _tool_turn(conn: Any, say: Say, pace: float) -> None:
     )
     await conn.response.create(response=TEXT_ONLY)
     events = await _until(conn, "response.done")
-    say(f"3 function call  → get_weather({call.arguments}) → {output}  ← '{_answer_text(events)}' ({_ms(start)})")
+    return f"function call  → get_weather({call.arguments}) → {output}  ← '{_answer_text(events)}'"
 
 
-async def _cancelled_turn(conn: Any, say: Say, pace: float) -> None:
-    start = time.perf_counter()
+async def _cancelled_turn(conn: Any, pace: float) -> str:
     await _user_says(conn, "Tell me a very long story about the sea.")
     await conn.response.create(response=TEXT_ONLY)
     await _until(conn, "response.created")
     await conn.response.cancel()
     events = await _until(conn, "response.done")
     status = events[-1].response.status
-    say(
-        "4 cancelled      → response.cancel right after response.created  "
-        f"← response.done status={status} ({_ms(start)})"
-    )
+    return f"cancelled      → response.cancel right after response.created  ← response.done status={status}"
 
 
-async def _refused_commit(conn: Any, say: Say, pace: float) -> None:
-    start = time.perf_counter()
+async def _refused_commit(conn: Any, pace: float) -> str:
     await conn.input_audio_buffer.clear()
     await _until(conn, "input_audio_buffer.cleared")
     await conn.input_audio_buffer.commit()
     events = await _until(conn, "error")
     error = events[-1].error
-    say(f"5 error          → input_audio_buffer.commit on an empty buffer  ← error {error.code} ({_ms(start)})")
+    return (
+        f"error          → input_audio_buffer.commit on an empty buffer  ← error {error.code} "
+        "(a refused commit starts no turn: it joins this one)"
+    )
 
 
 def _mock_sessions(speed: float, seed: int) -> Callable[[str], Any]:
@@ -226,7 +262,7 @@ async def record_demo(db_path: str | Path, *, say: Say = print, speed: float = 1
             # websockets >= 15 takes proxy=; the SDK's TypedDict of options predates it.
             options: Any = {"proxy": None}
             async with client.realtime.connect(model="gpt-realtime", websocket_connection_options=options) as conn:
-                await _converse(conn, say, pace=1.0 / speed)
+                await _converse(conn, say, pace=1.0 / speed, recorded=_RecordedTurns(db_path, started - 1))
         # The mock stops first: closing its side ends the tap's upstream leg too, so the tap
         # never waits on a connection that nobody will close.
     finally:
@@ -254,7 +290,6 @@ def summarize_session(store: Any, session_id: int, db_path: str | Path) -> str:
     ]
     for turn in read_turns(store, session_id):
         start = format_offset(turn.start_ns) if turn.start_ns is not None else "—"
-        latency = f"→done {turn.to_done_ms:.0f} ms" if turn.to_done_ms is not None else "→done -"
         details = [f"{len(turn.tool_calls)} tool call(s)"] if turn.tool_calls else []
         if turn.input_seqs:
             details.append(f"{len(turn.input_seqs)} audio appends in")
@@ -263,7 +298,7 @@ def summarize_session(store: Any, session_id: int, db_path: str | Path) -> str:
         details += [f"error: {e}" for e in turn.errors]
         lines.append(
             f"    {turn.number}  {start:>11}  {turn.trigger.value:12} {', '.join(turn.statuses) or 'no response':30} "
-            f"{latency:>14}  {'; '.join(details)}".rstrip()
+            f"{format_latencies(turn)}  {'; '.join(details)}".rstrip()
         )
     counts = sorted(store.type_counts(session_id).items())
     lines.append(f"  {len(counts)} event types:")

@@ -6,10 +6,13 @@ import math
 import time
 
 __all__ = [
+    "LATENCIES",
     "SIDEBAND_NOTE",
+    "fit_end",
     "fit_middle",
     "format_bytes",
     "format_duration",
+    "format_latencies",
     "format_offset",
     "format_started",
     "short_id",
@@ -23,13 +26,32 @@ SIDEBAND_NOTE = (
 )
 
 
-def format_started(ts: float) -> str:
-    """Local date and time, to the second. Never raises: a time no clock can show (NaN, infinite,
-    beyond what the platform's `localtime` accepts) is shown as the raw number, or `?`."""
+# A turn's latencies (`inspector.turns.Turn`), all from its input (the commit of the user's audio or
+# the response.create after a message): attribute, name (shown everywhere a latency is: the
+# turns view, the demo, `inspector turns` in capitals) and what it runs to.
+LATENCIES = (
+    ("to_created_ms", "→created", "response.created"),
+    ("to_first_output_ms", "→output", "first text or audio"),
+    ("to_done_ms", "→done", "last response.done"),
+)
+
+
+def format_latencies(turn: object) -> str:
+    """`→created 282 ms  →output 482 ms  →done 544 ms` (— for unknown)."""
+    values = ((name, getattr(turn, attribute)) for attribute, name, _ in LATENCIES)
+    return "  ".join(f"{name} {'—' if ms is None else f'{ms:,.0f} ms'}" for name, ms in values)
+
+
+def format_started(ts: float, width: int = 19) -> str:
+    """Local date and time, to the second (`2025-01-02 03:04:05`; in less than 19 characters
+    without the year, in less than 14 without the seconds). Never raises: a time no clock can
+    show (NaN, infinite, beyond what the platform's `localtime` accepts) is shown as the raw
+    number, or `?`."""
     try:
         if not math.isfinite(ts):
             return "?"
-        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+        form = "%Y-%m-%d %H:%M:%S" if width >= 19 else "%m-%d %H:%M:%S" if width >= 14 else "%m-%d %H:%M"
+        return time.strftime(form, time.localtime(ts))
     except (OverflowError, OSError, ValueError, TypeError):
         try:
             return f"{ts:g}"
@@ -81,6 +103,13 @@ def short_id(value: str | None, width: int = 12) -> str:
         return value
     prefix, _, rest = value.partition("_")
     return f"{prefix}_…{rest[-(width - len(prefix) - 2) :]}" if rest else value[:width]
+
+
+def fit_end(text: str, width: int) -> str:
+    """`text` in at most `width` characters, cut at the end with … when longer."""
+    if len(text) <= width:
+        return text
+    return text[: width - 1] + "…" if width > 0 else ""
 
 
 def fit_middle(text: str, width: int) -> str:

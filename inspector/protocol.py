@@ -31,6 +31,7 @@ __all__ = [
     "content_text",
     "describe_frame",
     "ga_type",
+    "locators",
     "model_from_query",
     "subprotocols_in",
 ]
@@ -131,19 +132,31 @@ def describe_frame(frame: str | bytes, opcode: Opcode = Opcode.TEXT) -> EventInf
     if not isinstance(data, dict):
         return EventInfo(None, problem=Problem.NOT_OBJECT, is_error=True, summary="JSON but not an object")
     event_type = _str(data.get("type"))
-    item = _dict(data.get("item"))
     response = _dict(data.get("response"))
     is_error = event_type == "error" or (event_type == "response.done" and response.get("status") == "failed")
+    event_id, item_id, response_id, call_id = locators(data)
     return EventInfo(
         type=event_type,
-        event_id=_str(data.get("event_id")),
-        item_id=_str(data.get("item_id")) or _str(item.get("id")),
-        response_id=_str(data.get("response_id")) or _str(response.get("id")),
-        call_id=_str(data.get("call_id")) or _str(item.get("call_id")),
+        event_id=event_id,
+        item_id=item_id,
+        response_id=response_id,
+        call_id=call_id,
         problem=None if event_type else Problem.NO_TYPE,
         is_error=is_error or event_type is None,
         summary=summarize(data, event_type),
         audio=_str(data.get(AUDIO_FIELDS[event_type])) if event_type in AUDIO_FIELDS else None,
+    )
+
+
+def locators(data: dict[str, Any]) -> tuple[str | None, str | None, str | None, str | None]:
+    """An event's event_id, item_id, response_id and call_id (from its item or response when
+    they are not top-level fields)."""
+    item = _dict(data.get("item"))
+    return (
+        _str(data.get("event_id")),
+        _str(data.get("item_id")) or _str(item.get("id")),
+        _str(data.get("response_id")) or _str(_dict(data.get("response")).get("id")),
+        _str(data.get("call_id")) or _str(item.get("call_id")),
     )
 
 

@@ -82,7 +82,7 @@ async def run_upstream(
 
 @contextlib.asynccontextmanager
 async def run_tap(
-    upstream_url: str, db_path: Path, *, recorder_options: dict[str, Any] | None = None, **options: Any
+    upstream_url: str, db_path: Path | str, *, recorder_options: dict[str, Any] | None = None, **options: Any
 ) -> AsyncIterator[Tap]:
     """A tap on a free port of 127.0.0.1 in front of `upstream_url`, recording into `db_path`
     (`options` are `TapOptions`, `recorder_options` the `Recorder`'s)."""

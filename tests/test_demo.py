@@ -4,6 +4,7 @@ of 127.0.0.1, recording into a real SQLite file (run 20× faster than real time)
 from __future__ import annotations
 
 import io
+import re
 import wave
 from pathlib import Path
 
@@ -14,11 +15,13 @@ from test_formats import frames_of
 
 from inspector.cli import main
 from inspector.demo import API_KEY, speech_like_pcm
+from inspector.display import format_latencies
 from inspector.formats import import_files
 from inspector.formats.jsonl import export_jsonl
 from inspector.formats.wav import export_wav
 from inspector.protocol import Direction
 from inspector.store import Store
+from inspector.turns import read_turns
 
 
 def run_demo(db: Path, *extra: str):
@@ -71,10 +74,23 @@ def test_demo_records_a_session_with_every_kind_of_event(demo):
     # One error.
     errors = [d["error"]["code"] for d in data if d and d.get("type") == "error"]
     assert errors == ["input_audio_buffer_commit_empty"]
-    # What it printed along the way, and the summary.
-    for line in ("1 text turn", "2 audio turn", "3 function call", "4 cancelled", "5 error", "recorded session 1"):
+    # What it printed along the way, numbered by turn (the refused commit joins turn 4), and the summary.
+    for line in ("turn 1  text", "turn 2  audio", "turn 3  function call", "turn 4  cancelled", "turn 4  error"):
         assert line in out
+    assert "recorded session 1" in out
     assert "cancelled (client_cancelled)" in out and "inspector tui --db" in out
+
+
+def test_demo_steps_give_the_turn_models_latencies_with_the_summarys_numbers_and_names(demo):
+    db, out = demo
+    latency = r"(→created \S+(?: ms)?  →output \S+(?: ms)?  →done \S+(?: ms)?)"
+    steps = dict(re.findall(rf"^turn (\d)  (?:text|audio|function call|cancelled) .*  {latency}$", out, re.M))
+    summary = dict(re.findall(rf"^    (\d)  .*  {latency}", out, re.M))
+    assert sorted(steps) == ["1", "2", "3", "4"] and steps == summary
+    with Store(db, create=False) as store:
+        turns = read_turns(store, 1)
+    assert [format_latencies(t) for t in turns] == [steps[str(n)] for n in (1, 2, 3, 4)]
+    assert " ms)" not in out.split("recorded session")[0]  # no client wall-clock times any more
 
 
 def test_demo_api_key_never_reaches_the_database(demo):

@@ -638,3 +638,24 @@ def test_a_pretty_printed_har_reports_progress_while_it_is_read(store: Store, tm
     total = path.stat().st_size
     assert len(calls) > 3 and calls[-1] == (total, total)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_a_sessions_unrecorded_frames_travel_with_its_jsonl_export(store: Store, tmp_path: Path):
+    # A recording that lost frames (disk full, a dead writer) must not import as a whole one.
+    frames = [FrameIn(Direction.CLIENT, 5, '{"type":"a"}')]
+    lossy = store.import_session(frames, source="tap", unrecorded_frames=7)
+    exported = write(tmp_path / "lossy.jsonl", export_bytes(store, lossy))
+    assert orjson.loads(exported.read_bytes().splitlines()[0])["session"]["unrecorded_frames"] == 7
+    (copy_,) = import_files(store, [exported])
+    assert store.session(copy_.session_id).unrecorded_frames == 7
+    assert metadata(store, copy_.session_id) == metadata(store, lossy)
+    whole = store.import_session(frames, source="tap")
+    header = orjson.loads(export_bytes(store, whole).splitlines()[0])
+    assert "unrecorded_frames" not in header["session"]  # exports of whole sessions are unchanged
+    for bad in (-1, "7", 1.5):
+        header["session"]["unrecorded_frames"] = bad
+        path = write(
+            tmp_path / "bad.jsonl", orjson.dumps(header) + b"\n" + export_bytes(store, whole).split(b"\n", 1)[1]
+        )
+        with pytest.raises(FormatError, match="unrecorded_frames"):
+            import_files(store, [path])

@@ -157,6 +157,31 @@ async def test_the_tap_records_through_its_writer_process_into_postgresql(pg_url
     store.close()
 
 
+def command_lines() -> list[bytes]:
+    lines = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            lines.append(cmdline.read_bytes())
+        except OSError:  # the process ended while we looked
+            pass
+    return lines
+
+
+async def test_the_writer_process_gets_the_url_with_its_password_outside_its_command_line(pg_url):
+    # Any user can read a process's command line; the password must not be in the writer's.
+    async with run_upstream(echo_handler) as up, run_tap(up.url, with_password(pg_url)) as tap:
+        async with connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m") as ws:
+            await ws.send('{"type": "ping"}')
+            await ws.recv()
+            lines = command_lines()
+            assert any(b"inspector.store.writer" in line for line in lines)  # the writer is running
+            assert not [line for line in lines if PASSWORD.encode() in line]
+        store = open_store(pg_url, create=False)
+        await wait_for(lambda: store.sessions() != [] and store.sessions()[0].status == "closed", timeout=10)
+    assert store.count(store.sessions()[0].id) == 2
+    store.close()
+
+
 def test_a_session_exported_from_sqlite_keeps_its_uid_and_host_in_postgresql_and_a_second_import_is_a_copy(
     pg_url, tmp_path
 ):

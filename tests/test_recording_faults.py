@@ -64,7 +64,9 @@ def test_the_sessions_of_a_killed_recorder_read_as_interrupted_at_once_and_the_n
     # recorders share the database and only the dead one's session changes. On PostgreSQL the
     # death shows through the advisory lock its connection held.
     db = any_db
-    doomed, alive = Recorder(db, flush_interval=0.005).start(), Recorder(db, flush_interval=0.005).start()
+    # `restarts=0`: the doomed recorder does not replace its dead writer, as a killed tap would not.
+    doomed = Recorder(db, flush_interval=0.005, restarts=0).start()
+    alive = Recorder(db, flush_interval=0.005).start()
     try:
         a, b = doomed.open_session(source="tap", model="a"), alive.open_session(source="tap", model="b")
         for i in range(10):
@@ -195,7 +197,7 @@ async def test_the_tui_shows_a_killed_recorders_session_interrupted_at_once_and_
 
     db = tmp_path / "x.db"
     Store(db).close()
-    recorder = Recorder(db, flush_interval=0.005).start()
+    recorder = Recorder(db, flush_interval=0.005, restarts=0).start()  # a dead writer stays dead
     session = recorder.open_session(source="tap", model="doomed")
     session.record(Direction.CLIENT, '{"type":"a"}')
     await asyncio.to_thread(_wait, lambda: recorder.stats.frames == 1)

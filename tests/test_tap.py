@@ -459,7 +459,8 @@ def test_tap_cli_refuses_an_upstream_with_a_query_and_a_bad_listen_port():
 
 async def test_after_recording_fails_the_tap_still_forwards_and_stops(db_path):
     # A new session after the writer is gone once waited forever for its row id, and so did stop.
-    async with run_upstream() as up, run_tap(up.url, db_path) as tap:
+    # (`restarts=0`: this writer is not replaced, so recording fails for good.)
+    async with run_upstream() as up, run_tap(up.url, db_path, recorder_options={"restarts": 0}) as tap:
         tap.recorder._process.kill()
         await wait_for(lambda: tap.recorder._failed is not None)
         async with connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m") as ws:

@@ -12,7 +12,7 @@ import pytest
 from inspector.protocol import Direction
 from inspector.store import Recorder, Store
 from inspector.tui.runs import RunFinder, RunIndex
-from inspector.tui.widgets import event_list
+from inspector.tui.widgets import _event_rows
 from tests.tui_helpers import build_db, running_app, settle
 
 FUNCTION_ARGS = range(11, 23)  # tool_call_round: 12 `function_call_arguments.delta` of one item
@@ -121,7 +121,7 @@ async def test_a_jump_into_a_collapsed_run_opens_it_and_filters_match_the_events
 
 
 async def test_runs_are_found_in_a_worker_in_a_large_session(db, monkeypatch):
-    monkeypatch.setattr(event_list, "SYNC_EVENTS", 0)
+    monkeypatch.setattr(_event_rows, "SYNC_EVENTS", 0)
     path, ids = db
     async with running_app(path, ids["tool_call_round"]) as (app, pilot):
         el = app.screen.event_list

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from inspector.store import Store
 from inspector.tui.app import make_app
 from tests.tui_helpers import build_db
 
@@ -36,10 +37,10 @@ async def _settle(pilot) -> None:
 
 def test_sessions_screen(db, snap_compare, monkeypatch):
     """The home screen: five imported sessions, newest (id 5) first and highlighted, with
-    start times 2025-01-02 03:04:05 … 07:04:05 UTC, durations, model gpt-realtime, source
-    import, client/server counts, status closed (after a one-column mark column, empty: no
-    session is marked); the footer shows ⏎ Open, Filter, Sort, Mark for diff, D Diff marked,
-    Label, Delete, Quit, Help."""
+    start times 2025-01-02 03:04:05 … 07:04:05 UTC, durations, status closed, errors (empty),
+    client/server counts, model gpt-realtime, source import (after a one-column mark column,
+    empty: no session is marked); the footer starts with ? Help, then ⏎ Open, Filter, Sort,
+    Mark for diff, D Diff marked, Label, Delete, Quit."""
     path, _ = db
     monkeypatch.chdir(path.parent)  # the title shows the database path: keep it constant
     assert snap_compare(make_app(path.name), terminal_size=SIZE)
@@ -92,11 +93,11 @@ def test_detail_pane_with_audio_summary(db, snap_compare):
 
 def test_turns_view(db, snap_compare):
     """The turns of session 5 (three server-VAD turns): one row per turn with the user's
-    transcript, the answer's transcript, ms to first output with a bar per turn (░ ▒ █; slow
-    turns in red with "slow"), status completed, then the latencies in ms from the input
-    (→created, →done); the headline says "3 turns · latencies in ms from each turn's input (its
-    commit or response.create) · 0 slow (> 1,000 ms to first output)" and the line under it
-    explains the bar; the footer starts with ⏎ Go to turn."""
+    transcript, the answer's transcript, the latencies in ms from the input (→created,
+    →output, →done), a bar per turn (░ ▒ █; slow turns in red with "slow") and status
+    completed; the headline says "3 turns · 0 slow (→output > 1,000 ms)" and the legend under
+    it says what each latency runs to and what the bar shows; the footer starts with ⏎ Go to
+    turn, ? Help."""
     path, ids = db
 
     async def run_before(pilot) -> None:
@@ -185,3 +186,52 @@ def test_session_screen_with_a_collapsed_delta_run_200x50(db, snap_compare):
     #11–#22 (z shows them all)"; the ids column shows (item_…, resp_…); the status line says "50 events"; the footer
     lists z Fold deltas."""
     assert _collapsed_run(db, snap_compare, (200, 50))
+
+
+# -- each screen at 80×24 and at 200×50 ----------------------------------------------------------
+
+SIZES = {"80x24": (80, 24), "200x50": (200, 50)}
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_sessions_screen_at(size, db, snap_compare, monkeypatch):
+    """The five sessions. At 80×24: ID, Started (01-02 07:04, no year or seconds), Dur,
+    Status (closed), Err, Model, Source and Label columns, the client and server counts left
+    out to keep the label 16 wide, and "? Help" first in the footer. At 200×50: every column
+    with its full name (Started 2025-01-02 07:04:05, Duration, Status, Errors, Client, Server,
+    Model, Source, Label)."""
+    path, _ = db
+    monkeypatch.chdir(path.parent)
+    with Store(path) as store:
+        store.set_label(1, "the first fixture, a text turn with audio out")
+    assert snap_compare(make_app(path.name), terminal_size=SIZES[size])
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_turns_view_at(size, db, snap_compare):
+    """The tool-call session's turn: at 80×24 the texts are cut so that →created, →output,
+    →done and Status are on screen (no bar), the legend wraps; at 200×50 the texts are whole,
+    the bar column (░▒█) shows before the status."""
+    path, ids = db
+
+    async def run_before(pilot) -> None:
+        await _settle(pilot)
+        await pilot.press("v")
+        await _settle(pilot)
+
+    assert snap_compare(make_app(path, ids["tool_call_round"]), terminal_size=SIZES[size], run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help_screen_at(size, db, snap_compare, monkeypatch):
+    """Help opened from the sessions screen, at its Sessions section: at 80×24 the panel fits
+    the terminal (its right border on screen); at 200×50 it is 84 wide, centred."""
+    path, _ = db
+    monkeypatch.chdir(path.parent)
+
+    async def run_before(pilot) -> None:
+        await _settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(make_app(path.name), terminal_size=SIZES[size], run_before=run_before)

@@ -42,15 +42,19 @@ from inspector.protocol import Opcode
 if TYPE_CHECKING:  # the store loads sqlite3: detecting a file's format needs none of it
     from inspector.store import Event, FrameIn, Store
 
-__all__ = ["close_record", "export_jsonl", "frame_record", "read_interchange", "session_header"]
+__all__ = ["JSONL_FIELDS", "close_record", "export_jsonl", "frame_record", "read_interchange", "session_header"]
+
+# What a session header carries: the exported metadata, and how many frames the recording lost
+# (`unrecorded_frames`, only when some were: an import must not make a lossy session look whole).
+JSONL_FIELDS: dict[str, tuple[type, ...]] = {**EXPORTED_FIELDS, "unrecorded_frames": (int,)}
 
 
 def session_header(store: Store, session_id: int, frames: int | None = None) -> dict[str, Any]:
     """The header object: format name, frame count (the session's, or `frames` for an export of
     some of its frames) and the exported metadata."""
     info = store.session(session_id)
-    session = {name: getattr(info, name) for name in EXPORTED_FIELDS}
-    session = {k: v for k, v in session.items() if v not in (None, [])}
+    session = {name: getattr(info, name) for name in JSONL_FIELDS}
+    session = {k: v for k, v in session.items() if v not in (None, []) and (k != "unrecorded_frames" or v)}
     # Where it came from, for the reader's information; an import records source "import".
     session["source"] = info.source
     count = store.count(session_id) if frames is None else frames
@@ -108,7 +112,9 @@ def read_interchange(path: str, header: dict[str, Any], lines: Lines) -> Session
     meta = header.get("session")
     if not isinstance(meta, dict):
         raise FormatError(path, 1, "the header has no 'session' object")
-    fields = check_session_fields(meta, path, 1, EXPORTED_FIELDS)
+    fields = check_session_fields(meta, path, 1, JSONL_FIELDS)
+    if fields.get("unrecorded_frames", 0) < 0:
+        raise FormatError(path, 1, "session field 'unrecorded_frames' must be a non-negative integer")
     fields.setdefault("started_at", time.time())
     expected = header.get("frames")
     if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int) or expected < 0):

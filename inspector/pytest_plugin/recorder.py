@@ -16,7 +16,6 @@ from typing import Any
 from inspector.protocol import Direction
 from inspector.store import FrameIn, Store, StoreError
 from inspector.store.recorder import Recorder
-from inspector.store.writer import FRAME, OPEN, UPDATE
 
 __all__ = ["MemoryRecorder"]
 
@@ -30,7 +29,7 @@ class MemoryRecorder(Recorder):
         self.store = store
         self.client_frames = 0  # client frames recorded so far (every one was forwarded)
         self.session_ids: list[int] = []  # in the order the connections opened
-        self._pending: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._pending: collections.deque[tuple[int, FrameIn | dict[str, Any]]] = collections.deque()
         self._ids: dict[int, int] = {}  # recorder key → session row id
 
     def start(self) -> MemoryRecorder:
@@ -39,39 +38,39 @@ class MemoryRecorder(Recorder):
     def close(self, timeout: float | None = None) -> None:
         self.flush()  # nothing to wait for: no writer process
 
-    def _enqueue(self, item: tuple[Any, ...], size: int) -> None:
-        kind, key = item[0], item[1]
-        if kind == OPEN:
-            handle = self._sessions.pop(key)
-            try:
-                session_id = self.store.create_session(**item[2])
-            except StoreError as exc:
-                handle.id.set_exception(exc)
-                return
-            self._ids[key] = session_id
-            self.session_ids.append(session_id)
-            handle.id.set_result(session_id)
+    def record_open(self, key: int, fields: dict[str, Any]) -> None:
+        handle = self._sessions.pop(key)
+        try:
+            session_id = self.store.create_session(**fields)
+        except StoreError as exc:
+            handle.id.set_exception(exc)
             return
-        if kind == FRAME and not item[2]:
+        self._ids[key] = session_id
+        self.session_ids.append(session_id)
+        handle.id.set_result(session_id)
+
+    def record_frame(self, key: int, is_server: bool, t_ns: int, data: str | bytes) -> None:
+        if not is_server:
             self.client_frames += 1
-        self._pending.append(item)
+        self._pending.append((key, FrameIn(Direction.SERVER if is_server else Direction.CLIENT, t_ns, data)))
+
+    def record_update(self, key: int, fields: dict[str, Any]) -> None:
+        self._pending.append((key, fields))
 
     def flush(self) -> None:
         """Write every queued frame and session update, in order, in one transaction."""
         frames: dict[int, list[FrameIn]] = {}
         with self.store.transaction():
             while self._pending:
-                item = self._pending.popleft()
-                session_id = self._ids.get(item[1])
+                key, what = self._pending.popleft()
+                session_id = self._ids.get(key)
                 if session_id is None:
                     continue  # its row could not be created
-                if item[0] == FRAME:
-                    _, _, is_server, t_ns, data = item
-                    direction = Direction.SERVER if is_server else Direction.CLIENT
-                    frames.setdefault(session_id, []).append(FrameIn(direction, t_ns, data))
-                elif item[0] == UPDATE:
+                if isinstance(what, FrameIn):
+                    frames.setdefault(session_id, []).append(what)
+                else:
                     # The session's frames first: an update (its close) comes after them.
                     self.store.append_events(session_id, frames.pop(session_id, []))
-                    self.store.update_session(session_id, **item[2])
+                    self.store.update_session(session_id, **what)
             for session_id, batch in frames.items():
                 self.store.append_events(session_id, batch)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from inspector.store.factory import db_location, is_url, open_store, show_db
     from inspector.store.files import database_files, is_database_file
     from inspector.store.recorder import Recorder, SessionRecorder
-    from inspector.store.store import Store
+    from inspector.store.store import SESSION_SORTS, Store
     from inspector.store.values import (
         Event,
         FrameIn,
@@ -41,6 +41,7 @@ _HOMES = {
     "StoreError": "values",
     "StoreInterrupted": "values",
     "Store": "store",
+    "SESSION_SORTS": "store",
     "Recorder": "recorder",
     "SessionRecorder": "recorder",
     "new_uid": "values",
@@ -54,6 +55,7 @@ _HOMES = {
 }
 
 __all__ = [
+    "SESSION_SORTS",
     "Event",
     "FrameIn",
     "Recorder",

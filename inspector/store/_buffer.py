@@ -13,21 +13,20 @@ from __future__ import annotations
 
 import collections
 import threading
-from typing import Any
 
-__all__ = ["FRAME", "LOST", "OPEN", "UPDATE", "Buffer"]
+from inspector.store._wire import FRAME, Item
 
-OPEN, FRAME, UPDATE, LOST = 0, 1, 2, 3  # item kinds; see inspector.store.writer
+__all__ = ["Buffer"]
 
 
-def item_size(item: tuple[Any, ...]) -> int:
-    return len(item[4]) if item[0] == FRAME else 0
+def item_size(item: Item) -> int:
+    return len(item.payload) if item.kind == FRAME else 0
 
 
 class Buffer:
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._items: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._items: collections.deque[Item] = collections.deque()
         self._bytes = 0
         self._ready = threading.Condition()
         self.closed = False  # the tap closed its end of the pipe: nothing more will come
@@ -36,7 +35,7 @@ class Buffer:
         self._dropped: dict[int, int] = {}
         self._dropped_bytes = 0
 
-    def put(self, items: list[tuple[Any, ...]]) -> None:
+    def put(self, items: list[Item]) -> None:
         with self._ready:
             self._items.extend(items)
             self._bytes += sum(item_size(item) for item in items)
@@ -44,7 +43,7 @@ class Buffer:
             self._trim()
             self._ready.notify()
 
-    def take(self, count: int, timeout: float) -> list[tuple[Any, ...]]:
+    def take(self, count: int, timeout: float) -> list[Item]:
         """Up to `count` items, oldest first; waits up to `timeout` for the first one."""
         with self._ready:
             if not self._items and not self.closed:
@@ -77,7 +76,7 @@ class Buffer:
         """Drop the oldest frames until the frames fit; rows' metadata is kept, in order."""
         if self._bytes <= self.limit:
             return
-        kept: list[tuple[Any, ...]] = []
+        kept: list[Item] = []
         while self._bytes > self.limit and self._items:
             item = self._items.popleft()
             if item[0] != FRAME:

@@ -1,9 +1,9 @@
 """Recording off the forwarding path: the event loop appends, a writer process commits.
 
-The hot path (`SessionRecorder.record`) is one deque append and two integer updates: no parsing,
-no SQLite, no locks. A feeder thread wakes every `flush_interval` (100 ms), takes everything queued and
-pickles it down a pipe to a writer process (`inspector.store.writer`), which buffers it (bounded),
-parses, redacts, extracts ids and commits each batch in one transaction.
+The hot path (`SessionRecorder.record`) appends one tuple to a deque: no parsing, no SQLite, no
+locks. A feeder thread wakes every `flush_interval` (100 ms), pickles everything queued as one
+list and writes it down a pipe to a writer process (`inspector.store.writer`), which buffers it
+(bounded), parses, redacts, extracts ids and commits each batch in one transaction.
 
 Why a process and not a thread: on a busy machine the writer's ~15 µs of CPU per frame competed
 with the relay for the GIL and the cores, and a round trip that landed behind a batch waited
@@ -17,24 +17,31 @@ are written when it can; past that the oldest are dropped and counted on their s
 (`unrecorded_frames`). The same bound holds frames the writer cannot even read fast enough (then
 the newest are counted). The writer ignores SIGINT (Ctrl-C reaches the whole process group) and
 drains what it was sent before it exits; `close(timeout)` waits at most that long for it.
+
+A writer that dies (OOM, a bug, kill -9) is replaced: the feeder starts a new one, which adopts
+the sessions being recorded (row ids, last seqs, lease: they read `open` again), and sends it
+what the dead one had not acknowledged (`inspector.store._unacked`, 16 MB at most; frames let go
+past that are counted as unrecorded). One log line says so. `restarts` writers in a row that
+die before committing anything stop recording (forwarding goes on). The feeding, the answers
+and the replacing are `inspector.store._writer_link`.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
-import pickle
 import subprocess
-import sys
 import threading
 import time
-from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from inspector.protocol import Direction
-from inspector.store._buffer import FRAME, LOST, OPEN, UPDATE
+from inspector.store._unacked import Unacked
+from inspector.store._wire import FRAME, LOST, OPEN, UPDATE, Entry
+from inspector.store._writer_link import WriterLink
 from inspector.store.factory import db_location
 from inspector.store.values import StoreError
 
@@ -42,10 +49,13 @@ __all__ = ["Recorder", "RecorderStats", "SessionRecorder"]
 
 log = logging.getLogger("inspector.recorder")
 
-BATCH_ITEMS = 4096  # ~6 MB of audio frames per pickle at most
 BUFFER_BYTES = 256 * 1024 * 1024
-QUEUE_BYTES = 64 * 1024 * 1024
+# The tap's memory for recording, 64 MB in all: what the writer has not read yet, and what it has
+# not acknowledged (kept for a writer that dies: ~0.5 s of 200 sessions; beyond, counted as lost).
+QUEUE_BYTES = 48 * 1024 * 1024
+UNACKED_BYTES = 16 * 1024 * 1024
 DRAIN_SECONDS = 6.0  # how long the writer goes on trying after the tap closed its pipe
+RESTARTS = 3  # writers in a row that may die before one commits something
 
 
 @dataclass
@@ -57,10 +67,12 @@ class RecorderStats:
     dropped: int = 0  # frames forwarded but dropped by the writer's full buffer
     tap_dropped: int = 0  # ... or by the tap's queue, the writer not reading
     lost_at_exit: int = 0  # frames the writer still held when it had to stop
+    restarts: int = 0  # writers that died and were replaced
+    lost_to_restarts: int = 0  # frames a dead writer took with it
 
     @property
     def unrecorded(self) -> int:
-        return self.dropped + self.tap_dropped + self.lost_at_exit
+        return self.dropped + self.tap_dropped + self.lost_at_exit + self.lost_to_restarts
 
 
 class SessionRecorder:
@@ -79,15 +91,19 @@ class SessionRecorder:
         """Queue one frame. Cheap and non-blocking: safe on the forwarding path."""
         if t_ns is None:
             t_ns = time.monotonic_ns() - self.start_ns
-        self._recorder._enqueue((FRAME, self.key, direction is Direction.SERVER, t_ns, data), len(data))
+        self._recorder.record_frame(self.key, direction is Direction.SERVER, t_ns, data)
 
     def update(self, **fields: Any) -> None:
         """Queue an update of the session row (status, close code, ...), applied in order."""
-        self._recorder._enqueue((UPDATE, self.key, fields), 0)
+        self._recorder.record_update(self.key, fields)
 
 
-class Recorder:
-    """Owns the writer process. `start()`, `open_session()` per connection, `close()` drains."""
+class Recorder(WriterLink):
+    """Owns the writer process. `start()`, `open_session()` per connection, `close()` drains.
+
+    `record_open`, `record_frame` and `record_update` are what the sessions' handles call, on
+    one thread (the event loop's); a recorder that keeps frames elsewhere (the pytest plugin's)
+    overrides them, with `start` and `close`."""
 
     def __init__(
         self,
@@ -97,6 +113,7 @@ class Recorder:
         warn_bytes: int = 64 * 1024 * 1024,
         buffer_bytes: int = BUFFER_BYTES,
         drain_seconds: float = DRAIN_SECONDS,
+        restarts: int = RESTARTS,
     ) -> None:
         self.db_path = db_location(db_path)  # a file, or a PostgreSQL URL (text)
         self.flush_interval = flush_interval
@@ -107,8 +124,10 @@ class Recorder:
         # bounded at the buffer's 256 MB, the tap's RSS reached 392 MB).
         self._queue_bytes = QUEUE_BYTES
         self.drain_seconds = drain_seconds
+        self.restarts = restarts
         self.stats = RecorderStats()
-        self._queue: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._queue: collections.deque[Entry] = collections.deque()
+        self._unacked = Unacked(UNACKED_BYTES)
         # Counters, each written by one thread only, so no lock is needed.
         self._enqueued_bytes = 0  # the event loop's
         self.enqueued_frames = 0
@@ -118,51 +137,23 @@ class Recorder:
         self._warned = False
         self._dropping = False
         self._failed: str | None = None
-        self._sessions: dict[int, SessionRecorder] = {}
+        self._sessions: dict[int, SessionRecorder] = {}  # waiting for their row id
+        self._recording: dict[int, int] = {}  # key → row id of the sessions not ended yet
         self._next_key = 0
+        self._dying = 0  # writers that died in a row without committing
         self._stop = threading.Event()
+        self._closing = False
         self._process: subprocess.Popen[bytes] | None = None
         self._feeder: threading.Thread | None = None
         self._receiver: threading.Thread | None = None
-        self._stopped = threading.Event()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> Recorder:
         """Start the writer; raises `StoreError` here if the database cannot be opened."""
-        process = self._process = subprocess.Popen(
-            # `-c`, not `-m`: this package has already imported the writer module.
-            [
-                sys.executable,
-                "-c",
-                "import sys; from inspector.store.writer import main; sys.exit(main())",
-                str(self.db_path),
-                str(self.buffer_bytes),
-                str(self.drain_seconds),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            # Its own process group: a signal to the tap's group (Ctrl-C, `timeout`) must not
-            # kill the writer before the tap has handed it everything. Not its own session: with
-            # Linux's autogroup scheduling a new session is a new CPU group whose share equals
-            # the tap's, whatever the writer's nice value (it halved the tap's throughput).
-            process_group=0,
-        )
-        # Both pipes exist: Popen was asked for them (its type leaves them optional).
-        assert process.stdin is not None and process.stdout is not None
-        try:
-            ready = pickle.load(process.stdout)
-        except EOFError:
-            ready = ("error", "the writer process exited at start")
-        if ready[0] != "ready":
-            process.wait()
-            raise StoreError(ready[1])
-        self._feeder = threading.Thread(target=self._feed, args=(process.stdin,), name="inspector-feeder", daemon=True)
-        self._receiver = threading.Thread(
-            target=self._receive, args=(process, process.stdout), name="inspector-receiver", daemon=True
-        )
+        self._spawn()
+        self._feeder = threading.Thread(target=self._feed, name="inspector-feeder", daemon=True)
         self._feeder.start()
-        self._receiver.start()
         return self
 
     def close(self, timeout: float | None = None) -> None:
@@ -172,16 +163,22 @@ class Recorder:
             return
         deadline = None if timeout is None else time.monotonic() + timeout
         self._stop.set()
-        for thread in (self._feeder, self._receiver):
-            if thread is not None:
-                thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        if self._feeder is not None:
+            self._feeder.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        self._closing = True  # no new writer from now on
+        if self._receiver is not None:
+            self._receiver.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         try:
             self._process.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             self.abort()
             if self._receiver is not None:
                 self._receiver.join(1.0)  # its last answers, for the count below
+        else:
+            if self._process.returncode:
+                log.error("the writer process exited with status %d", self._process.returncode)
         self._process = None
+        self._fail_waiting("recorder closed")
         if self.unwritten():
             log.error("%d forwarded frames could not be recorded", self.unwritten())
         if self.stats.backlog_high_water > self.warn_bytes:
@@ -189,9 +186,11 @@ class Recorder:
 
     def abort(self) -> None:
         """Kill the writer now (a second Ctrl-C): what it has not committed is not recorded."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait()
+        self._closing = True
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
 
     def unwritten(self) -> int:
         """Frames forwarded and not committed (yet, or ever): queued, buffered, dropped."""
@@ -203,7 +202,7 @@ class Recorder:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- producers --------------------------------------------------------------------------
+    # -- producers (the event loop's thread) ------------------------------------------------------
 
     def open_session(self, **fields: Any) -> SessionRecorder:
         """Queue the creation of a session row (fields as in `Store.create_session`)."""
@@ -211,7 +210,7 @@ class Recorder:
         handle = self._sessions[self._next_key] = SessionRecorder(self, self._next_key)
         fields.setdefault("started_at", time.time())
         fields.setdefault("source", "tap")
-        self._enqueue((OPEN, handle.key, fields), 0)
+        self.record_open(handle.key, fields)
         return handle
 
     @property
@@ -219,26 +218,37 @@ class Recorder:
         """Bytes queued but not yet committed (or dropped)."""
         return self._enqueued_bytes - self._written_bytes
 
-    def _enqueue(self, item: tuple[Any, ...], size: int) -> None:
+    def record_open(self, key: int, fields: dict[str, Any]) -> None:
         if self._failed is not None:
             # Logged once; forwarding goes on without recording. A session opened now will never
             # get a row: say so at once, or whoever waits for its id would wait forever.
-            if item[0] == OPEN:
-                handle = self._sessions.pop(item[1], None)
-                if handle is not None and not handle.id.done():
-                    handle.id.set_exception(StoreError(self._failed))
+            handle = self._sessions.pop(key, None)
+            if handle is not None and not handle.id.done():
+                handle.id.set_exception(StoreError(self._failed))
             return
-        key = item[1]
-        if item[0] == FRAME:
-            self.enqueued_frames += 1
-            if self._enqueued_bytes - self._sent_bytes > self._queue_bytes:
-                # The writer is not even reading (stopped, starved of CPU): keep a bound, count.
-                self._tap_lost[key] = self._tap_lost.get(key, 0) + 1
-                self.stats.tap_dropped += 1
-                return
-        if key in self._tap_lost:
-            self._queue.append((LOST, key, self._tap_lost.pop(key)))
-        self._queue.append(item)
+        self._append((OPEN, key, 0, 0, fields))
+
+    def record_update(self, key: int, fields: dict[str, Any]) -> None:
+        if self._failed is None:
+            self._append((UPDATE, key, 0, 0, fields))
+
+    def record_frame(self, key: int, is_server: bool, t_ns: int, data: str | bytes) -> None:
+        if self._failed is not None:
+            return
+        self.enqueued_frames += 1
+        if self._enqueued_bytes - self._sent_bytes > self._queue_bytes:
+            # The writer is not even reading (stopped, starved of CPU): keep a bound, count.
+            self._tap_lost[key] = self._tap_lost.get(key, 0) + 1
+            self.stats.tap_dropped += 1
+            return
+        self._append((FRAME, key, is_server, t_ns, data), len(data))
+
+    def _append(self, entry: Entry, size: int = 0) -> None:
+        if self._tap_lost:
+            for key, count in self._tap_lost.items():
+                self._queue.append((LOST, key, 0, count, None))
+            self._tap_lost.clear()
+        self._queue.append(entry)
         self._enqueued_bytes += size
         backlog = self._enqueued_bytes - self._written_bytes
         if backlog > self.stats.backlog_high_water:
@@ -246,82 +256,3 @@ class Recorder:
             if backlog > self.warn_bytes and not self._warned:
                 self._warned = True
                 log.warning("recorder is falling behind: %.1f MB queued", backlog / 1e6)
-
-    # -- the feeder and receiver threads -------------------------------------------------------
-
-    def _feed(self, pipe: IO[bytes]) -> None:
-        """Every flush interval, send what is queued to the writer; at stop, send the rest."""
-        try:
-            while True:
-                stopping = self._stop.wait(self.flush_interval)
-                while self._queue:
-                    # Bounded batches: a long backlog goes out in pieces the writer can commit.
-                    count = min(len(self._queue), BATCH_ITEMS)
-                    popleft = self._queue.popleft
-                    batch = [popleft() for _ in range(count)]
-                    self._sent_bytes += sum(len(item[4]) for item in batch if item[0] == FRAME)
-                    pickle.dump(batch, pipe, protocol=pickle.HIGHEST_PROTOCOL)
-                    pipe.flush()
-                if stopping:
-                    break
-        except (BrokenPipeError, OSError) as exc:
-            self._fail(f"the writer process is gone ({exc})")
-        finally:
-            try:
-                pipe.close()  # EOF: the writer commits what it has and exits
-            except OSError:
-                pass
-
-    def _receive(self, process: subprocess.Popen[bytes], answers: IO[bytes]) -> None:
-        """Apply the writer's answers: session row ids, and how much is committed."""
-        try:
-            while True:
-                message = pickle.load(answers)
-                self._answer(message)
-        except EOFError:
-            pass
-        finally:
-            self._stopped.set()
-            if process.wait() != 0:
-                self._fail(f"the writer process exited with status {process.returncode}")
-            for handle in list(self._sessions.values()):
-                # The event loop's thread may have failed a new session's id meanwhile.
-                if not handle.id.done():
-                    try:
-                        handle.id.set_exception(StoreError(self._failed or "recorder closed"))
-                    except InvalidStateError:
-                        pass
-
-    def _answer(self, message: tuple[Any, ...]) -> None:
-        kind = message[0]
-        if kind == "batch":
-            _, opened, frames, size, high_water = message
-            for key, row_id in opened.items():
-                self._sessions.pop(key).id.set_result(row_id)
-            self._written_bytes += size
-            self.stats.frames += frames
-            self.stats.batches += 1
-            self.stats.writer_high_water = high_water
-        elif kind == "dropped":
-            self.stats.dropped += message[1]
-            self._written_bytes += message[2]
-            if not self._dropping:  # once per failure, not once per batch
-                self._dropping = True
-                log.warning("the recording buffer is full: dropping the oldest frames, counted on their sessions")
-        elif kind == "lost":
-            self.stats.lost_at_exit += message[1]
-        elif kind == "error":
-            log.error(
-                "recording cannot write: %s; forwarding goes on, frames wait in the writer's buffer "
-                "(up to %.0f MB) and are written when it can",
-                message[1],
-                self.buffer_bytes / 1e6,
-            )
-        elif kind == "recovered":
-            self._dropping = False
-            log.warning("recording writes again")
-
-    def _fail(self, reason: str) -> None:
-        if self._failed is None:
-            self._failed = reason
-            log.error("recording stopped: %s; traffic is still forwarded", reason)

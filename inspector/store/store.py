@@ -28,6 +28,12 @@ backend implements so that no caller changes):
   changes: `update_session(uid=...)` is a `ValueError`) and the `host` that recorded it (the
   caller's, `recording_host()` for a tap; None when unknown). `session_id_for_uid(uid)` finds
   a session by uid (None when absent): how a push or an import tells it already has one.
+- Many sessions (a list view pages them, as it pages events): `session_ids(sort=, search=)`
+  gives the ids in the order of one of `SESSION_SORTS` (as `SessionInfo` reads: an orphaned
+  open session sorts and matches as interrupted; unknown durations last; ties newest first),
+  keeping those whose id, model, source, status, label, path, client address or target URL
+  holds every word of `search` (ASCII case folded; `%` and `_` are plain characters); `sessions_at(ids)` the sessions of a page
+  of them, in that order; `session_count()` how many there are.
 - Events: `append_events` numbers a session's events 1, 2, 3, ... densely in arrival order;
   `import_session` writes a session and all its frames atomically (all or nothing).
   `last_seq`, `count`, `type_counts` (most frequent first; untyped frames under ''), `page`
@@ -42,7 +48,8 @@ backend implements so that no caller changes):
   frame comes whole, with `audio_size` None. A backend that keeps audio inline may hand out every
   frame whole. What a diff needs: the length of each audio chunk, without encoding megabytes of
   it back to base64 (`audio="frame"`, the default, gives the exact frame).
-(The reading half of this API is `inspector.store._reads.EventReads`, the leases'
+(The reading half of this API is `inspector.store._reads.EventReads`, the sorted and searched
+session ids `inspector.store._session_list.SessionList`, the leases'
 `inspector.store.leases.LeaseMethods`, what both backends do alike
 `inspector.store._shared.SharedMethods`: all mixed into `Store`.)
 
@@ -54,7 +61,10 @@ backend implements so that no caller changes):
   every dead holder's lease, writing `interrupted` into its open sessions, then returns a new
   lease for the calling process; `create_session(..., lease=...)` ties a session to it;
   `renew_lease(lease)` is called every few seconds while the process lives; `release_lease(lease,
-  reason)` interrupts what is still open under it and drops it. `session`/`sessions` report an
+  reason)` interrupts what is still open under it and drops it; `adopt_sessions(lease, ids)`
+  lets a recorder whose writer died and was replaced take over the sessions it was recording
+  (tied to the new lease; those the death made `interrupted` are `open` again, the orphan's
+  error and end time cleared; sessions that ended otherwise are left alone). `session`/`sessions` report an
   open session whose holder is dead as `interrupted` at once, without writing, and
   `data_version()` changes when a holder dies. A backend decides "dead" in its own way, but it
   must be decided by a reader without the holder's help: here, on one machine, by the holder's
@@ -92,6 +102,7 @@ from inspector.store._codec import (
     session_from_row,
 )
 from inspector.store._reads import PAGE_ROWS, AudioRead, EventReads
+from inspector.store._session_list import SESSION_SORTS, SessionList
 from inspector.store._shared import SharedMethods
 from inspector.store._sqlite import Transaction, guarded, store_error
 from inspector.store.files import create_private_file
@@ -104,7 +115,7 @@ from inspector.store.values import (
 )
 from inspector.store.views import ensure_views
 
-__all__ = ["PAGE_ROWS", "AudioRead", "Store"]
+__all__ = ["PAGE_ROWS", "SESSION_SORTS", "AudioRead", "Store"]
 
 
 _READ_ONLY_DIRECTORY = "is its directory read-only? SQLite keeps its -wal and -shm files there"
@@ -117,7 +128,7 @@ def _read_only(path: Path) -> str:
     )
 
 
-class Store(EventReads, LeaseMethods, SharedMethods):
+class Store(EventReads, SessionList, LeaseMethods, SharedMethods):
     """A recordings database in one SQLite file. See the module docstring for the contract."""
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True, busy_timeout: float = 10.0) -> None:
@@ -213,6 +224,20 @@ class Store(EventReads, LeaseMethods, SharedMethods):
             sql += " LIMIT ?"
             params.append(limit)
         return self._with_owners([session_from_row(row) for row in self._db.query(sql, params)])
+
+    @guarded
+    def sessions_at(self, session_ids: Sequence[int]) -> list[SessionInfo]:
+        """The sessions of these ids, in this order (ids deleted meanwhile are left out)."""
+        ids = list(session_ids)
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        rows = {row["id"]: row for row in self._db.query(f"SELECT * FROM sessions WHERE id IN ({marks})", ids)}
+        return self._with_owners([session_from_row(rows[i]) for i in ids if i in rows])
+
+    @guarded
+    def session_count(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM sessions").fetchone()[0])
 
     @guarded
     def session(self, session_id: int) -> SessionInfo:

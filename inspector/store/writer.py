@@ -1,10 +1,11 @@
 """The recorder's writer process (started by `Recorder.start`).
 
-argv: database path, buffer limit in bytes, seconds to go on trying after the tap's end of the
-pipe closed. Reads pickled batches from stdin (written by `Recorder`'s feeder thread) in a
-reader thread into a bounded `Buffer`, and commits them from the main thread, one transaction
-per batch. Answers on stdout: the row ids of new sessions and what it committed, dropped or
-could not write, and the first error of each kind of failure.
+argv: buffer limit in bytes, seconds to go on trying after the tap's end of the pipe closed; the
+database (path or URL) in the environment variable `WRITER_DB_ENV`. Reads pickled batches of items from stdin (`inspector.store._wire`) in a reader
+thread into a bounded `Buffer`, and commits them from another, one transaction per batch
+(`inspector.store._batch`). Answers on stdout (pickled): the row ids of new sessions, the
+sessions ended, what it committed (up to which item number), dropped or could not write, and
+the first error of each kind of failure.
 
 No failure stops recording for good: a commit that fails (disk full, the write lock held by
 another process, an I/O error) leaves its batch in the buffer, is reported once with its real
@@ -13,10 +14,6 @@ oldest are dropped and counted on their session's row (`unrecorded_frames`).
 
 It runs at a lower CPU priority than the relay and ignores the signals that stop the tap: at end
 of input it commits what it can within the drain time, ends its lease and exits.
-
-Batch items: `(OPEN, key, fields)`, `(FRAME, key, is_server, t_ns, data)`, `(UPDATE, key,
-fields)`, `(LOST, key, frames)` (frames the tap itself could not queue), where `key` is the
-recorder's name for a session until its row id is known.
 """
 
 from __future__ import annotations
@@ -31,15 +28,15 @@ import threading
 import time
 from typing import Any, BinaryIO
 
-from inspector.protocol import Direction
-from inspector.store._buffer import FRAME, LOST, OPEN, UPDATE, Buffer
-from inspector.store._codec import EventRow, FrameRow, event_rows
+from inspector.store._batch import Sessions, write_batch
+from inspector.store._buffer import Buffer
+from inspector.store._wire import FRAME, OPEN, WRITER_DB_ENV, Item, numbered
 from inspector.store.factory import open_store
 from inspector.store.leases import RENEW_SECONDS
 from inspector.store.store import Store
-from inspector.store.values import FrameIn, StoreError
+from inspector.store.values import StoreError
 
-__all__ = ["FRAME", "LOST", "OPEN", "UPDATE", "main", "serve", "write_batch"]
+__all__ = ["main", "serve"]
 
 BATCH_ITEMS = 4096
 RETRY_PAUSE = 0.2  # seconds between two attempts at a commit that failed
@@ -51,88 +48,6 @@ CATCH_UP_FULL_POLLS = 4  # the pipe full this many polls in a row: the idle read
 STOPPED = "the tap stopped without closing the session"
 
 
-class _Sessions:
-    """What the writer knows of each session it records, by key: row id, last seq, lost frames."""
-
-    def __init__(self) -> None:
-        self.ids: dict[int, int] = {}
-        self.seqs: dict[int, int] = {}
-        self.gone: set[int] = set()  # keys whose row was deleted while recording
-        self.lost: dict[int, int] = {}  # frames dropped, not yet counted on their row
-
-    def save(self) -> tuple[Any, ...]:
-        return dict(self.ids), dict(self.seqs), set(self.gone), dict(self.lost)
-
-    def restore(self, saved: tuple[Any, ...]) -> None:
-        self.ids, self.seqs, self.gone, self.lost = saved
-
-
-def write_batch(
-    store: Store, sessions: _Sessions, batch: list[tuple[Any, ...]], lease: int | None = None
-) -> tuple[dict[int, int], int, int]:
-    """Commit one batch; returns (sessions opened: key → row id, frames written, bytes taken).
-    On failure the caller restores `sessions` (the transaction was rolled back).
-
-    A session deleted while it is recorded (by another process) loses its later frames, with one
-    warning, and the other sessions go on being recorded (that used to stop the writer)."""
-    opened: dict[int, int] = {}
-    events: list[EventRow] = []
-    bodies: list[FrameRow] = []
-    per_session: dict[int, list[EventRow]] = {}
-    updates: list[tuple[int, dict[str, Any]]] = []
-    size = 0
-    with store.transaction():
-        _forget_deleted(store, sessions, batch)
-        for item in batch:
-            kind, key = item[0], item[1]
-            if kind == FRAME:
-                _, _, is_server, t_ns, data = item
-                size += len(data)
-                if key in sessions.gone:
-                    continue
-                session_id = sessions.ids[key]
-                seq = sessions.seqs[key] = sessions.seqs[key] + 1
-                direction = Direction.SERVER if is_server else Direction.CLIENT
-                event, body = event_rows(session_id, seq, FrameIn(direction, t_ns, data))
-                events.append(event)
-                bodies.append(body)
-                per_session.setdefault(session_id, []).append(event)
-            elif kind == OPEN:
-                sessions.ids[key] = opened[key] = store.create_session(lease=lease, **item[2])
-                sessions.seqs[key] = 0
-            elif kind == LOST:
-                sessions.lost[key] = sessions.lost.get(key, 0) + item[2]
-            elif key not in sessions.gone:
-                updates.append((sessions.ids[key], item[2]))
-        store.insert_rows(events, bodies)
-        for session_id, rows in per_session.items():
-            store.add_counts(session_id, rows)
-        for session_id, fields in updates:
-            store.update_session(session_id, **fields)
-        for key in [k for k in sessions.lost if k in sessions.ids]:
-            if key not in sessions.gone:
-                store.add_unrecorded(sessions.ids[key], sessions.lost[key])
-            del sessions.lost[key]
-    return opened, len(events), size
-
-
-def _forget_deleted(store: Store, sessions: _Sessions, batch: list[tuple[Any, ...]]) -> None:
-    """Mark the sessions of this batch whose rows were deleted since the last one."""
-    keys = {item[1] for item in batch if item[0] != OPEN and item[1] in sessions.ids} - sessions.gone
-    if not keys:
-        return
-    alive = store.existing(sessions.ids[key] for key in keys)
-    for key in keys:
-        if sessions.ids[key] not in alive:
-            sessions.gone.add(key)
-            print(
-                f"inspector: session {sessions.ids[key]} was deleted while it was being recorded; "
-                "its later frames are not recorded",
-                file=sys.stderr,
-                flush=True,
-            )
-
-
 class _Writer:
     """Take a batch, commit it, retry what failed, answer the tap; from two threads in turn."""
 
@@ -141,12 +56,12 @@ class _Writer:
         self.buffer = buffer
         self.sink = sink
         self.drain_seconds = drain_seconds
-        self.sessions = _Sessions()
+        self.sessions = Sessions()
         self.lease: int | None = None
         self.renewed = time.monotonic()
         self.failing: str | None = None  # the cause of the failure under way, reported once
         self.lock = threading.Lock()  # one thread writes at a time: the idle one or the catch-up one
-        self.batch: list[tuple[Any, ...]] = []  # taken from the buffer, not committed yet
+        self.batch: list[Item] = []  # taken from the buffer, not committed yet
         self.deadline: float | None = None  # set once the tap has closed the pipe
         self.finished = False
 
@@ -201,12 +116,12 @@ class _Writer:
                 return self._finish()
             return "retry"
 
-    def _commit(self, batch: list[tuple[Any, ...]]) -> bool:
+    def _commit(self, batch: list[Item]) -> bool:
         saved = self.sessions.save()
         try:
             if self.lease is None:
                 self.lease = self.store.take_lease()
-            opened, frames, size = write_batch(self.store, self.sessions, batch, self.lease)
+            done = write_batch(self.store, self.sessions, batch, self.lease)
         except StoreError as exc:
             self.sessions.restore(saved)
             self._report(str(exc))
@@ -215,19 +130,20 @@ class _Writer:
             self.sessions.restore(saved)
             self._report(f"{type(exc).__name__}: {exc} (one batch not recorded)")
             for item in batch:
-                if item[0] == FRAME:
-                    self.sessions.lost[item[1]] = self.sessions.lost.get(item[1], 0) + 1
-                elif item[0] == OPEN:  # its frames to come have nowhere to go
-                    self.sessions.gone.add(item[1])
-                    self.sessions.ids[item[1]] = 0
-            lost = [item for item in batch if item[0] == FRAME]
-            self.answer("dropped", len(lost), sum(len(item[4]) for item in lost))
+                if item.kind == FRAME:
+                    self.sessions.lost[item.key] = self.sessions.lost.get(item.key, 0) + 1
+                elif item.kind == OPEN:  # its frames to come have nowhere to go
+                    self.sessions.gone.add(item.key)
+                    self.sessions.ids[item.key] = 0
+            lost = [item for item in batch if item.kind == FRAME]
+            self.answer("dropped", len(lost), sum(len(item.payload) for item in lost))
+            self.answer("batch", {}, [], 0, self.buffer.high_water, batch[-1].number + 1)
             return True
         if self.failing is not None:
             self.failing = None
             self.answer("recovered")
         self.renewed = time.monotonic()  # a commit is as good as a renewal for a local reader
-        self.answer("batch", opened, frames, size, self.buffer.high_water)
+        self.answer("batch", done.opened, done.ended, done.frames, self.buffer.high_water, done.upto)
         return True
 
     def _report(self, cause: str) -> None:
@@ -258,9 +174,9 @@ class _Writer:
         left = self.batch + self.buffer.take(1 << 62, timeout=0)
         lost = dict(self.sessions.lost)
         for item in left:
-            if item[0] == FRAME:
-                lost[item[1]] = lost.get(item[1], 0) + 1
-        self.answer("lost", sum(1 for item in left if item[0] == FRAME))
+            if item.kind == FRAME:
+                lost[item.key] = lost.get(item.key, 0) + 1
+        self.answer("lost", sum(1 for item in left if item.kind == FRAME))
         try:
             # Out of time, the database may still take a small write: say on each session's
             # row what it lost. (Out of room or locked, this fails like the rest.)
@@ -285,6 +201,7 @@ class _Reader:
         self.source = source
         self.buffer = buffer
         self.lock = threading.Lock()
+        self.read = 0  # items read: the next one's number
         try:
             self.capacity = fcntl.fcntl(source.fileno(), fcntl.F_GETPIPE_SZ)
         except (AttributeError, OSError, ValueError):
@@ -301,11 +218,14 @@ class _Reader:
             if self.buffer.closed:
                 return False
             try:
-                self.buffer.put(pickle.load(self.source))
-                return True
+                items = numbered(pickle.load(self.source), self.read)
             except (EOFError, OSError, pickle.UnpicklingError):
-                self.buffer.close()
+                self.buffer.close()  # (a batch cut short by the tap's death is not one)
                 return False
+            self.read += len(items)
+            if items:
+                self.buffer.put(items)
+            return True
 
     def pending(self) -> int:
         """Bytes waiting in the pipe (the feeder blocks on a full pipe when nobody reads)."""
@@ -365,5 +285,6 @@ def _lower_priority() -> None:
 def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
-    db_path, limit, drain = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    db_path = os.environ.pop(WRITER_DB_ENV)
+    limit, drain = int(sys.argv[1]), float(sys.argv[2])
     return serve(db_path, sys.stdin.buffer, sys.stdout.buffer, limit=limit, drain_seconds=drain)

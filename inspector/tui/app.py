@@ -20,9 +20,10 @@ from inspector.tui.screens.replay import ReplayScreen
 from inspector.tui.screens.session import SessionScreen
 from inspector.tui.screens.sessions import SessionsScreen
 from inspector.tui.screens.turns import TurnsScreen
-from inspector.tui.widgets._keys import TABLE_BINDINGS
+from inspector.tui.widgets._keys import HELP_BINDING, TABLE_BINDINGS
 from inspector.tui.widgets.diff_list import DiffList
 from inspector.tui.widgets.event_list import EventList
+from inspector.tui.widgets.sessions_table import SessionsTable
 
 __all__ = ["InspectorApp", "make_app"]
 
@@ -89,15 +90,19 @@ class InspectorApp(App[None]):
             Binding("enter", "", "apply the filter"),
             Binding("escape", "", "back to the event list"),
         ]
-        return [
+        sections = [
             ("Everywhere", list(self.BINDINGS)),
-            ("Sessions", [*SessionsScreen.BINDINGS, *TABLE_BINDINGS]),
+            ("Sessions", [*SessionsScreen.BINDINGS, *SessionsTable.BINDINGS]),
             ("Session", list(SessionScreen.BINDINGS)),
             ("Event list", list(EventList.BINDINGS)),
             ("Filter bar", filter_keys),
             ("Turns", [*TurnsScreen.BINDINGS, *TABLE_BINDINGS]),
             ("Diff", [*DiffScreen.BINDINGS, *DiffList.BINDINGS]),
             ("Replay", list(ReplayScreen.BINDINGS)),
+        ]
+        # "? Help" is listed once, under Everywhere (each screen repeats it for its footer).
+        return [
+            (title, [b for b in keys if b is not HELP_BINDING or title == "Everywhere"]) for title, keys in sections
         ]
 
     def action_help(self) -> None:
@@ -115,7 +120,7 @@ class InspectorApp(App[None]):
         if namespace is None:
             return
         for binding in screen.BINDINGS:
-            if not isinstance(binding, Binding) or not binding.description:
+            if not isinstance(binding, Binding) or not binding.description or binding is HELP_BINDING:
                 continue
             title = binding.description + ("…" if binding.action in _ASKS else "")
             yield SystemCommand(

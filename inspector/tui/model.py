@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from inspector.audio import bytes_per_ms
-from inspector.display import format_bytes, format_duration, format_offset, short_id
+from inspector.display import format_bytes, format_duration, format_offset
 from inspector.protocol import AUDIO_FIELDS, Direction, audio_summary
 from inspector.store import Event
 
@@ -28,7 +28,7 @@ class RowCells:
     offset: str
     arrow: str
     type: str
-    ids: str
+    ids: tuple[str, ...]  # item, response and call id, whole (the list shortens them if it must)
     size: str
     summary: str
     client: bool
@@ -36,9 +36,7 @@ class RowCells:
 
 
 def row_cells(ev: Event) -> RowCells:
-    # 10 characters an id (`item_…x9Qz`): the tail tells a session's ids apart, and two fit
-    # the event list's ids column.
-    ids = " ".join(short_id(v, 10) for v in (ev.item_id, ev.response_id, ev.call_id) if v)
+    ids = tuple(v for v in (ev.item_id, ev.response_id, ev.call_id) if v)
     return RowCells(
         seq=str(ev.seq),
         offset=format_offset(ev.t_ns),

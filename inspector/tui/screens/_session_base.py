@@ -10,7 +10,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Static
 
-from inspector.display import SIDEBAND_NOTE, format_bytes, format_duration
+from inspector.display import SIDEBAND_NOTE, fit_end, format_bytes, format_duration
 from inspector.protocol import call_id_of
 from inspector.store import Event, SessionInfo, SessionStatus, Store, is_database_file
 from inspector.store.filter import CompiledFilter
@@ -68,15 +68,18 @@ class SessionScreenBase(Screen[None]):
         if info is None:
             self.query_one("#session-title", Static).update(f"session {self.session_id} (not found)")
             return
-        parts = [
-            f"session {info.id}" + (f" [{info.label}]" if info.label else ""),
-            info.model or "-",
-            info.source,
-            info.status,
-            f"{plural(info.events, 'event')} ({info.client_events} → / {info.server_events} ←)",
+        # What matters most first (the error count within 80 columns), a long label cut short.
+        label = f" [{fit_end(info.label, 20)}]" if info.label else ""
+        parts = [f"session {info.id}{label}", str(info.status)]
+        if self.follow and self.live:
+            parts.append("● following")
+        parts += [
             plural(info.error_events, "error"),
+            f"{plural(info.events, 'event')} ({info.client_events} → / {info.server_events} ←)",
             format_duration(info.duration),
             format_bytes(info.bytes),
+            info.model or "-",
+            info.source,
         ]
         if info.unrecorded_frames:
             parts.append(f"{info.unrecorded_frames} frames not recorded")
@@ -84,8 +87,6 @@ class SessionScreenBase(Screen[None]):
             parts.append(f"call {call_id}")
         if info.source == "attach":
             parts.append(SIDEBAND_NOTE.split(":")[0])  # "only what the sideband saw"
-        if self.follow and self.live:
-            parts.append("● following")
         self.query_one("#session-title", Static).update(" · ".join(parts))
 
     def update_filter_status(self, note: str = "") -> None:

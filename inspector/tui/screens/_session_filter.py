@@ -12,6 +12,7 @@ from inspector.store import open_store
 from inspector.store.filter import CompiledFilter
 from inspector.tui.db import DB_ERRORS
 from inspector.tui.screens._session_base import SessionScreenBase
+from inspector.tui.widgets.event_list import EventList
 from inspector.tui.widgets.filter_bar import FilterBar
 
 __all__ = ["Filtering"]
@@ -97,8 +98,13 @@ class Filtering(SessionScreenBase):
         if not worker.is_cancelled:
             self.app.call_from_thread(self._filter_done, compiled, seqs, total, keep, elapsed)
 
+    def _torn_down(self) -> bool:
+        """A worker's answer can arrive while the app closes the screen: the widgets it would
+        update (the list, the filter bar's status line) are gone, or going, one by one."""
+        return not (self.query(EventList) and self.query("#filter-status"))
+
     def _filter_done(self, compiled: CompiledFilter, seqs: array, total: int, keep: int | None, elapsed: float) -> None:
-        if compiled is not self.filter:
+        if compiled is not self.filter or self._torn_down():
             return
         el = self.event_list
         el.total = max(el.total, total)
@@ -108,6 +114,6 @@ class Filtering(SessionScreenBase):
         self.update_filter_status(f"{elapsed * 1000:.0f} ms" if elapsed >= 0.1 else "")
 
     def _filter_failed(self, compiled: CompiledFilter, error: str) -> None:
-        if compiled is self.filter:
+        if compiled is self.filter and not self._torn_down():
             self.update_filter_status(f"filter failed: {error}")
             self.notify(f"filter failed: {error}", severity="error", markup=False)

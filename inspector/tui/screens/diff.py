@@ -24,6 +24,7 @@ from textual.worker import get_current_worker
 from inspector.diff import MISSING, DiffOptions, DiffReport, Mode, RowKind, Side, diff_sides
 from inspector.store import Event, Store
 from inspector.tui.db import worker_store
+from inspector.tui.widgets._keys import HELP_BINDING
 from inspector.tui.widgets.diff_list import DiffList, EventReader
 
 __all__ = ["DiffScreen", "DiffSource"]
@@ -37,6 +38,7 @@ class DiffScreen(Screen[None]):
     NAMESPACE = "diff"
     HELP_SECTION = "Diff"
     BINDINGS = [
+        HELP_BINDING,
         Binding("n", "next_difference", "Next diff"),
         Binding("N", "previous_difference", "Prev diff"),
         Binding("m", "switch_mode", "Mode"),

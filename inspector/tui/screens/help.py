@@ -57,7 +57,7 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 84; height: 90%; border: thick $primary; background: $panel; padding: 0 1;
+        width: 84; max-width: 100%; height: 90%; border: thick $primary; background: $panel; padding: 0 1;
     }
     """
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close help")]

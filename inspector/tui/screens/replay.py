@@ -21,6 +21,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, ProgressBar,
 
 from inspector.replay.plan import Pace, ReplayPlan
 from inspector.replay.runner import ReplayOptions, ReplayResult
+from inspector.tui.widgets._keys import HELP_BINDING
 
 __all__ = ["ReplayScreen", "ReplaySettings"]
 
@@ -59,6 +60,7 @@ class ReplayScreen(Screen[None]):
     NAMESPACE = "replay"
     HELP_SECTION = "Replay"
     BINDINGS = [
+        HELP_BINDING,
         Binding("ctrl+r", "start", "Replay"),
         Binding("escape", "back", "Back / stop"),
     ]

@@ -18,6 +18,7 @@ from inspector.tui.screens._session_export import Exporting
 from inspector.tui.screens._session_filter import Filtering
 from inspector.tui.screens._session_live import LiveTail
 from inspector.tui.screens._session_nav import Navigation
+from inspector.tui.widgets._keys import HELP_BINDING
 from inspector.tui.widgets.event_detail import EventDetail
 from inspector.tui.widgets.event_list import EventList
 from inspector.tui.widgets.filter_bar import FilterBar
@@ -29,6 +30,7 @@ class SessionScreen(LiveTail, DetailPane, Filtering, Navigation, Exporting):
     NAMESPACE = "session"
     HELP_SECTION = "Session"
     BINDINGS = [
+        HELP_BINDING,
         Binding("slash", "focus_filter", "Filter"),
         Binding("escape", "back", "Back"),
         Binding("enter", "toggle_detail", "Detail", show=False),

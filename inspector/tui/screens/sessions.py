@@ -1,4 +1,6 @@
-"""The home screen: every recorded session, newest first, kept up to date while a tap records."""
+"""The home screen: every recorded session, newest first, kept up to date while a tap records.
+Sorting and searching happen in the store (`Store.session_ids`): the screen holds the ordered
+ids, the table reads the sessions on screen."""
 
 from __future__ import annotations
 
@@ -8,23 +10,23 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
-from inspector.store import SessionInfo, SessionStatus, show_db
+from inspector.store import SESSION_SORTS, SessionStatus, show_db
 from inspector.tui.db import DB_ERRORS, worker_store
 from inspector.tui.screens.dialogs import ConfirmScreen, PromptScreen
-from inspector.tui.sessions_model import COLUMN_SORTS, SORTS, match_session, sort_sessions
+from inspector.tui.widgets._keys import HELP_BINDING
 from inspector.tui.widgets.sessions_table import SessionsTable
 
 __all__ = ["SessionsScreen"]
 
-_SORT_ORDER = list(SORTS)
 _STILL_RECORDING = "session {} is still being recorded; stop the tap first"
 
 
 class SessionsScreen(Screen[None]):
     NAMESPACE = "sessions"
     BINDINGS = [
+        HELP_BINDING,
         Binding("enter", "open", "Open", show=True),
         Binding("slash", "search", "Filter"),
         Binding("s", "sort", "Sort"),
@@ -49,7 +51,7 @@ class SessionsScreen(Screen[None]):
         self.sort = "started"
         self.search = ""
         self.marked: list[int] = []
-        self.sessions: list[SessionInfo] = []
+        self.total = 0  # sessions in the database (the table shows those the search matches)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="sessions-title")
@@ -63,30 +65,29 @@ class SessionsScreen(Screen[None]):
         return self.query_one(SessionsTable)
 
     def on_mount(self) -> None:
-        self.reload()
         self.table.focus()
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self) -> None:  # also when first shown: the one read before the first paint
         self.reload()
 
     def on_database_changed(self) -> None:  # posted by the app when another connection commits
         self.reload()
 
     def reload(self) -> None:
-        try:
-            self.sessions = self.app.store.sessions()  # type: ignore[attr-defined]
-        except Exception as exc:
-            self.notify(f"cannot read sessions: {exc}", severity="error", markup=False)
-            return
         self.refresh_table()
 
     def refresh_table(self) -> None:
-        shown = [s for s in self.sessions if match_session(s, self.search)] if self.search else self.sessions
-        shown = sort_sessions(shown, self.sort)
-        self.table.show(shown, set(self.marked))
-        self.set_class(not self.sessions, "-empty")
+        store = self.app.store  # type: ignore[attr-defined]
+        try:
+            ids = store.session_ids(sort=self.sort, search=self.search)
+            self.total = store.session_count() if self.search else len(ids)
+        except Exception as exc:
+            self.notify(f"cannot read sessions: {exc}", severity="error", markup=False)
+            return
+        self.table.show(ids, set(self.marked), store.sessions_at)
+        self.set_class(not self.total, "-empty")
         db = self.app.db_path  # type: ignore[attr-defined]
-        parts = [f"{len(shown)} of {len(self.sessions)} sessions" if self.search else f"{len(self.sessions)} sessions"]
+        parts = [f"{len(ids)} of {self.total} sessions" if self.search else f"{self.total} sessions"]
         parts.append(f"sorted by {self.sort}")
         if self.search:
             parts.append(f"filter “{self.search}”")
@@ -99,16 +100,14 @@ class SessionsScreen(Screen[None]):
 
     # -- actions -----------------------------------------------------------------------------
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_sessions_table_opened(self, event: SessionsTable.Opened) -> None:
         event.stop()
         self.action_open()
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+    def on_sessions_table_sort_picked(self, event: SessionsTable.SortPicked) -> None:
         event.stop()
-        sort = COLUMN_SORTS.get(str(event.label))
-        if sort:
-            self.sort = sort
-            self.refresh_table()
+        self.sort = event.sort
+        self.refresh_table()
 
     def action_open(self) -> None:
         session_id = self.table.selected_id
@@ -136,7 +135,7 @@ class SessionsScreen(Screen[None]):
             self.refresh_table()
 
     def action_sort(self) -> None:
-        self.sort = _SORT_ORDER[(_SORT_ORDER.index(self.sort) + 1) % len(_SORT_ORDER)]
+        self.sort = SESSION_SORTS[(SESSION_SORTS.index(self.sort) + 1) % len(SESSION_SORTS)]
         self.refresh_table()
         self.notify(f"sorted by {self.sort}", timeout=2)
 
@@ -168,7 +167,8 @@ class SessionsScreen(Screen[None]):
         session_id = self.table.selected_id
         if session_id is None:
             return
-        current = next((s.label for s in self.sessions if s.id == session_id), None) or ""
+        info = self.table.selected
+        current = (info.label if info else None) or ""
 
         def done(label: str | None) -> None:
             if label is not None:
@@ -192,7 +192,7 @@ class SessionsScreen(Screen[None]):
         session_id = self.table.selected_id
         if session_id is None:
             return
-        info = next((s for s in self.sessions if s.id == session_id), None)
+        info = self.table.selected
         if info is not None and info.status == SessionStatus.OPEN:
             self.notify(_STILL_RECORDING.format(session_id), severity="warning")
             return

@@ -14,21 +14,31 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, get_current_worker
 
+from inspector.display import LATENCIES
 from inspector.formats.wav import wav_name, wav_paths
 from inspector.store import Event
 from inspector.tui.db import worker_store
 from inspector.tui.messages import DatabaseChanged
 from inspector.tui.screens.dialogs import ConfirmScreen, PromptScreen
+from inspector.tui.widgets._keys import HELP_BINDING
 from inspector.tui.widgets.turns_table import TurnsTable
 from inspector.turns import INPUT_AUDIO_TYPES, OUTPUT_AUDIO_TYPES, Turn, is_slow, read_turns, slow_threshold
 
 __all__ = ["TurnsScreen"]
+
+# What the latency columns measure, in their names (`display.LATENCIES`), and the bar.
+_LEGEND = (
+    "from the input (its commit or response.create) to "
+    + ", ".join(f"{name} {what}" for _, name, what in LATENCIES)
+    + "; bar: ░ →created ▒ →output █ →done"
+)
 
 
 class TurnsScreen(Screen[int | None]):
     NAMESPACE = "turns"
     HELP_SECTION = "Turns"
     BINDINGS = [
+        HELP_BINDING,
         Binding("enter", "open_turn", "Go to turn"),
         Binding("w", "export_audio(True)", "Turn audio as WAV"),
         Binding("W", "export_audio(False)", "Session audio as WAV"),
@@ -36,7 +46,7 @@ class TurnsScreen(Screen[int | None]):
     ]
     DEFAULT_CSS = """
     TurnsScreen > #turns-title { height: 1; padding: 0 1; background: $primary-background; }
-    TurnsScreen > #turns-legend { height: 1; padding: 0 1; color: $text-muted; }
+    TurnsScreen > #turns-legend { height: auto; padding: 0 1; color: $text-muted; }
     """
 
     def __init__(self, session_id: int) -> None:
@@ -46,11 +56,7 @@ class TurnsScreen(Screen[int | None]):
 
     def compose(self) -> ComposeResult:
         yield Static(f"session {self.session_id} · turns · loading…", id="turns-title", markup=False)
-        yield Static(
-            "the bar: ░ input → response.created  ▒ → first text/audio  █ → last response.done",
-            id="turns-legend",
-            markup=False,
-        )
+        yield Static(_LEGEND, id="turns-legend", markup=False)
         yield TurnsTable(id="turns-table")
         yield Footer()
 
@@ -87,8 +93,8 @@ class TurnsScreen(Screen[int | None]):
         n_slow = sum(1 for t in turns if is_slow(t, slow))
         count = f"{len(turns)} turn{'' if len(turns) == 1 else 's'}"
         self.query_one("#turns-title", Static).update(
-            f"session {self.session_id} · {count} · latencies in ms from each turn's input (its commit or "
-            f"response.create) · {n_slow} slow (> {slow:,.0f} ms to first output)"
+            f"session {self.session_id} · {count} · {n_slow} slow (→output > {slow:,.0f} ms) · "
+            "latencies in ms from each turn's input"
         )
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

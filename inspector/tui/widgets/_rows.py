@@ -44,7 +44,10 @@ ROW_BINDINGS = [
 
 
 class CursorRows(ScrollView, can_focus=True):
-    """A ScrollView of `row_count` one-line rows with a cursor."""
+    """A ScrollView of `row_count` one-line rows with a cursor, under `HEADER` fixed lines
+    (`_render_header` draws them; they stay put while the rows scroll)."""
+
+    HEADER = 0
 
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
@@ -60,9 +63,18 @@ class CursorRows(ScrollView, can_focus=True):
         """One row's line (rendered once per row, width, cursor and focus; then cached)."""
         raise NotImplementedError
 
+    def _render_header(self, y: int, width: int) -> Strip:
+        raise NotImplementedError
+
+    @property
+    def rows_on_screen(self) -> int:
+        return self.scrollable_content_region.height - self.HEADER
+
     def render_line(self, y: int) -> Strip:
-        row = self.scroll_offset.y + y
         width = self.scrollable_content_region.width
+        if y < self.HEADER:
+            return self._render_header(y, width)
+        row = self.scroll_offset.y + y - self.HEADER
         if row >= self.row_count:
             return Strip.blank(width, self.rich_style)
         key = (row, width, row == self.cursor, self.has_focus)
@@ -80,17 +92,20 @@ class CursorRows(ScrollView, can_focus=True):
     def row_clicked(self, row: int, chain: int) -> None:
         """A click on `row` (the cursor is there already); `chain` 2 is a double click."""
 
+    def header_clicked(self, x: int) -> None:
+        """A click on the header, `x` cells from its left."""
+
     def move_cursor(self, row: int, *, center: bool = False) -> None:
         row = max(0, min(row, self.row_count - 1)) if self.row_count else 0
         old, self.cursor = self.cursor, row
         if old != row:
-            self.refresh_line(old)
-            self.refresh_line(row)
+            self.refresh_line(old + self.HEADER)
+            self.refresh_line(row + self.HEADER)
         self._scroll_to_cursor(center=center)
         self.cursor_moved()
 
     def _scroll_to_cursor(self, center: bool = False) -> None:
-        height = self.scrollable_content_region.height
+        height = self.rows_on_screen
         if height <= 0:
             self.call_after_refresh(self._scroll_to_cursor, center)
             return
@@ -109,10 +124,10 @@ class CursorRows(ScrollView, can_focus=True):
         self.move_cursor(self.cursor + 1)
 
     def action_page_up(self) -> None:
-        self.move_cursor(self.cursor - max(1, self.scrollable_content_region.height - 1))
+        self.move_cursor(self.cursor - max(1, self.rows_on_screen - 1))
 
     def action_page_down(self) -> None:
-        self.move_cursor(self.cursor + max(1, self.scrollable_content_region.height - 1))
+        self.move_cursor(self.cursor + max(1, self.rows_on_screen - 1))
 
     def action_first(self) -> None:
         self.move_cursor(0)
@@ -124,7 +139,10 @@ class CursorRows(ScrollView, can_focus=True):
         offset = event.get_content_offset(self)
         if offset is None:
             return
-        row = self.scroll_offset.y + offset.y
+        if offset.y < self.HEADER:
+            self.header_clicked(offset.x)
+            return
+        row = self.scroll_offset.y + offset.y - self.HEADER
         if row < self.row_count:
             self.focus()
             self.move_cursor(row)

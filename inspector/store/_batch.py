@@ -1,0 +1,131 @@
+"""What the writer process commits for one batch of items: session rows, frames, counts, losses.
+
+Everything goes through the `Store`'s public writing methods (`create_session`, `insert_rows`,
+`add_counts`, `update_session`, `add_unrecorded`, `adopt_sessions`), inside one transaction,
+and frames become rows through `frame_rows`, which redacts them: the same contract a second
+backend implements.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from inspector.store._codec import EventRow, FrameRow, frame_rows
+from inspector.store._wire import ADOPT, FRAME, LOST, OPEN, Item
+from inspector.store.store import Store
+from inspector.store.values import SessionStatus
+
+__all__ = ["Committed", "Sessions", "write_batch"]
+
+
+class Sessions:
+    """What the writer knows of each session it records, by key: row id, last seq, lost frames."""
+
+    def __init__(self) -> None:
+        self.ids: dict[int, int] = {}
+        self.seqs: dict[int, int] = {}
+        self.gone: set[int] = set()  # keys whose row was deleted while recording
+        self.lost: dict[int, int] = {}  # frames dropped, not yet counted on their row
+
+    def save(self) -> tuple[Any, ...]:
+        return dict(self.ids), dict(self.seqs), set(self.gone), dict(self.lost)
+
+    def restore(self, saved: tuple[Any, ...]) -> None:
+        self.ids, self.seqs, self.gone, self.lost = saved
+
+
+class Committed:
+    """What one commit did, for the tap: rows created (key → id), sessions ended (keys), frames
+    written, frame bytes taken, and the number after the batch's last item."""
+
+    def __init__(self) -> None:
+        self.opened: dict[int, int] = {}
+        self.ended: list[int] = []
+        self.frames = 0
+        self.size = 0
+        self.upto = 0
+
+
+def write_batch(store: Store, sessions: Sessions, batch: list[Item], lease: int | None = None) -> Committed:
+    """Commit one batch. On failure the caller restores `sessions` (the transaction was rolled
+    back).
+
+    A session deleted while it is recorded (by another process) loses its later frames, with one
+    warning, and the other sessions go on being recorded (that used to stop the writer)."""
+    done = Committed()
+    events: list[EventRow] = []
+    bodies: list[FrameRow] = []
+    per_session: dict[int, list[EventRow]] = {}
+    updates: list[tuple[int, dict[str, Any]]] = []
+    ids, seqs, gone = sessions.ids, sessions.seqs, sessions.gone
+    with store.transaction():
+        _forget_deleted(store, sessions, batch)
+        for item in batch:
+            kind, key = item.kind, item.key
+            if kind == FRAME:
+                done.size += len(item.payload)
+                if key in gone:
+                    continue
+                session_id = ids[key]
+                seq = seqs[key] = seqs[key] + 1
+                event, body = frame_rows(session_id, seq, item.flags, item.value, item.payload)
+                events.append(event)
+                bodies.append(body)
+                rows = per_session.get(session_id)
+                if rows is None:
+                    rows = per_session[session_id] = []
+                rows.append(event)
+            elif kind == OPEN:
+                ids[key] = done.opened[key] = store.create_session(lease=lease, **item.payload)
+                seqs[key] = 0
+            elif kind == ADOPT:
+                _adopt(store, sessions, key, item.value, lease)
+            elif kind == LOST:
+                sessions.lost[key] = sessions.lost.get(key, 0) + item.value
+            else:  # UPDATE
+                if item.payload.get("status", SessionStatus.OPEN) != SessionStatus.OPEN:
+                    done.ended.append(key)
+                if key not in gone:
+                    updates.append((ids[key], item.payload))
+        store.insert_rows(events, bodies)
+        for session_id, rows in per_session.items():
+            store.add_counts(session_id, rows)
+        for session_id, fields in updates:
+            store.update_session(session_id, **fields)
+        for key in [k for k in sessions.lost if k in ids]:
+            if key not in gone:
+                store.add_unrecorded(ids[key], sessions.lost[key])
+            del sessions.lost[key]
+    done.frames = len(events)
+    done.upto = batch[-1].number + 1 if batch else 0
+    return done
+
+
+def _adopt(store: Store, sessions: Sessions, key: int, session_id: int, lease: int | None) -> None:
+    """Take over a session that a writer which died was recording: its row, its last seq, and
+    its lease (the death made it read `interrupted`: it is open again)."""
+    sessions.ids[key] = session_id
+    if lease is not None:
+        store.adopt_sessions(lease, [session_id])
+    if not store.existing([session_id]):
+        sessions.gone.add(key)
+        return
+    sessions.seqs[key] = store.last_seq(session_id)
+
+
+def _forget_deleted(store: Store, sessions: Sessions, batch: list[Item]) -> None:
+    """Mark the sessions of this batch whose rows were deleted since the last one."""
+    keys = {item.key for item in batch if item.kind != OPEN and item.key in sessions.ids} - sessions.gone
+    if not keys:
+        return
+    alive = store.existing(sessions.ids[key] for key in keys)
+    for key in keys:
+        if sessions.ids[key] not in alive:
+            sessions.gone.add(key)
+            print(
+                f"inspector: session {sessions.ids[key]} was deleted while it was being recorded; "
+                "its later frames are not recorded",
+                file=sys.stderr,
+                flush=True,
+            )
