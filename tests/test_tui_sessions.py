@@ -4,17 +4,20 @@ the sessions on screen."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import pg_server as pg
 import pytest
 
 from inspector.protocol import Direction
-from inspector.store import SESSION_SORTS, FrameIn, SessionInfo, Store
+from inspector.store import SESSION_SORTS, FrameIn, SessionInfo, Store, open_store
 from tests.tui_helpers import running_app, settle
 
 MODELS = ("gpt-realtime", "gpt-realtime-mini", None)
 SOURCES = ("tap", "import", "replay")
 STATUSES = ("closed", "failed", "interrupted", "open")
+HOSTS = ("agent-1", "Agent-2", None, "agent-10")
 
 # The screen's sorts as it computed them in memory before the store did (newest first on ties):
 # the reference the SQL must agree with.
@@ -26,14 +29,20 @@ REFERENCE = {
     "model": (lambda s: (s.model or "", -s.started_at), False),
     "source": (lambda s: (s.source, -s.started_at), False),
     "status": (lambda s: (s.status, -s.started_at), False),
+    "host": (lambda s: (s.host or "", -s.started_at), False),
     "id": (lambda s: s.id, True),
 }
 
 
 def _matches(info: SessionInfo, text: str) -> bool:
-    fields = (info.id, info.model, info.source, info.status, info.label, info.path, info.client_addr, info.target_url)
+    fields = (
+        info.id, info.model, info.source, info.status, info.label, info.path, info.client_addr, info.target_url, info.host
+    )  # fmt: skip
     hay = " ".join(str(v) for v in fields if v).lower()
-    return all(word in hay for word in text.lower().split())
+    terms = text.lower().split()
+    hosts = [t[5:] for t in terms if t.startswith("host:") and len(t) > 5]
+    words = [t for t in terms if not (t.startswith("host:") and len(t) > 5)]
+    return all(word in hay for word in words) and (not hosts or (info.host or "").lower() in hosts)
 
 
 def _frames(i: int) -> list[FrameIn]:
@@ -48,9 +57,25 @@ def _frames(i: int) -> list[FrameIn]:
 @pytest.fixture(scope="module")
 def many(tmp_path_factory) -> Path:
     """60 sessions with every kind of tie: start times, durations (known, unknown, to the
-    close), models (one missing), sources, statuses, labels, errors."""
+    close), models (one missing), sources, statuses, labels, errors, hosts."""
     path = tmp_path_factory.mktemp("many") / "inspector.db"
-    with Store(path) as store, store.transaction():
+    _fill(path)
+    return path
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def many_anywhere(request, many) -> Iterator[Path | str]:
+    """The same 60 sessions, in SQLite, then in PostgreSQL."""
+    if request.param == "sqlite":
+        yield many
+        return
+    with pg.database_for_test(request.getfixturevalue("pg_server")) as url:
+        _fill(url)
+        yield url
+
+
+def _fill(path: Path | str) -> None:
+    with open_store(path) as store, store.transaction():
         for i in range(60):
             started = 1_000.0 + (i // 3) * 10  # three sessions to a start time
             store.import_session(
@@ -62,31 +87,35 @@ def many(tmp_path_factory) -> Path:
                 ended_at=started + i if i % 5 == 0 else None,
                 label=f"Customer {i % 7} 50%_off" if i % 2 else None,
                 client_addr=f"10.0.0.{i}:5000",
+                host=HOSTS[i % 4],
             )
-    return path
 
 
 @pytest.mark.parametrize("sort", SESSION_SORTS)
-def test_each_sort_agrees_with_the_in_memory_reference(many, sort):
-    with Store(many, create=False) as store:
+def test_each_sort_agrees_with_the_in_memory_reference(many_anywhere, sort):
+    with open_store(many_anywhere, create=False) as store:
         everything = store.sessions()  # newest first: the order ties keep
         key, reverse = REFERENCE[sort]
         assert store.session_ids(sort=sort) == [s.id for s in sorted(everything, key=key, reverse=reverse)]
 
 
-@pytest.mark.parametrize("search", ["customer", "CUSTOMER 3", "50%_", "%", "_off", "10.0.0.1", "mini open", "nothing"])
-def test_search_keeps_the_sessions_holding_every_word(many, search):
-    with Store(many, create=False) as store:
+@pytest.mark.parametrize(
+    "search",
+    ["customer", "CUSTOMER 3", "50%_", "%", "_off", "10.0.0.1", "mini open", "nothing", "agent-1", "host:agent-1",
+     "host:AGENT-2 customer", "host:agent-1 host:agent-10", "host:agent", "host:"],
+)  # fmt: skip
+def test_search_keeps_the_sessions_holding_every_word(many_anywhere, search):
+    with open_store(many_anywhere, create=False) as store:
         expected = [s.id for s in store.sessions() if _matches(s, search)]
         assert store.session_ids(search=search) == expected
         assert store.session_count() == 60
         page = store.sessions_at(expected[:7])
         assert [s.id for s in page] == expected[:7] and all(isinstance(s, SessionInfo) for s in page)
-    assert search == "nothing" or expected  # the searches mean something
+    assert search in ("nothing", "host:agent", "host:") or expected  # the searches mean something
 
 
-def test_an_unknown_sort_is_a_value_error(many):
-    with Store(many, create=False) as store, pytest.raises(ValueError, match="unknown sort 'size'"):
+def test_an_unknown_sort_is_a_value_error(many_anywhere):
+    with open_store(many_anywhere, create=False) as store, pytest.raises(ValueError, match="unknown sort 'size'"):
         store.session_ids(sort="size")
 
 

@@ -31,9 +31,11 @@ backend implements so that no caller changes):
 - Many sessions (a list view pages them, as it pages events): `session_ids(sort=, search=)`
   gives the ids in the order of one of `SESSION_SORTS` (as `SessionInfo` reads: an orphaned
   open session sorts and matches as interrupted; unknown durations last; ties newest first),
-  keeping those whose id, model, source, status, label, path, client address or target URL
-  holds every word of `search` (ASCII case folded; `%` and `_` are plain characters); `sessions_at(ids)` the sessions of a page
-  of them, in that order; `session_count()` how many there are.
+  keeping those whose id, model, source, status, label, path, client address, target URL or
+  host holds every word of `search` (ASCII case folded; `%` and `_` are plain characters), and
+  whose host is one of its `host:NAME` terms (the whole name, case folded) when it has any;
+  `sessions_at(ids)` the sessions of a page of them, in that order; `session_count()` how many
+  there are.
 - Events: `append_events` numbers a session's events 1, 2, 3, ... densely in arrival order;
   `import_session` writes a session and all its frames atomically (all or nothing).
   `last_seq`, `count`, `type_counts` (most frequent first; untyped frames under ''), `page`

@@ -135,6 +135,13 @@ class PgLeaseMethods:
         )
         return {int(row[0]) for row in rows}
 
+    def _live_leases(self) -> list[int]:
+        """The leases whose holder lives (for `session_ids`' status as read)."""
+        rows = self._connection().execute(
+            f"SELECT id FROM leases WHERE id NOT IN (SELECT id FROM ({_DEAD}) d)", (EXPIRE_SECONDS,)
+        )
+        return [int(row[0]) for row in rows]
+
     def _dead_leases(self) -> int:
         row = self._connection().execute(f"SELECT count(*) FROM ({_DEAD}) d", (EXPIRE_SECONDS,)).fetchone()
         return int(row[0]) if row else 0

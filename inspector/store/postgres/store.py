@@ -23,6 +23,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from inspector.store._codec import EventRow, FrameRow, session_from_row
+from inspector.store._session_list import session_ids_sql, status_as_read
 from inspector.store._shared import SharedMethods
 from inspector.store.factory import show_db
 from inspector.store.postgres._pg import Transaction, connect, guarded
@@ -125,6 +126,22 @@ class PostgresStore(PgEventReads, PgLeaseMethods, SharedMethods):
         return self._session_rows(
             sql + (" LIMIT %s" if limit is not None else ""), [limit] if limit is not None else []
         )
+
+    @guarded
+    def session_ids(self, *, sort: str = "started", search: str = "") -> list[int]:
+        sql, params = session_ids_sql(sort, search, status_as_read(self._live_leases()), postgres=True)
+        return [int(row[0]) for row in self._connection().execute(sql.replace("?", "%s"), params)]
+
+    @guarded
+    def sessions_at(self, session_ids: Sequence[int]) -> list[SessionInfo]:
+        ids = list(session_ids)
+        found = {s.id: s for s in self._session_rows("SELECT * FROM sessions WHERE id = ANY(%s)", [ids])} if ids else {}
+        return [found[i] for i in ids if i in found]
+
+    @guarded
+    def session_count(self) -> int:
+        row = self._connection().execute("SELECT count(*) FROM sessions").fetchone()
+        return int(row[0]) if row else 0
 
     @guarded
     def session(self, session_id: int) -> SessionInfo:
