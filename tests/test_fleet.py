@@ -55,7 +55,9 @@ def cli(*args: str) -> str:
     return result.output
 
 
-async def test_two_taps_on_two_hosts_record_into_one_database_and_sessions_lists_both_with_their_host(pg_url, tmp_path):
+async def test_two_taps_on_two_hosts_record_into_one_database_and_sessions_and_the_tui_list_both_with_their_host(
+    pg_url, tmp_path
+):
     hosts = {"tap-host-a": "model-a", "tap-host-b": "model-b"}
     async with run_upstream(echo_handler) as up, contextlib.AsyncExitStack() as taps:
         ports = {
@@ -79,3 +81,20 @@ async def test_two_taps_on_two_hosts_record_into_one_database_and_sessions_lists
     assert sorted(line.split()[5] for line in table[1:]) == ["tap-host-a", "tap-host-b"]
     only_b = cli("sessions", "--db", pg_url, "--host", "tap-host-b").splitlines()[1:]
     assert [line.split()[5:7] for line in only_b] == [["tap-host-b", "model-b"]]
+    await the_tui_shows_and_filters_by_host(pg_url)
+
+
+async def the_tui_shows_and_filters_by_host(db: str) -> None:
+    from tui_helpers import running_app
+
+    async with running_app(db, size=(140, 20)) as (app, pilot):
+        table = app.screen.table
+        header, *rows = (table.render_line(y).text for y in range(3))
+        assert "Host" in header.split()  # two hosts here: the column shows
+        assert {"tap-host-a", "tap-host-b"} == {word for row in rows for word in row.split() if word.startswith("tap-")}
+        await pilot.press("slash", *"host:TAP-HOST-A")
+        await pilot.pause()
+        assert table.row_count == 1 and table.selected is not None and table.selected.host == "tap-host-a"
+        assert "tap-host-a" in table.render_line(1).text and "1 of 2 sessions" in str(
+            app.screen.query_one("#sessions-title").render()
+        )

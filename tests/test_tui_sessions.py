@@ -140,3 +140,16 @@ async def test_the_table_reads_only_the_sessions_on_screen(many, monkeypatch):
         await settle(app, pilot)
         with Store(many, create=False) as store:
             assert table.ids == store.session_ids(sort="duration")
+
+
+def test_the_host_column_shows_only_for_a_database_of_several_hosts_and_never_pushes_status_off():
+    from inspector.tui.sessions_model import COLUMNS, fit_columns
+
+    names = [c.name for c in COLUMNS]
+    for width in (80, 120, 200):
+        alone, fleet = fit_columns(width, 3), fit_columns(width, 3, hosts=True)
+        assert alone[names.index("Host")] == 0
+        assert all(sum(w) + sum(1 for x in w if x) == width for w in (alone, fleet))  # a space after each
+        assert fleet[names.index("Status")] >= 11 and fleet[names.index("Errors")] >= 3
+    assert fit_columns(80, 3, hosts=True)[names.index("Host")] == 0  # no room at 80 columns
+    assert fit_columns(120, 3, hosts=True)[names.index("Host")] >= 12

@@ -15,7 +15,7 @@ from typing import Any
 from inspector.store._sqlite import guarded
 from inspector.store.leases import LeaseTable
 
-__all__ = ["SESSION_SORTS", "SessionList", "session_ids_sql", "status_as_read"]
+__all__ = ["HOSTS_SQL", "SESSION_SORTS", "SessionList", "session_ids_sql", "status_as_read"]
 
 # `session_ids` orders: name → ORDER BY over `sessions` ({status} is the status as read,
 # {greatest} SQLite's two-argument max or PostgreSQL's greatest).
@@ -36,6 +36,7 @@ _SESSION_ORDERS = {
 SESSION_SORTS = tuple(_SESSION_ORDERS)
 _SEARCHED = ("{id}", "model", "source", "{status}", "label", "path", "client_addr", "target_url", "host")
 _HOST_TERM = "host:"
+HOSTS_SQL = "SELECT DISTINCT host FROM sessions WHERE host IS NOT NULL ORDER BY host"
 
 
 def status_as_read(live_leases: list[int]) -> str:
@@ -82,3 +83,8 @@ class SessionList:
         live = [row[0] for row in self._conn.execute("SELECT id FROM leases") if row[0] not in dead]
         sql, params = session_ids_sql(sort, search, status_as_read(live))
         return [row[0] for row in self._conn.execute(sql, params)]
+
+    @guarded
+    def session_hosts(self) -> list[str]:
+        """The hosts that recorded the sessions, sorted (unknown ones left out)."""
+        return [row[0] for row in self._conn.execute(HOSTS_SQL)]

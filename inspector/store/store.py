@@ -35,7 +35,7 @@ backend implements so that no caller changes):
   host holds every word of `search` (ASCII case folded; `%` and `_` are plain characters), and
   whose host is one of its `host:NAME` terms (the whole name, case folded) when it has any;
   `sessions_at(ids)` the sessions of a page of them, in that order; `session_count()` how many
-  there are.
+  there are; `session_hosts()` the hosts that recorded them.
 - Events: `append_events` numbers a session's events 1, 2, 3, ... densely in arrival order;
   `import_session` writes a session and all its frames atomically (all or nothing).
   `last_seq`, `count`, `type_counts` (most frequent first; untyped frames under ''), `page`

@@ -35,6 +35,7 @@ COLUMNS = (
     Column("Server", "Srv", 0, 6, right=True, sort="events"),
     Column("Model", "Model", 8, 24, sort="model"),
     Column("Source", "Source", 6, 6, sort="source"),
+    Column("Host", "Host", 0, 24, sort="host"),  # 0: hidden; shown when sessions of several hosts are here
     Column("Label", "Label", 6, 10_000),
 )
 # Who gets spare width first, and up to how much (then the label takes the rest).
@@ -42,6 +43,7 @@ _GROWTH = (
     ("Status", 13),  # closed (1000)
     ("Label", 16),
     ("Model", 12),  # gpt-realtime
+    ("Host", 13),
     ("Client", 7),  # "Client" and the gap the column adds
     ("Server", 7),
     ("Started", 14),  # with seconds
@@ -50,16 +52,20 @@ _GROWTH = (
     ("Label", 24),
     ("Started", 19),  # with the year
     ("Model", 24),
+    ("Host", 25),
     ("Status", 30),
 )
 
 
-def fit_columns(width: int, id_width: int) -> list[int]:
+def fit_columns(width: int, id_width: int, *, hosts: bool = False) -> list[int]:
     """Each column's width (in COLUMNS order) for a row of `width` cells, one space after each
-    shown column; 0 for a hidden one."""
+    shown column; 0 for a hidden one. The host's column only with `hosts` (a database that
+    several hosts record into)."""
     widths = {c.name: (max(c.min, id_width) if c.name == "ID" else c.min) for c in COLUMNS}
     spare = width - sum(widths.values()) - sum(1 for w in widths.values() if w)
     for name, target in _GROWTH:
+        if name == "Host" and not hosts:
+            continue
         grow = max(0, min(spare, target - widths[name]))
         if widths[name] == 0 and grow < target:  # a hidden column shows whole or not at all
             continue
@@ -94,6 +100,7 @@ def session_cells(info: SessionInfo, marked: bool, widths: list[int]) -> list[st
         str(info.server_events),
         info.model or "-",
         info.source,
+        info.host or "-",
         info.label or "",
     )
     return [_fit(" ".join(v.split()), w, c.right) for v, w, c in zip(values, widths, COLUMNS)]

@@ -23,7 +23,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from inspector.store._codec import EventRow, FrameRow, session_from_row
-from inspector.store._session_list import session_ids_sql, status_as_read
+from inspector.store._session_list import HOSTS_SQL, session_ids_sql, status_as_read
 from inspector.store._shared import SharedMethods
 from inspector.store.factory import show_db
 from inspector.store.postgres._pg import Transaction, connect, guarded
@@ -137,6 +137,10 @@ class PostgresStore(PgEventReads, PgLeaseMethods, SharedMethods):
         ids = list(session_ids)
         found = {s.id: s for s in self._session_rows("SELECT * FROM sessions WHERE id = ANY(%s)", [ids])} if ids else {}
         return [found[i] for i in ids if i in found]
+
+    @guarded
+    def session_hosts(self) -> list[str]:
+        return [str(row[0]) for row in self._connection().execute(HOSTS_SQL)]
 
     @guarded
     def session_count(self) -> int:

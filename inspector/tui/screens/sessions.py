@@ -52,10 +52,11 @@ class SessionsScreen(Screen[None]):
         self.search = ""
         self.marked: list[int] = []
         self.total = 0  # sessions in the database (the table shows those the search matches)
+        self._hosts_of = -1  # the total when the table's host column was last decided
 
     def compose(self) -> ComposeResult:
         yield Static("", id="sessions-title")
-        yield Input(placeholder="filter sessions: model, source, status, label, id…", id="sessions-search")
+        yield Input(placeholder="filter sessions: model, source, status, label, id, host:NAME…", id="sessions-search")
         yield SessionsTable(id="sessions-table")
         yield Static("No sessions yet. Record one with `inspector tap`.", id="sessions-empty")
         yield Footer()
@@ -81,6 +82,8 @@ class SessionsScreen(Screen[None]):
         try:
             ids = store.session_ids(sort=self.sort, search=self.search)
             self.total = store.session_count() if self.search else len(ids)
+            if self.total != self._hosts_of:  # a scan of every session: only when sessions came or went
+                self.table.hosts, self._hosts_of = len(store.session_hosts()) > 1, self.total
         except Exception as exc:
             self.notify(f"cannot read sessions: {exc}", severity="error", markup=False)
             return

@@ -71,6 +71,7 @@ class SessionsTable(CursorRows):
         self._load: LoadSessions = lambda ids: []
         self._pages: OrderedDict[int, list[SessionInfo]] = OrderedDict()
         self._id_width = 2
+        self.hosts = False  # a column for the host (sessions of several hosts are here)
 
     @property
     def row_count(self) -> int:
@@ -106,7 +107,7 @@ class SessionsTable(CursorRows):
         self.refresh()
 
     def _widths(self, width: int) -> list[int]:
-        return fit_columns(width, self._id_width)
+        return fit_columns(width, self._id_width, hosts=self.hosts)
 
     def _render_header(self, y: int, width: int) -> Strip:
         style = self.rich_style + self.get_component_rich_style("sessions-table--header")
