@@ -137,7 +137,7 @@ async def test_the_tui_opens_on_a_url_and_names_it_without_the_password(pg_url):
     async with running_app(with_password(pg_url)) as (app, _pilot):
         title = str(app.screen.query_one("#sessions-title", Static).render())
         assert show_db(pg_url) in title and PASSWORD not in title
-        assert sorted(s.id for s in app.screen.sessions) == sorted(ids.values())
+        assert sorted(app.screen.table.ids) == sorted(ids.values())
 
 
 async def test_the_tap_records_through_its_writer_process_into_postgresql(pg_url):
