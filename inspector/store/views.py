@@ -32,7 +32,7 @@ from inspector.protocol import AUDIO_FIELDS, PREVIEW_NAMES
 from inspector.store.schema import SEQ_BITS
 from inspector.turns.model import OUTPUT_DELTAS
 
-__all__ = ["RESPONSE_GROUPS", "VIEWS", "ensure_views"]
+__all__ = ["RESPONSE_GROUPS", "RESPONSE_TIMES", "VIEWS", "ensure_views", "session_events_sql"]
 
 _MASK = (1 << SEQ_BITS) - 1
 
@@ -68,13 +68,16 @@ def _frame_without_audio() -> str:
     END"""
 
 
-_SESSION_EVENTS = f"""CREATE VIEW session_events AS
+def session_events_sql(time: str, frame: str) -> str:
+    """The `session_events` view, given the SQL of its `time` and `frame` columns (the parts
+    each backend writes in its own terms; PostgreSQL's view is made by this too)."""
+    return f"""CREATE VIEW session_events AS
 SELECT
     e.id >> {SEQ_BITS} AS session_id,
     e.id & {_MASK} AS seq,
     CASE e.dir WHEN 0 THEN 'client' WHEN 1 THEN 'server' END AS direction,
     round(e.t_ns / 1e6, 3) AS t_ms,
-    strftime('%Y-%m-%d %H:%M:%f', s.started_at + e.t_ns / 1e9, 'unixepoch') AS time,
+    {time} AS time,
     e.type AS type,
     e.event_id AS event_id,
     e.item_id AS item_id,
@@ -84,11 +87,16 @@ SELECT
     e.is_error AS is_error,
     e.problem AS problem,
     e.summary AS summary,
-    {_frame_without_audio()} AS frame,
+    {frame} AS frame,
     f.audio AS audio
 FROM events AS e
 LEFT JOIN frames AS f ON f.id = e.id
 LEFT JOIN sessions AS s ON s.id = e.id >> {SEQ_BITS}"""
+
+
+_SESSION_EVENTS = session_events_sql(
+    "strftime('%Y-%m-%d %H:%M:%f', s.started_at + e.t_ns / 1e9, 'unixepoch')", _frame_without_audio()
+)
 
 _OUTPUT = _quoted(OUTPUT_DELTAS | {old for old, new in PREVIEW_NAMES.items() if new in OUTPUT_DELTAS})
 
@@ -109,9 +117,9 @@ RESPONSE_GROUPS = f"""
     GROUP BY e.id >> {SEQ_BITS}, e.response_id
 """
 
-_RESPONSES = f"""CREATE VIEW responses AS
-SELECT
-    r.session_id AS session_id,
+# The responses view's columns up to its times (from RESPONSE_GROUPS as r, sessions as s), as
+# both backends write them.
+RESPONSE_TIMES = """    r.session_id AS session_id,
     r.response_id AS response_id,
     r.created_seq AS created_seq,
     r.done_seq AS done_seq,
@@ -120,7 +128,11 @@ SELECT
     CASE WHEN s.duration_ns > 0 THEN round(r.done_ns / 1e6, 1) END AS done_ms,
     CASE WHEN s.duration_ns > 0 THEN round((r.first_output_ns - r.created_ns) / 1e6, 1) END AS created_to_first_output_ms,
     CASE WHEN s.duration_ns > 0 THEN round((r.done_ns - r.created_ns) / 1e6, 1) END AS created_to_done_ms,
-    CASE WHEN json_valid(f.body) THEN json_extract(f.body, '$.response.status') END AS status,
+"""
+
+_RESPONSES = f"""CREATE VIEW responses AS
+SELECT
+{RESPONSE_TIMES}    CASE WHEN json_valid(f.body) THEN json_extract(f.body, '$.response.status') END AS status,
     CASE WHEN json_valid(f.body) THEN coalesce(
         json_extract(f.body, '$.response.status_details.reason'),
         json_extract(f.body, '$.response.status_details.error.code')) END AS reason,

@@ -22,7 +22,7 @@ import psycopg
 from inspector.protocol import AUDIO_FIELDS
 from inspector.store.postgres.schema import MIGRATION_LOCK
 from inspector.store.schema import SEQ_BITS
-from inspector.store.views import RESPONSE_GROUPS
+from inspector.store.views import RESPONSE_GROUPS, RESPONSE_TIMES, session_events_sql
 
 __all__ = ["VIEWS", "ensure_views"]
 
@@ -62,46 +62,16 @@ def _frame_without_audio() -> str:
     END"""
 
 
-_SESSION_EVENTS = f"""CREATE VIEW session_events AS
-SELECT
-    e.id >> {SEQ_BITS} AS session_id,
-    e.id & {_MASK} AS seq,
-    CASE e.dir WHEN 0 THEN 'client' WHEN 1 THEN 'server' END AS direction,
-    round(e.t_ns / 1e6, 3) AS t_ms,
-    to_char(to_timestamp(round((s.started_at + e.t_ns / 1e9) * 1000) / 1000) AT TIME ZONE 'UTC',
-        'YYYY-MM-DD HH24:MI:SS.MS') AS time,
-    e.type AS type,
-    e.event_id AS event_id,
-    e.item_id AS item_id,
-    e.response_id AS response_id,
-    e.call_id AS call_id,
-    e.size AS size,
-    e.is_error AS is_error,
-    e.problem AS problem,
-    e.summary AS summary,
-    {_frame_without_audio()} AS frame,
-    f.audio AS audio
-FROM events AS e
-LEFT JOIN frames AS f ON f.id = e.id
-LEFT JOIN sessions AS s ON s.id = e.id >> {SEQ_BITS}"""
-
-
-def _ms(expression: str) -> str:
-    return f"CASE WHEN s.duration_ns > 0 THEN round({expression} / 1e6, 1) END"
+_SESSION_EVENTS = session_events_sql(
+    "to_char(to_timestamp(round((s.started_at + e.t_ns / 1e9) * 1000) / 1000) AT TIME ZONE 'UTC', "
+    "'YYYY-MM-DD HH24:MI:SS.MS')",
+    _frame_without_audio(),
+)
 
 
 _RESPONSES = f"""CREATE VIEW responses AS
 SELECT
-    r.session_id AS session_id,
-    r.response_id AS response_id,
-    r.created_seq AS created_seq,
-    r.done_seq AS done_seq,
-    {_ms("r.created_ns")} AS created_ms,
-    {_ms("r.first_output_ns")} AS first_output_ms,
-    {_ms("r.done_ns")} AS done_ms,
-    {_ms("(r.first_output_ns - r.created_ns)")} AS created_to_first_output_ms,
-    {_ms("(r.done_ns - r.created_ns)")} AS created_to_done_ms,
-    j.doc #>> '{{response,status}}' AS status,
+{RESPONSE_TIMES}    j.doc #>> '{{response,status}}' AS status,
     coalesce(j.doc #>> '{{response,status_details,reason}}', j.doc #>> '{{response,status_details,error,code}}') AS reason,
     CASE WHEN jsonb_typeof(j.doc #> '{{response,usage,total_tokens}}') = 'number'
         THEN (j.doc #>> '{{response,usage,total_tokens}}')::numeric END AS total_tokens
