@@ -81,7 +81,13 @@ def local_server_context(directory: Path | None = None) -> tuple[ssl.SSLContext,
     certificate's path (what clients must trust)."""
     with _locked(directory or data_dir()) as where:
         ca = _ca(where)
-        leaf = _leaf(where, ca)
+        try:
+            leaf = _leaf(where, ca)
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:  # a damaged ca.pem or ca-key.pem
+            raise TLSError(
+                f"the local CA in {where} cannot be read ({exc}); remove that directory to make a new one "
+                "(clients must then trust the new ca.pem)"
+            ) from exc
     return server_context(leaf.cert, leaf.key), ca.cert
 
 
@@ -203,7 +209,8 @@ def _leaf(directory: Path, ca: _Pair) -> _Pair:
     if _still_good(pair, ca_cert):
         return pair
     ca_key = serialization.load_pem_private_key(ca.key.read_bytes(), password=None)
-    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)  # `_ca` makes only these
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):  # `_ca` makes only these
+        raise ValueError("ca-key.pem is not the CA's elliptic-curve key")
     key = ec.generate_private_key(ec.SECP256R1())
     names: list[x509.GeneralName] = [x509.DNSName("localhost")]
     names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in LEAF_NAMES[1:]]

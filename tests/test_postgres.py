@@ -41,6 +41,8 @@ def test_a_database_url_is_shown_without_its_password():
     assert show_db("postgres://me:p%40w@db/rec?sslmode=require&password=pw2") == "postgres://me@db/rec?sslmode=require"
     assert show_db("postgresql://db/rec") == "postgresql://db/rec"
     assert show_db(Path("a/b.db")) == "a/b.db"
+    assert show_db("postgresql://me@db/rec?sslpassword=kp&sslmode=require") == "postgresql://me@db/rec?sslmode=require"
+    assert show_db("postgresql://me:pw@[::1/rec") == "postgresql://…"  # unparseable: nothing of it
 
 
 def test_opening_errors_are_one_line_store_errors_that_never_show_the_password(pg_url):

@@ -221,6 +221,22 @@ def test_a_writer_gives_an_old_file_the_views_and_mends_a_changed_one(tmp_path: 
     assert views == VIEWS
 
 
+def test_a_writer_opens_a_file_whose_views_need_making_while_another_holds_the_write_lock(tmp_path: Path):
+    db = tmp_path / "x.db"
+    Store(db).close()
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("DROP VIEW responses")
+    conn.execute("BEGIN IMMEDIATE")  # an import, say, holds the lock past the opener's patience
+    try:
+        with Store(db, busy_timeout=0.2) as store:  # opens (the views wait for a later writer)
+            assert store.sessions() == []
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
+    Store(db).close()
+    assert {r["name"] for r in _view(db, "SELECT name FROM sqlite_master WHERE type = 'view'")} == set(VIEWS)
+
+
 def test_columns_added_to_the_tables_leave_the_views_working(tmp_path: Path):
     db = tmp_path / "x.db"
     with Store(db) as store:

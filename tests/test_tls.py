@@ -241,6 +241,17 @@ def test_a_bad_certificate_or_key_is_one_error_line_before_anything_starts(
     assert not (tmp_path / "x.db").exists()
 
 
+@pytest.mark.parametrize("damaged", ["ca.pem", "ca-key.pem"])
+def test_a_damaged_local_ca_is_one_error_line_that_says_how_to_start_over(data_dir: Path, tmp_path: Path, damaged: str):
+    tls.local_server_context()
+    (data_dir / "localhost.pem").unlink()  # the certificate must be made again, from the CA
+    (data_dir / damaged).write_text("-----BEGIN GARBAGE-----\nnot base64\n")
+    result = CliRunner().invoke(main, ["tap", "--listen", "127.0.0.1:0", "--db", str(tmp_path / "x.db"), "--tls"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "cannot be read" in lines[0] and "remove that directory" in lines[0], result.output
+
+
 def test_a_certificate_without_its_key_is_a_usage_error(tmp_path: Path):
     result = CliRunner().invoke(main, ["tap", "--db", str(tmp_path / "x.db"), "--tls-cert", str(tmp_path / "c.pem")])
     assert result.exit_code == 2 and "--tls-cert and --tls-key go together" in result.output

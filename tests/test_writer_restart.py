@@ -44,7 +44,8 @@ async def test_a_killed_writer_is_replaced_and_the_session_is_recorded_whole_and
             await send(range(40))
             await echoed(range(40))
             await wait_for(lambda: recorder.stats.frames >= 2)  # the row exists: it is adopted
-            await send(range(40, 60))  # forwarded, most likely not acknowledged yet
+            await send(range(40, 60))
+            await wait_for(lambda: not recorder._queue)  # handed to the writer, perhaps not yet acknowledged
             old = recorder._process
             assert old is not None
             with caplog.at_level(logging.ERROR, logger="inspector.recorder"):
@@ -78,7 +79,9 @@ async def test_a_writer_killed_before_a_session_row_exists_still_creates_it(db_p
             for i in range(5):
                 await ws.send(json.dumps({"type": "x", "i": i}))
                 await ws.recv()
-            await asyncio.sleep(0.05)  # handed over to the stopped writer
+            # Handed over to the stopped writer (the feeder sends every flush interval): the
+            # creation and the frames are then only in what the tap keeps unacknowledged.
+            await wait_for(lambda: not tap.recorder._queue)
             assert tap.recorder.stats.frames == 0
             os.kill(process.pid, signal.SIGKILL)
             await wait_for(lambda: tap.recorder.stats.frames == 10, timeout=10)

@@ -37,13 +37,12 @@ class Sessions:
 
 class Committed:
     """What one commit did, for the tap: rows created (key → id), sessions ended (keys), frames
-    written, frame bytes taken, and the number after the batch's last item."""
+    written, and the number after the batch's last item."""
 
     def __init__(self) -> None:
         self.opened: dict[int, int] = {}
         self.ended: list[int] = []
         self.frames = 0
-        self.size = 0
         self.upto = 0
 
 
@@ -64,7 +63,6 @@ def write_batch(store: Store, sessions: Sessions, batch: list[Item], lease: int 
         for item in batch:
             kind, key = item.kind, item.key
             if kind == FRAME:
-                done.size += len(item.payload)
                 if key in gone:
                     continue
                 session_id = ids[key]

@@ -246,11 +246,8 @@ def _split_audio(key: int, text: str, b64: str) -> FrameRow | None:
     at = text.find(b64)
     if at < 0 or text.find(b64, at + 1) >= 0:
         return None
-    try:
-        raw = base64.b64decode(b64, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    if base64.b64encode(raw).decode() != b64:
+    raw = _canonical_b64decode(b64)
+    if raw is None:
         return None
     return FrameRow(key, text[:at] + text[at + len(b64) :], raw, at)
 

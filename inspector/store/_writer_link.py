@@ -81,10 +81,11 @@ class WriterLink:
         assert process.stdin is not None and process.stdout is not None
         try:
             ready = pickle.load(process.stdout)
-        except EOFError:
+        except (EOFError, OSError, pickle.UnpicklingError):
             ready = ("error", "the writer process exited at start")
         if ready[0] != "ready":
             process.wait()
+            _close_pipes(process)
             raise StoreError(ready[1])
         self._process = process
         self._receiver = threading.Thread(
@@ -141,6 +142,7 @@ class WriterLink:
         status = dead.wait()
         if self._receiver is not None:
             self._receiver.join()  # every answer the dead writer gave is counted
+        _close_pipes(dead)
         self._dying += 1
         if self._dying > self.restarts:
             self._fail(f"the writer process exited with status {status}, {self._dying} times in a row")
@@ -186,8 +188,13 @@ class WriterLink:
             for key, row_id in opened.items():
                 self._recording[key] = row_id
                 handle = self._sessions.pop(key, None)
-                if handle is not None:
-                    handle.id.set_result(row_id)
+                # The event loop's thread may have failed a new session's id meanwhile; an
+                # exception here would end this thread and every acknowledgement after it.
+                if handle is not None and not handle.id.done():
+                    try:
+                        handle.id.set_result(row_id)
+                    except InvalidStateError:
+                        pass
             for key in ended:
                 self._recording.pop(key, None)
             self._written_bytes += self._unacked.ack(upto)
@@ -228,3 +235,13 @@ class WriterLink:
                     handle.id.set_exception(StoreError(self._failed or reason))
                 except InvalidStateError:
                     pass
+
+
+def _close_pipes(process: subprocess.Popen[bytes]) -> None:
+    """A writer that failed or died keeps no file descriptors of ours open."""
+    for pipe in (process.stdin, process.stdout):
+        if pipe is not None:
+            try:
+                pipe.close()
+            except OSError:
+                pass

@@ -39,12 +39,16 @@ def show_db(db: str | os.PathLike[str]) -> str:
     `password=` query parameter); a path as it is."""
     if not is_url(db):
         return os.fspath(db)
-    parts = urlsplit(str(db))
+    try:
+        parts = urlsplit(str(db))
+    except ValueError:  # e.g. an unclosed [ in the host: name nothing but the scheme
+        return str(db).partition("://")[0] + "://…"
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, _, hostport = netloc.rpartition("@")
         netloc = f"{userinfo.partition(':')[0]}@{hostport}"
-    query = "&".join(p for p in parts.query.split("&") if p and not p.lower().startswith("password="))
+    # password=, and sslpassword= (the client key's passphrase): no secret in the query either.
+    query = "&".join(p for p in parts.query.split("&") if p and "password=" not in p.lower())
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 

@@ -141,6 +141,17 @@ class Store(EventReads, SessionList, LeaseMethods, SharedMethods):
         try:
             # Autocommit mode: transactions are explicit (BEGIN ... COMMIT) below.
             self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path} is not a usable database: {exc}") from exc
+        try:
+            self._prepare_connection(create, busy_timeout)
+        except BaseException:
+            self._conn.close()  # a failed open leaves no connection behind
+            raise
+        self._db = sqlite_utils.Database(self._conn)
+
+    def _prepare_connection(self, create: bool, busy_timeout: float) -> None:
+        try:
             self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             migrate(self._conn)
@@ -157,7 +168,6 @@ class Store(EventReads, SessionList, LeaseMethods, SharedMethods):
             raise StoreError(f"{self.path} is not a usable database: {exc}") from exc
         except sqlite3.Error as exc:
             raise store_error(exc) from exc
-        self._db = sqlite_utils.Database(self._conn)
 
     def _prepare_file(self, create: bool) -> None:
         if not self.path.exists():

@@ -150,7 +150,14 @@ def ensure_views(conn: sqlite3.Connection) -> None:
     costing one read of sqlite_master when they are as they should be."""
     if _current(conn) == VIEWS:
         return
-    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        # Another writer holds the lock past the busy timeout: the views are a convenience for
+        # ad-hoc queries and the next writer's open makes them; recording must not wait on them.
+        if "locked" in str(exc) or "busy" in str(exc):
+            return
+        raise
     try:
         current = _current(conn)  # inside the write lock: another writer may have done it
         for name, sql in VIEWS.items():

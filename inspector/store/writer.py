@@ -38,7 +38,7 @@ from inspector.store.values import StoreError
 
 __all__ = ["main", "serve"]
 
-BATCH_ITEMS = 4096
+COMMIT_ITEMS = 4096  # items a transaction commits at most (the tap's pickles hold up to as many)
 RETRY_PAUSE = 0.2  # seconds between two attempts at a commit that failed
 WRITE_WAIT = 1.0  # busy timeout of each attempt: short, so the drain deadline is kept
 NICENESS = 19  # where SCHED_IDLE is refused: under contention the relay still mostly wins
@@ -100,7 +100,7 @@ class _Writer:
         with self.lock:
             if self.finished:
                 return "done"
-            self.batch = self.batch or self.buffer.take(BATCH_ITEMS, timeout=RENEW_SECONDS / 2)
+            self.batch = self.batch or self.buffer.take(COMMIT_ITEMS, timeout=RENEW_SECONDS / 2)
             if self.buffer.closed and self.deadline is None:
                 self.deadline = time.monotonic() + self.drain_seconds
             self._note_dropped()

@@ -37,7 +37,8 @@ class Navigation(SessionScreenBase):
         """The first event of every turn, as the turns view (and `export --turn`) count them."""
         cached = self._nav_cache.get("turns")
         if cached is None:
-            rows = list(self.store.events_matching(self.session_id, _BOUNDARY_FILTER))
+            # Streamed, not listed: a million-event session has ~100k boundary events (~40 MB).
+            rows = self.store.events_matching(self.session_id, _BOUNDARY_FILTER)
             turns = read_turns(self.store, self.session_id, rows, needs_data=BOUNDARY_NEEDS_DATA)
             cached = array("q", (turn.start_seq for turn in turns))
             self._nav_cache["turns"] = cached
