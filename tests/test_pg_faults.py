@@ -21,7 +21,6 @@ from websockets.asyncio.client import connect
 
 from inspector.protocol import Direction
 from inspector.store import FrameIn, StoreError, open_store
-from inspector.store._codec import event_rows
 
 FRAMES = [FrameIn(Direction.CLIENT, i, f'{{"type":"t{i}"}}') for i in range(3)]
 
@@ -107,19 +106,6 @@ def test_a_commit_lost_before_the_server_saw_it_is_an_error_and_the_retry_writes
         assert store.count(sid) == 0
         assert store.append_events(sid, FRAMES) == 3
         assert store.count(sid) == 3 and store.session(sid).client_events == 3
-
-
-def test_a_batch_written_again_skips_the_rows_already_there_and_counts_them_once(pg_url):
-    """What a writer does when a COMMIT's outcome stayed unknown: it writes the batch again."""
-    with open_store(pg_url) as store:
-        sid = store.create_session(source="tap")
-        rows = [event_rows(sid, seq, frame) for seq, frame in enumerate(FRAMES, start=1)]
-        for first in (0, 2, 0):  # part of a batch, then the whole batch twice
-            with store.transaction():
-                store.insert_rows([e for e, _ in rows[first:]], [b for _, b in rows[first:]])
-                store.add_counts(sid, [e for e, _ in rows[first:]])
-        assert [e.seq for e in store.events(sid)] == [1, 2, 3]
-        assert store.session(sid).client_events == 3 and store.session(sid).bytes == sum(e.size for e, _ in rows)
 
 
 def kill_connections(url: str) -> int:

@@ -75,8 +75,8 @@ def write_batch(store: Store, sessions: Sessions, batch: list[Item], lease: int 
                     rows = per_session[session_id] = []
                 rows.append(event)
             elif kind == OPEN:
-                ids[key] = done.opened[key] = store.create_session(lease=lease, **item.payload)
-                seqs[key] = 0
+                _open(store, sessions, key, item.payload, lease)
+                done.opened[key] = ids[key]
             elif kind == ADOPT:
                 _adopt(store, sessions, key, item.value, lease)
             elif kind == LOST:
@@ -98,6 +98,23 @@ def write_batch(store: Store, sessions: Sessions, batch: list[Item], lease: int 
     done.frames = len(events)
     done.upto = batch[-1].number + 1 if batch else 0
     return done
+
+
+def _open(store: Store, sessions: Sessions, key: int, fields: dict[str, Any], lease: int | None) -> None:
+    """Create a session's row, or, when its creation was sent before (to a writer that died
+    after committing it, or in a batch whose commit answer was lost), adopt the row made then."""
+    uid = fields.get("uid")
+    existing = store.session_id_for_uid(uid) if uid else None
+    if existing is None:
+        sessions.ids[key] = store.create_session(lease=lease, **fields)
+    else:
+        sessions.ids[key] = existing
+        if lease is not None:
+            store.adopt_sessions(lease, [existing])
+    # From 0 either way: with the creation, every later item was sent again too (what a writer
+    # acknowledges runs up to a number), so the frames get the seqs they had, and `insert_rows`
+    # skips those written already.
+    sessions.seqs[key] = 0
 
 
 def _adopt(store: Store, sessions: Sessions, key: int, session_id: int, lease: int | None) -> None:

@@ -118,9 +118,17 @@ class SharedMethods:
         self.add_counts(session_id, events)
         return len(events)
 
+    # Ids of the last `insert_rows`' events that were already written (each backend's
+    # `insert_rows` sets it): a batch sent again is written once and counted once.
+    _skipped: set[int] = set()
+
     def add_counts(self, session_id: int, events: Sequence[EventRow]) -> None:
         """Add rows made by `event_rows` to the session's counters (no rescan of the session,
-        which would cost O(events) per batch on a long live session). In the caller's transaction."""
+        which would cost O(events) per batch on a long live session), without those the last
+        `insert_rows` found already written (counted by the commit that wrote them). In the
+        caller's transaction."""
+        if self._skipped:
+            events = [row for row in events if row.id not in self._skipped]
         if not events:
             return
         server = sum(row.dir for row in events)

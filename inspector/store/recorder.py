@@ -43,7 +43,7 @@ from inspector.store._unacked import Unacked
 from inspector.store._wire import FRAME, LOST, OPEN, UPDATE, Entry
 from inspector.store._writer_link import WriterLink
 from inspector.store.factory import db_location
-from inspector.store.values import StoreError
+from inspector.store.values import StoreError, new_uid
 
 __all__ = ["Recorder", "RecorderStats", "SessionRecorder"]
 
@@ -210,6 +210,9 @@ class Recorder(WriterLink):
         handle = self._sessions[self._next_key] = SessionRecorder(self, self._next_key)
         fields.setdefault("started_at", time.time())
         fields.setdefault("source", "tap")
+        # Made here, not by the writer: a creation sent twice (a writer that died after its
+        # commit, a commit whose answer was lost) finds its row by uid instead of making another.
+        fields.setdefault("uid", new_uid())
         self.record_open(handle.key, fields)
         return handle
 

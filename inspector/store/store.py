@@ -38,6 +38,8 @@ backend implements so that no caller changes):
   there are; `session_hosts()` the hosts that recorded them.
 - Events: `append_events` numbers a session's events 1, 2, 3, ... densely in arrival order;
   `import_session` writes a session and all its frames atomically (all or nothing).
+  The tap's writer uses `insert_rows` (rows from `event_rows`) and `add_counts`: rows whose ids
+  are written already are skipped and not counted again, so a batch sent twice is written once.
   `last_seq`, `count`, `type_counts` (most frequent first; untyped frames under ''), `page`
   (first <= seq <= last, in seq order, in time independent of the position: never OFFSET),
   `events` (every event in seq order, streamed in pages so memory stays flat), `events_at`
@@ -109,7 +111,7 @@ from inspector.store._shared import SharedMethods
 from inspector.store._sqlite import Transaction, guarded, store_error
 from inspector.store.files import create_private_file
 from inspector.store.leases import LeaseMethods
-from inspector.store.schema import SchemaError, migrate
+from inspector.store.schema import SEQ_BITS, SchemaError, migrate
 from inspector.store.values import (
     SessionInfo,
     SessionNotFound,
@@ -292,6 +294,25 @@ class Store(EventReads, SessionList, LeaseMethods, SharedMethods):
     @guarded
     def insert_rows(self, events: Sequence[EventRow], bodies: Sequence[FrameRow]) -> None:
         """Low-level batch insert of rows made by `event_rows` (the recorder's fast path, inside
-        this package only). The caller holds the transaction."""
+        this package only). The caller holds the transaction. Rows already written (a batch
+        sent again) are skipped, and `add_counts` then leaves them out."""
+        self._skipped = self._written(events or bodies)
+        if self._skipped:
+            events = [row for row in events if row.id not in self._skipped]
+            bodies = [row for row in bodies if row.id not in self._skipped]
         self._conn.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", events)
         self._conn.executemany("INSERT INTO frames VALUES (?,?,?,?)", bodies)
+
+    def _written(self, rows: Sequence[EventRow] | Sequence[FrameRow]) -> set[int]:
+        """Which of these rows' ids are in `events` already: one rowid range scan per session
+        (nothing to find past a session's last event, the usual case)."""
+        ranges: dict[int, tuple[int, int]] = {}
+        for row in rows:
+            low, high = ranges.get(row.id >> SEQ_BITS, (row.id, row.id))
+            ranges[row.id >> SEQ_BITS] = (min(low, row.id), max(high, row.id))
+        found = {
+            found_id
+            for low, high in ranges.values()
+            for (found_id,) in self._conn.execute("SELECT id FROM events WHERE id BETWEEN ? AND ?", (low, high))
+        }
+        return found & {row.id for row in rows} if found else found

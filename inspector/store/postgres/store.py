@@ -213,10 +213,3 @@ class PostgresStore(PgEventReads, PgLeaseMethods, SharedMethods):
                 for body in bodies:
                     if body.id not in self._skipped:
                         copy.write_row(_frame_copy_row(body))
-
-    def add_counts(self, session_id: int, events: Sequence[EventRow]) -> None:
-        """As on SQLite, without the rows the last `insert_rows` found already written (counted
-        by the commit that wrote them)."""
-        if self._skipped:
-            events = [row for row in events if row.id not in self._skipped]
-        super().add_counts(session_id, events)

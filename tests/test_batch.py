@@ -1,0 +1,43 @@
+"""A batch the writer commits twice (a writer that died after its commit, before its answer; a
+commit whose answer was lost with the connection) is written once, on both backends."""
+
+from __future__ import annotations
+
+from inspector.protocol import Direction
+from inspector.store import FrameIn, open_store
+from inspector.store._batch import Sessions, write_batch
+from inspector.store._codec import event_rows
+from inspector.store._wire import FRAME, OPEN, UPDATE, numbered
+from inspector.store.values import new_uid
+
+FRAMES = [FrameIn(Direction.CLIENT, i * 1000, f'{{"type": "ping", "i": {i}}}') for i in range(3)]
+
+
+def test_rows_written_again_are_skipped_and_counted_once(any_db):
+    with open_store(any_db) as store:
+        sid = store.create_session(source="tap")
+        rows = [event_rows(sid, seq, frame) for seq, frame in enumerate(FRAMES, start=1)]
+        for first in (0, 2, 0):  # part of a batch, then the whole batch twice
+            with store.transaction():
+                store.insert_rows([e for e, _ in rows[first:]], [b for _, b in rows[first:]])
+                store.add_counts(sid, [e for e, _ in rows[first:]])
+        assert [e.seq for e in store.events(sid)] == [1, 2, 3]
+        info = store.session(sid)
+        assert info.client_events == 3 and info.bytes == sum(e.size for e, _ in rows)
+
+
+def test_a_session_whose_creation_and_frames_are_sent_to_a_new_writer_is_written_once(any_db):
+    uid = new_uid()  # the tap makes it, so that a creation sent twice finds its row
+    entries = [(OPEN, 1, 0, 0, {"source": "tap", "started_at": 1.0, "uid": uid})]
+    entries += [(FRAME, 1, i % 2, i * 1000, f'{{"type": "x", "i": {i}}}') for i in range(5)]
+    entries += [(UPDATE, 1, 0, 0, {"status": "closed"})]
+    with open_store(any_db) as store:
+        lease = store.take_lease()
+        first = write_batch(store, Sessions(), numbered(entries, 0), lease)
+        # The answer never reached the tap: a new writer, knowing nothing, gets it all again.
+        again = write_batch(store, Sessions(), numbered(entries, 0), store.take_lease())
+        (info,) = store.sessions()
+        assert first.opened == again.opened == {1: info.id}
+        assert (info.uid, info.status, info.client_events, info.server_events) == (uid, "closed", 3, 2)
+        assert [e.frame for e in store.events(info.id, with_frames=True)] == [e[4] for e in entries[1:6]]
+        store.release_lease(lease, "done")
