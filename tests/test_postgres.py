@@ -51,6 +51,12 @@ def test_opening_errors_are_one_line_store_errors_that_never_show_the_password(p
     with pytest.raises(StoreError, match="cannot connect to") as info:
         open_store(closed)
     assert PASSWORD not in str(info.value) and "\n" not in str(info.value)
+    # A password the driver cannot decode is quoted by its message on its own.
+    bad = closed.replace(PASSWORD, "pw%zzbody", 1)
+    for url in (bad, closed.replace(PASSWORD, "", 1) + "?sslpassword=pw%zzbody"):
+        with pytest.raises(StoreError) as info:
+            open_store(url)
+        assert "zzbody" not in str(info.value)
     with pytest.raises(StoreError, match="no recordings in this database yet") as info:
         open_store(with_password(pg_url), create=False)
     assert PASSWORD not in str(info.value)

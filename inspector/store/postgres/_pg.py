@@ -7,6 +7,7 @@ import functools
 import time
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+from urllib.parse import unquote
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -51,7 +52,20 @@ def _message(exc: BaseException, url: str) -> str:
     """The driver's message on one line, without the URL's password should it ever quote it."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     shown = show_db(url)
-    return text.replace(url, shown) if url != shown else text
+    if url != shown:
+        text = text.replace(url, shown)
+    for secret in _passwords(url):  # quoted on its own, e.g. "invalid percent-encoded token: …"
+        text = text.replace(secret, "…")
+    return text
+
+
+def _passwords(url: str) -> set[str]:
+    """The URL's passwords as they are written and as they decode (userinfo, `password=` and
+    `sslpassword=` query parameters)."""
+    netloc, query = url.partition("://")[2].partition("/")[0], url.partition("?")[2]
+    found = {netloc.rpartition("@")[0].partition(":")[2]} if "@" in netloc else set()
+    found |= {value for name, _, value in (p.partition("=") for p in query.split("&")) if "password" in name.lower()}
+    return {form for raw in found if raw for form in (raw, unquote(raw))}
 
 
 def pg_error(exc: psycopg.Error, url: str) -> StoreError:
