@@ -11,7 +11,7 @@ import pg_server as pg
 import pytest
 
 from inspector.protocol import Direction
-from inspector.store import SESSION_SORTS, FrameIn, SessionInfo, Store, open_store
+from inspector.store import SESSION_SORTS, FrameIn, SessionInfo, Store, StoreError, open_store
 from tests.tui_helpers import running_app, settle
 
 MODELS = ("gpt-realtime", "gpt-realtime-mini", None)
@@ -140,6 +140,23 @@ async def test_the_table_reads_only_the_sessions_on_screen(many, monkeypatch):
         await settle(app, pilot)
         with Store(many, create=False) as store:
             assert table.ids == store.session_ids(sort="duration")
+
+
+async def test_a_page_that_cannot_be_read_says_so_on_its_rows_and_the_ui_goes_on(many, monkeypatch):
+    async with running_app(many, size=(120, 20)) as (app, pilot):
+        table = app.screen.table
+
+        def lost(self, ids):
+            raise StoreError("lost the connection to postgresql://db/rec")
+
+        monkeypatch.setattr(Store, "sessions_at", lost)  # e.g. the server restarted
+        await pilot.press("s")  # sorted again: every page is read again
+        await settle(app, pilot)
+        assert "(cannot read: lost the connection" in table.render_line(1).text
+        before = table.cursor
+        await pilot.press("j")  # the UI still answers
+        await settle(app, pilot)
+        assert table.cursor == before + 1
 
 
 def test_the_host_column_shows_only_for_a_database_of_several_hosts_and_never_pushes_status_off():

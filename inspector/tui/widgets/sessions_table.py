@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.strip import Strip
 
 from inspector.store import SessionInfo, SessionStatus
+from inspector.tui.db import DB_ERRORS
 from inspector.tui.sessions_model import COLUMNS, fit_columns, header_cells, session_cells, shown
 from inspector.tui.widgets._rows import ROW_BINDINGS, CursorRows, cached_page
 
@@ -117,7 +118,10 @@ class SessionsTable(CursorRows):
     def _render_row(self, row: int, width: int, is_cursor: bool) -> Strip:
         cursor = self.get_component_rich_style("sessions-table--cursor") if is_cursor else Style()
         base = self.rich_style + (self.get_component_rich_style("sessions-table--odd") if row % 2 else Style())
-        info = self.info(row)
+        try:
+            info = self.info(row)
+        except DB_ERRORS as exc:  # a database gone or a connection lost: the row says so, read again later
+            return Strip([Segment(f"{self.ids[row]:>{self._id_width + 2}}  (cannot read: {exc})", base + cursor)])
         if info is None:
             return Strip([Segment(f"{self.ids[row]:>{self._id_width + 2}}  (deleted)", base + cursor)])
         widths = self._widths(width)
