@@ -15,6 +15,7 @@ __all__ = [
     "format_latencies",
     "format_offset",
     "format_started",
+    "plural",
     "short_id",
 ]
 
@@ -119,3 +120,8 @@ def fit_middle(text: str, width: int) -> str:
         return text.ljust(width)
     head = (width - 1) // 3
     return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+
+
+def plural(n: int, word: str) -> str:
+    """`1 error`, `2 errors`, `0 errors`."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

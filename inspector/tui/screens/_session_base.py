@@ -10,7 +10,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Static
 
-from inspector.display import SIDEBAND_NOTE, fit_end, format_bytes, format_duration
+from inspector.display import SIDEBAND_NOTE, fit_end, format_bytes, format_duration, plural
 from inspector.protocol import call_id_of
 from inspector.store import Event, SessionInfo, SessionStatus, Store, is_database_file
 from inspector.store.filter import CompiledFilter
@@ -19,12 +19,7 @@ from inspector.tui.widgets.event_detail import EventDetail
 from inspector.tui.widgets.event_list import EventList
 from inspector.tui.widgets.filter_bar import FilterBar
 
-__all__ = ["SessionScreenBase", "plural"]
-
-
-def plural(n: int, word: str) -> str:
-    """`1 error`, `2 errors`, `0 errors`."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+__all__ = ["SessionScreenBase"]
 
 
 class SessionScreenBase(Screen[None]):

@@ -12,6 +12,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from inspector.display import plural
 from inspector.store import SESSION_SORTS, SessionStatus, show_db
 from inspector.tui.db import DB_ERRORS, worker_store
 from inspector.tui.screens.dialogs import ConfirmScreen, PromptScreen
@@ -90,7 +91,7 @@ class SessionsScreen(Screen[None]):
         self.table.show(ids, set(self.marked), store.sessions_at)
         self.set_class(not self.total, "-empty")
         db = self.app.db_path  # type: ignore[attr-defined]
-        parts = [f"{len(ids)} of {self.total} sessions" if self.search else f"{self.total} sessions"]
+        parts = [f"{len(ids)} of {plural(self.total, 'session')}" if self.search else plural(self.total, "session")]
         parts.append(f"sorted by {self.sort}")
         if self.search:
             parts.append(f"filter “{self.search}”")
