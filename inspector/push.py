@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import click
 
 from inspector.cli_common import DB, db_option, fail
+from inspector.display import plural
 
 if TYPE_CHECKING:
     from inspector.store import SessionInfo, Store
@@ -54,7 +55,10 @@ class PushResult:
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        parts = [f"pushed {self.pushed} sessions ({self.events} events)", f"skipped {self.skipped} already there"]
+        parts = [
+            f"pushed {plural(self.pushed, 'session')} ({plural(self.events, 'event')})",
+            f"skipped {self.skipped} already there",
+        ]
         parts.append(f"failed {self.failed}")
         if self.still_open:
             parts.append(f"{self.still_open} still open, not pushed")

@@ -103,7 +103,7 @@ def test_since_pushes_only_recent_sessions_and_delete_after_removes_only_confirm
     with open_store(local, create=False) as here:
         assert sorted(s.id for s in here.sessions()) == sorted([ids["old"], ids["open"]])
     code, out, _ = push("--to", pg_url, "--db", local, "--since", "4d")
-    assert code == 0 and out.startswith("pushed 1 sessions"), out
+    assert code == 0 and out.startswith("pushed 1 session ("), out
     with open_store(pg_url, create=False) as there:
         assert len(there.sessions()) == 4
 
