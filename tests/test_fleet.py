@@ -85,7 +85,7 @@ async def test_two_taps_on_two_hosts_record_into_one_database_and_sessions_and_t
 
 
 async def the_tui_shows_and_filters_by_host(db: str) -> None:
-    from tui_helpers import running_app
+    from tui_helpers import running_app, settle
 
     async with running_app(db, size=(140, 20)) as (app, pilot):
         table = app.screen.table
@@ -93,7 +93,7 @@ async def the_tui_shows_and_filters_by_host(db: str) -> None:
         assert "Host" in header.split()  # two hosts here: the column shows
         assert {"tap-host-a", "tap-host-b"} == {word for row in rows for word in row.split() if word.startswith("tap-")}
         await pilot.press("slash", *"host:TAP-HOST-A")
-        await pilot.pause()
+        await settle(app, pilot)  # the search runs in a worker
         assert table.row_count == 1 and table.selected is not None and table.selected.host == "tap-host-a"
         assert "tap-host-a" in table.render_line(1).text and "1 of 2 sessions" in str(
             app.screen.query_one("#sessions-title").render()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import time
 from pathlib import Path
 
@@ -69,16 +70,39 @@ async def test_sessions_sort_search_and_mark(db):
         assert screen.sort == "duration"
         assert screen.table.selected_id is not None
         await pilot.press("slash", *"tool")
+        await settle(app, pilot)  # the search runs in a worker
         assert screen.table.row_count == 0  # the model and source do not say "tool"…
         screen.query_one("#sessions-search").value = str(ids["tool_call_round"])
-        await pilot.pause()
+        await settle(app, pilot)
         assert screen.table.row_count == 1
         await pilot.press("escape")
+        await settle(app, pilot)
         assert screen.table.row_count == 3 and not screen.search
         await pilot.press("m", "j", "m")
         assert len(screen.marked) == 2
         await pilot.press("m")  # unmark the second one
         assert len(screen.marked) == 1
+
+
+async def test_a_slow_sessions_search_does_not_freeze_the_ui(db, monkeypatch):
+    path, ids = db
+    read = Store.session_ids
+
+    def slow(self, *, sort="started", search=""):
+        if search:
+            time.sleep(0.6)  # 100k sessions, or a PostgreSQL server far away
+        return read(self, sort=sort, search=search)
+
+    monkeypatch.setattr(Store, "session_ids", slow)
+    async with running_app(path) as (app, pilot):
+        ticks: list[float] = []
+        app.set_interval(0.02, lambda: ticks.append(time.monotonic()))
+        await pilot.pause(0.1)
+        await pilot.press("slash", *str(ids["tool_call_round"]))
+        await settle(app, pilot)
+        longest = max(b - a for a, b in itertools.pairwise(ticks))
+        assert longest < 0.4, longest  # the loop went on while each keystroke's query slept
+        assert app.screen.table.row_count == 1
 
 
 async def test_sessions_label_and_delete_with_confirmation(db):

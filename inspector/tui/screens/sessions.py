@@ -82,12 +82,35 @@ class SessionsScreen(Screen[None]):
         store = self.app.store  # type: ignore[attr-defined]
         try:
             ids = store.session_ids(sort=self.sort, search=self.search)
-            self.total = store.session_count() if self.search else len(ids)
-            if self.total != self._hosts_of:  # a scan of every session: only when sessions came or went
-                self.table.hosts, self._hosts_of = len(store.session_hosts()) > 1, self.total
-        except Exception as exc:
+            total = store.session_count() if self.search else len(ids)
+            if total != self._hosts_of:  # a scan of every session: only when sessions came or went
+                self.table.hosts, self._hosts_of = len(store.session_hosts()) > 1, total
+        except DB_ERRORS as exc:
             self.notify(f"cannot read sessions: {exc}", severity="error", markup=False)
             return
+        self._show(ids, total)
+
+    @work(thread=True, exclusive=True, group="sessions-search")
+    def search_sessions(self, sort: str, search: str) -> None:
+        """A search typed into the filter box, read off the UI thread: at 100k sessions (or a
+        PostgreSQL round trip away) each keystroke's query must not freeze typing. A newer
+        keystroke replaces this worker; an answer for an older search is dropped."""
+        try:
+            store = worker_store(self.app)
+            ids = store.session_ids(sort=sort, search=search)
+            total = store.session_count() if search else len(ids)
+        except DB_ERRORS as exc:
+            self._notify_from_thread(f"cannot read sessions: {exc}", severity="error")
+            return
+        self.app.call_from_thread(self._searched, sort, search, ids, total)
+
+    def _searched(self, sort: str, search: str, ids: list[int], total: int) -> None:
+        if (sort, search) == (self.sort, self.search):
+            self._show(ids, total)
+
+    def _show(self, ids: list[int], total: int) -> None:
+        self.total = total
+        store = self.app.store  # type: ignore[attr-defined]
         self.table.show(ids, set(self.marked), store.sessions_at)
         self.set_class(not self.total, "-empty")
         db = self.app.db_path  # type: ignore[attr-defined]
@@ -124,7 +147,7 @@ class SessionsScreen(Screen[None]):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.search = event.value.strip()
-        self.refresh_table()
+        self.search_sessions(self.sort, self.search)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.table.focus()
