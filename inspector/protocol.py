@@ -6,8 +6,6 @@ through these functions, so that every part agrees on what a frame means.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -226,14 +224,6 @@ def audio_bytes(b64: str) -> int:
         return 0
     padding = b64.endswith("=") + b64.endswith("==")
     return n * 3 // 4 - padding
-
-
-def decode_audio(b64: str) -> bytes:
-    """The raw audio of a base64 field; empty when the field is not valid base64."""
-    try:
-        return base64.b64decode(b64, validate=False)
-    except (binascii.Error, ValueError):
-        return b""
 
 
 def audio_summary(b64: str, fmt: str = "audio/pcm") -> str:

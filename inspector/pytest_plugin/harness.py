@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,19 +109,16 @@ class RealtimeServer:
         self._reader: Store | None = None  # the test thread's
         self._recorder: MemoryRecorder | None = None
         self._tap: Tap | None = None
-        self.startup_s = 0.0
 
     # -- life cycle (the plugin's) --------------------------------------------------------------
 
     def start(self) -> RealtimeServer:
-        began = time.perf_counter()
         self._loop = _LoopThread()
         try:
             self._loop.run(self._start())
         except BaseException:
             self.stop()
             raise
-        self.startup_s = time.perf_counter() - began
         return self
 
     async def _start(self) -> None:

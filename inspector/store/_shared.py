@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 from typing import Any, Self
 
@@ -120,7 +121,7 @@ class SharedMethods:
 
     # Ids of the last `insert_rows`' events that were already written (each backend's
     # `insert_rows` sets it): a batch sent again is written once and counted once.
-    _skipped: set[int] = set()
+    _skipped: AbstractSet[int] = frozenset()
 
     def add_counts(self, session_id: int, events: Sequence[EventRow]) -> None:
         """Add rows made by `event_rows` to the session's counters (no rescan of the session,

@@ -199,7 +199,6 @@ class WriterLink:
                 self._recording.pop(key, None)
             self._written_bytes += self._unacked.ack(upto)
             self.stats.frames += frames
-            self.stats.batches += 1
             self.stats.writer_high_water = high_water
             self._dying = 0
         elif kind == "dropped":

@@ -61,7 +61,6 @@ RESTARTS = 3  # writers in a row that may die before one commits something
 @dataclass
 class RecorderStats:
     frames: int = 0  # committed
-    batches: int = 0
     backlog_high_water: int = 0  # bytes queued but not yet committed, at worst
     writer_high_water: int = 0  # bytes in the writer's buffer, at worst
     dropped: int = 0  # frames forwarded but dropped by the writer's full buffer
@@ -69,10 +68,6 @@ class RecorderStats:
     lost_at_exit: int = 0  # frames the writer still held when it had to stop
     restarts: int = 0  # writers that died and were replaced
     lost_to_restarts: int = 0  # frames a dead writer took with it
-
-    @property
-    def unrecorded(self) -> int:
-        return self.dropped + self.tap_dropped + self.lost_at_exit + self.lost_to_restarts
 
 
 class SessionRecorder:

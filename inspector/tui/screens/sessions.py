@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from inspector.display import plural
-from inspector.store import SESSION_SORTS, SessionStatus, show_db
+from inspector.store import SESSION_SORTS, SessionStatus, Store, show_db
 from inspector.tui.db import DB_ERRORS, worker_store
 from inspector.tui.screens.dialogs import ConfirmScreen, PromptScreen
 from inspector.tui.widgets._keys import HELP_BINDING
@@ -22,6 +22,12 @@ from inspector.tui.widgets.sessions_table import SessionsTable
 __all__ = ["SessionsScreen"]
 
 _STILL_RECORDING = "session {} is still being recorded; stop the tap first"
+
+
+def _read(store: Store, sort: str, search: str) -> tuple[list[int], int]:
+    """The ids the table shows, and how many sessions the database holds."""
+    ids = store.session_ids(sort=sort, search=search)
+    return ids, store.session_count() if search else len(ids)
 
 
 class SessionsScreen(Screen[None]):
@@ -81,8 +87,7 @@ class SessionsScreen(Screen[None]):
     def refresh_table(self) -> None:
         store = self.app.store  # type: ignore[attr-defined]
         try:
-            ids = store.session_ids(sort=self.sort, search=self.search)
-            total = store.session_count() if self.search else len(ids)
+            ids, total = _read(store, self.sort, self.search)
             if total != self._hosts_of:  # a scan of every session: only when sessions came or went
                 self.table.hosts, self._hosts_of = len(store.session_hosts()) > 1, total
         except DB_ERRORS as exc:
@@ -96,9 +101,7 @@ class SessionsScreen(Screen[None]):
         PostgreSQL round trip away) each keystroke's query must not freeze typing. A newer
         keystroke replaces this worker; an answer for an older search is dropped."""
         try:
-            store = worker_store(self.app)
-            ids = store.session_ids(sort=sort, search=search)
-            total = store.session_count() if search else len(ids)
+            ids, total = _read(worker_store(self.app), sort, search)
         except DB_ERRORS as exc:
             self._notify_from_thread(f"cannot read sessions: {exc}", severity="error")
             return
