@@ -149,6 +149,28 @@ class SharedMethods:
             ),
         )
 
+    def adopt_sessions(self, lease: int, session_ids: list[int]) -> None:
+        """A recorder that replaces a dead one (its writer process died) takes over the sessions
+        it was recording: they are tied to `lease`, and those the death made `interrupted` (by
+        a sweep, or as readers see them) are `open` again, their end time and the orphan's error
+        cleared. Sessions that ended otherwise (closed, failed, interrupted for another reason)
+        are left as they are."""
+        if not session_ids:
+            return
+        with self.transaction():
+            self._run(
+                "UPDATE sessions SET lease = ?, status = 'open', "
+                "error = CASE WHEN error = ? THEN NULL ELSE error END, "
+                "ended_at = CASE WHEN status = 'interrupted' THEN NULL ELSE ended_at END "
+                f"WHERE id IN ({', '.join('?' * len(session_ids))}) "
+                "AND (status = 'open' OR (status = 'interrupted' AND error = ?))",
+                [lease, ORPHANED, *session_ids, ORPHANED],
+            )
+
+    def add_unrecorded(self, session_id: int, frames: int) -> None:
+        """Count frames that were forwarded but could not be recorded (caller's transaction)."""
+        self._run("UPDATE sessions SET unrecorded_frames = unrecorded_frames + ? WHERE id = ?", (frames, session_id))
+
     # -- what each backend supplies -------------------------------------------------------------
 
     def close(self) -> None:

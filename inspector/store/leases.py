@@ -109,18 +109,6 @@ class LeaseTable:
         self._interrupt(lease, reason, time.time())
         self._conn.execute("DELETE FROM leases WHERE id = ?", (lease,))
 
-    def adopt(self, lease: int, session_ids: list[int]) -> None:
-        """Tie these sessions to `lease`; those their dead holder's end interrupted are open
-        again (their end time and the orphan's error cleared). In the caller's transaction."""
-        marks = ", ".join("?" for _ in session_ids)
-        self._conn.execute(
-            f"UPDATE sessions SET lease = ?, status = 'open', "
-            f"error = CASE WHEN error = ? THEN NULL ELSE error END, "
-            f"ended_at = CASE WHEN status = 'interrupted' THEN NULL ELSE ended_at END "
-            f"WHERE id IN ({marks}) AND (status = 'open' OR (status = 'interrupted' AND error = ?))",
-            [lease, ORPHANED, *session_ids, ORPHANED],
-        )
-
     def sweep(self) -> int:
         """Interrupt the open sessions of dead holders and drop their leases; returns how many
         leases were dead. In the caller's transaction."""
@@ -193,23 +181,6 @@ class LeaseMethods:
         """A recorder's last act: its sessions still open are interrupted, the lease dropped."""
         with Transaction(self._conn):
             LeaseTable(self._conn).release(lease, reason)
-
-    @guarded
-    def adopt_sessions(self, lease: int, session_ids: list[int]) -> None:
-        """A recorder that replaces a dead one (its writer process died) takes over the sessions
-        it was recording: they are tied to `lease`, and those the death made `interrupted` (by
-        a sweep, or as readers see them) are `open` again. Sessions that ended otherwise (closed,
-        failed, interrupted for another reason) are left as they are."""
-        if session_ids:
-            with Transaction(self._conn):
-                LeaseTable(self._conn).adopt(lease, session_ids)
-
-    @guarded
-    def add_unrecorded(self, session_id: int, frames: int) -> None:
-        """Count frames that were forwarded but could not be recorded (caller's transaction)."""
-        self._conn.execute(
-            "UPDATE sessions SET unrecorded_frames = unrecorded_frames + ? WHERE id = ?", (frames, session_id)
-        )
 
     @guarded
     def _orphaned(self, session_ids: list[int]) -> set[int]:

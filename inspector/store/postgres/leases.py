@@ -84,27 +84,6 @@ class PgLeaseMethods:
             conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_LOCK_SPACE, lease))
             self._locked.discard(lease)
 
-    @guarded
-    def adopt_sessions(self, lease: int, session_ids: list[int]) -> None:
-        """As `Store.adopt_sessions`: tie these sessions to `lease`, reopening those that their
-        dead holder's end interrupted."""
-        if not session_ids:
-            return
-        with Transaction(self):
-            self._connection().execute(
-                "UPDATE sessions SET lease = %s, status = 'open', "
-                "error = CASE WHEN error = %s THEN NULL ELSE error END, "
-                "ended_at = CASE WHEN status = 'interrupted' THEN NULL ELSE ended_at END "
-                "WHERE id = ANY(%s) AND (status = 'open' OR (status = 'interrupted' AND error = %s))",
-                (lease, ORPHANED, session_ids, ORPHANED),
-            )
-
-    @guarded
-    def add_unrecorded(self, session_id: int, frames: int) -> None:
-        self._connection().execute(
-            "UPDATE sessions SET unrecorded_frames = unrecorded_frames + %s WHERE id = %s", (frames, session_id)
-        )
-
     def _sweep(self) -> None:
         """Interrupt the open sessions of dead holders and drop their leases (caller's transaction)."""
         conn = self._connection()
