@@ -224,6 +224,8 @@ class Run:
     unrecorded: int
     tap_cpu: float
     writer_cpu: float
+    clients_cpu: float  # this process, every client
+    upstream_cpu: float
     tap_rss: float
     writer_rss: float
     backlog: str
@@ -258,9 +260,11 @@ async def measure(sessions: int, seconds: float, tmp: Path) -> Run:
         tap, tap_port = start_tap(port, db, log)
         writer = children(tap.pid)[0]
         cpu0, wcpu0, t0 = cpu_seconds(tap.pid), cpu_seconds(writer), time.monotonic()
+        ccpu0, ucpu0 = cpu_seconds(os.getpid()), cpu_seconds(upstream.pid)
         through = await run_load(tap_port, sessions, frames)
         wall = time.monotonic() - t0
         tap_cpu, writer_cpu = cpu_seconds(tap.pid) - cpu0, cpu_seconds(writer) - wcpu0
+        clients_cpu, upstream_cpu = cpu_seconds(os.getpid()) - ccpu0, cpu_seconds(upstream.pid) - ucpu0
         tap_rss, writer_rss = peak_rss_mb(tap.pid), peak_rss_mb(writer)
         catch_up = wait_recorded(db, through.sent, timeout=120)
         writer_rss = peak_rss_mb(writer)
@@ -285,6 +289,8 @@ async def measure(sessions: int, seconds: float, tmp: Path) -> Run:
         unrecorded,
         100 * tap_cpu / wall,
         100 * writer_cpu / wall,
+        100 * clients_cpu / wall,
+        100 * upstream_cpu / wall,
         tap_rss,
         writer_rss,
         found.group(0) if found else "?",
@@ -309,6 +315,7 @@ def report(run: Run, seconds: float) -> tuple[bool, float]:
     print(f"  both ways: added p50 {added50:.2f} ms, added p99 {added99:.2f} ms")
     print(f"  tap CPU {run.tap_cpu:.0f}% of a core (writer {run.writer_cpu:.0f}%), peak RSS {run.tap_rss:.0f} MB")
     print(f"  (writer {run.writer_rss:.0f} MB); {run.backlog}")
+    print(f"  load generators: clients {run.clients_cpu:.0f}%, upstream {run.upstream_cpu:.0f}% of a core")
     print(f"  the writer had committed everything {run.catch_up:.1f} s after the last frame")
     checks = [
         ("zero lost", lost == 0 and d.sent == d.received),
