@@ -27,12 +27,17 @@ class Sessions:
         self.seqs: dict[int, int] = {}
         self.gone: set[int] = set()  # keys whose row was deleted while recording
         self.lost: dict[int, int] = {}  # frames dropped, not yet counted on their row
+        self.live: set[int] = set()  # keys of the sessions not ended yet
 
     def save(self) -> tuple[Any, ...]:
-        return dict(self.ids), dict(self.seqs), set(self.gone), dict(self.lost)
+        return dict(self.ids), dict(self.seqs), set(self.gone), dict(self.lost), set(self.live)
 
     def restore(self, saved: tuple[Any, ...]) -> None:
-        self.ids, self.seqs, self.gone, self.lost = saved
+        self.ids, self.seqs, self.gone, self.lost, self.live = saved
+
+    def recording(self) -> int:
+        """How many sessions are being recorded."""
+        return len(self.live)
 
 
 class Committed:
@@ -77,13 +82,16 @@ def write_batch(store: Store, sessions: Sessions, batch: list[Item], lease: int 
             elif kind == OPEN:
                 _open(store, sessions, key, item.payload, lease)
                 done.opened[key] = ids[key]
+                sessions.live.add(key)
             elif kind == ADOPT:
                 _adopt(store, sessions, key, item.value, lease)
+                sessions.live.add(key)
             elif kind == LOST:
                 sessions.lost[key] = sessions.lost.get(key, 0) + item.value
             else:  # UPDATE
                 if item.payload.get("status", SessionStatus.OPEN) != SessionStatus.OPEN:
                     done.ended.append(key)
+                    sessions.live.discard(key)
                 if key not in gone:
                     updates.append((ids[key], item.payload))
         store.insert_rows(events, bodies)

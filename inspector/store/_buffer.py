@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 
 from inspector.store._wire import FRAME, Item
 
@@ -43,11 +44,19 @@ class Buffer:
             self._trim()
             self._ready.notify()
 
-    def take(self, count: int, timeout: float) -> list[Item]:
-        """Up to `count` items, oldest first; waits up to `timeout` for the first one."""
+    def take(self, count: int, timeout: float, linger: float = 0.0) -> list[Item]:
+        """Up to `count` items, oldest first; waits up to `timeout` for the first one, then up
+        to `linger` seconds more for `count` of them."""
         with self._ready:
             if not self._items and not self.closed:
                 self._ready.wait(timeout)
+            if self._items and linger > 0:
+                deadline = time.monotonic() + linger
+                while len(self._items) < count and not self.closed:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._ready.wait(left)
             out = [self._items.popleft() for _ in range(min(count, len(self._items)))]
             self._bytes -= sum(item_size(item) for item in out)
             return out

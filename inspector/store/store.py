@@ -135,9 +135,17 @@ def _read_only(path: Path) -> str:
 class Store(EventReads, SessionList, LeaseMethods, SharedMethods):
     """A recordings database in one SQLite file. See the module docstring for the contract."""
 
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = True, busy_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        create: bool = True,
+        busy_timeout: float = 10.0,
+        cache_bytes: int | None = None,
+    ) -> None:
         """Open (or with `create`, make) the database; a write waits up to `busy_timeout`
-        seconds for another connection's write lock before it fails with `StoreBusy`."""
+        seconds for another connection's write lock before it fails with `StoreBusy`.
+        `cache_bytes`: the page cache of this connection (SQLite's default is 2 MB)."""
         self.path = Path(path)
         self._prepare_file(create)
         try:
@@ -147,6 +155,8 @@ class Store(EventReads, SessionList, LeaseMethods, SharedMethods):
             raise StoreError(f"{self.path} is not a usable database: {exc}") from exc
         try:
             self._prepare_connection(create, busy_timeout)
+            if cache_bytes is not None:
+                self._conn.execute(f"PRAGMA cache_size=-{int(cache_bytes) // 1024}")
         except BaseException:
             self._conn.close()  # a failed open leaves no connection behind
             raise

@@ -1,0 +1,76 @@
+"""The writer's commits: gathered into fewer, bigger transactions when many sessions are recorded
+(each commit rewrites a few pages per session, see `inspector.store.writer.LINGER_PER_SESSION`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from inspector.store import Store
+from inspector.store._batch import Sessions, write_batch
+from inspector.store._buffer import Buffer
+from inspector.store._wire import ADOPT, FRAME, OPEN, UPDATE, numbered
+from inspector.store.writer import MAX_LINGER, _Writer
+
+
+def frames(count: int, key: int = 1) -> list:
+    return numbered([(FRAME, key, False, i, '{"type":"x"}') for i in range(count)], 0)
+
+
+def test_a_take_with_linger_waits_for_more_items_and_returns_once_it_has_them():
+    buffer = Buffer(1 << 20)
+    buffer.put(frames(10))
+    feeder = threading.Timer(0.05, lambda: buffer.put(frames(40)))
+    feeder.start()
+    started = time.monotonic()
+    taken = buffer.take(50, timeout=1.0, linger=30.0)
+    feeder.join()
+    assert len(taken) == 50  # it waited for the second put ...
+    assert time.monotonic() - started < 10  # ... and not for the whole linger once it had them
+
+
+def test_a_take_without_linger_returns_what_is_there():
+    buffer = Buffer(1 << 20)
+    buffer.put(frames(10))
+    feeder = threading.Timer(0.3, lambda: buffer.put(frames(40)))
+    feeder.start()
+    assert len(buffer.take(50, timeout=1.0)) == 10
+    feeder.join()
+
+
+def test_a_closed_buffer_ends_the_linger_at_once():
+    buffer = Buffer(1 << 20)
+    buffer.put(frames(3))
+    threading.Timer(0.05, buffer.close).start()
+    started = time.monotonic()
+    assert len(buffer.take(50, timeout=1.0, linger=30.0)) == 3
+    assert time.monotonic() - started < 10
+
+
+def test_the_writer_lingers_in_proportion_to_the_sessions_it_records(tmp_path):
+    store = Store(tmp_path / "x.db")
+    sessions = Sessions()
+    items = [(OPEN, key, 0, 0, {"source": "tap", "uid": f"u{key}"}) for key in range(300)]
+    write_batch(store, sessions, numbered(items, 0))
+    assert sessions.recording() == 300
+    saved = sessions.save()
+    ends = [(UPDATE, key, 0, 0, {"status": "closed"}) for key in range(299)]
+    write_batch(store, sessions, numbered(ends, 300))
+    assert sessions.recording() == 1
+    writer = _Writer(store, Buffer(1 << 20), None, 1.0)  # type: ignore[arg-type]
+    writer.sessions = sessions
+    one = writer._linger()
+    sessions.restore(saved)  # a failed commit puts them back
+    assert sessions.recording() == 300
+    assert 0 < one < writer._linger() == MAX_LINGER
+    adopted = Sessions()
+    write_batch(store, adopted, numbered([(ADOPT, 7, 0, sessions.ids[7], None)], 0))
+    assert adopted.recording() == 1
+    store.close()
+
+
+def test_the_page_cache_of_a_connection_can_be_sized(tmp_path):
+    with Store(tmp_path / "x.db", cache_bytes=32 * 1024 * 1024) as store:
+        assert store._conn.execute("PRAGMA cache_size").fetchone()[0] == -32768
+    with Store(tmp_path / "x.db") as store:
+        assert store._conn.execute("PRAGMA cache_size").fetchone()[0] == -2000
