@@ -7,7 +7,7 @@ from inspector.protocol import Direction
 from inspector.store import FrameIn, open_store
 from inspector.store._batch import Sessions, write_batch
 from inspector.store._codec import event_rows
-from inspector.store._wire import FRAME, OPEN, UPDATE, numbered
+from inspector.store._wire import ADOPT, FRAME, OPEN, UPDATE, numbered
 from inspector.store.values import new_uid
 
 FRAMES = [FrameIn(Direction.CLIENT, i * 1000, f'{{"type": "ping", "i": {i}}}') for i in range(3)]
@@ -40,4 +40,29 @@ def test_a_session_whose_creation_and_frames_are_sent_to_a_new_writer_is_written
         assert first.opened == again.opened == {1: info.id}
         assert (info.uid, info.status, info.client_events, info.server_events) == (uid, "closed", 3, 2)
         assert [e.frame for e in store.events(info.id, with_frames=True)] == [e[4] for e in entries[1:6]]
+        store.release_lease(lease, "done")
+
+
+def test_frames_of_an_adopted_session_committed_by_the_writer_that_died_are_written_once(any_db):
+    """The session was created long before (acknowledged); the writer died between committing
+    frames 3-6 and acknowledging them, so the tap sends 3-6 again, then 7-8, to the new writer."""
+    uid = new_uid()
+    opened = [(OPEN, 1, 0, 0, {"source": "tap", "started_at": 1.0, "uid": uid})]
+    frames = [(FRAME, 1, i % 2, i * 1000, f'{{"type": "x", "i": {i}}}') for i in range(9)]
+    with open_store(any_db) as store:
+        dead = Sessions()
+        write_batch(store, dead, numbered(opened + frames[:3], 0), store.take_lease())  # acknowledged
+        write_batch(store, dead, numbered(frames[3:7], 4), None)  # committed, never acknowledged
+        sid = dead.ids[1]
+        new = Sessions()
+        lease = store.take_lease()
+        adopted = write_batch(store, new, numbered([(ADOPT, 1, 0, sid, None)], 0), lease)
+        again = write_batch(store, new, numbered(frames[3:], 1), lease)
+        later = write_batch(store, new, numbered([(FRAME, 1, 1, 9000, '{"type": "x", "i": 9}')], 7), lease)
+        assert adopted.frames == 0 and again.frames == 6 and later.frames == 1  # the tap's count
+        events = list(store.events(sid, with_frames=True))
+        assert [e.seq for e in events] == list(range(1, 11))
+        assert [e.frame for e in events] == [f[4] for f in frames] + ['{"type": "x", "i": 9}']
+        info = store.session(sid)
+        assert (info.client_events, info.server_events) == (5, 5)
         store.release_lease(lease, "done")

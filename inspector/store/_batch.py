@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from inspector.protocol import Direction
 from inspector.store._codec import EventRow, FrameRow, frame_rows
 from inspector.store._wire import ADOPT, FRAME, LOST, OPEN, Item
 from inspector.store.store import Store
@@ -28,12 +29,14 @@ class Sessions:
         self.gone: set[int] = set()  # keys whose row was deleted while recording
         self.lost: dict[int, int] = {}  # frames dropped, not yet counted on their row
         self.live: set[int] = set()  # keys of the sessions not ended yet
+        # Adopted sessions whose frames may come again: (t_ns, from the server) of the last row.
+        self.resent: dict[int, tuple[int, bool]] = {}
 
     def save(self) -> tuple[Any, ...]:
-        return dict(self.ids), dict(self.seqs), set(self.gone), dict(self.lost), set(self.live)
+        return dict(self.ids), dict(self.seqs), set(self.gone), dict(self.lost), set(self.live), dict(self.resent)
 
     def restore(self, saved: tuple[Any, ...]) -> None:
-        self.ids, self.seqs, self.gone, self.lost, self.live = saved
+        self.ids, self.seqs, self.gone, self.lost, self.live, self.resent = saved
 
     def recording(self) -> int:
         """How many sessions are being recorded."""
@@ -62,13 +65,16 @@ def write_batch(store: Store, sessions: Sessions, batch: list[Item], lease: int 
     bodies: list[FrameRow] = []
     per_session: dict[int, list[EventRow]] = {}
     updates: list[tuple[int, dict[str, Any]]] = []
-    ids, seqs, gone = sessions.ids, sessions.seqs, sessions.gone
+    ids, seqs, gone, resent = sessions.ids, sessions.seqs, sessions.gone, sessions.resent
     with store.transaction():
         _forget_deleted(store, sessions, batch)
         for item in batch:
             kind, key = item.kind, item.key
             if kind == FRAME:
                 if key in gone:
+                    continue
+                if key in resent and _committed_before(resent, key, item):
+                    done.frames += 1  # committed by the writer that died: acknowledged now
                     continue
                 session_id = ids[key]
                 seq = seqs[key] = seqs[key] + 1
@@ -103,7 +109,7 @@ def write_batch(store: Store, sessions: Sessions, batch: list[Item], lease: int 
             if key not in gone:
                 store.add_unrecorded(ids[key], sessions.lost[key])
             del sessions.lost[key]
-    done.frames = len(events)
+    done.frames += len(events)
     done.upto = batch[-1].number + 1 if batch else 0
     return done
 
@@ -134,7 +140,23 @@ def _adopt(store: Store, sessions: Sessions, key: int, session_id: int, lease: i
     if not store.existing([session_id]):
         sessions.gone.add(key)
         return
-    sessions.seqs[key] = store.last_seq(session_id)
+    last = sessions.seqs[key] = store.last_seq(session_id)
+    if last:
+        (event,) = store.events_at(session_id, [last])
+        sessions.resent[key] = (event.t_ns, event.direction is Direction.SERVER)
+
+
+def _committed_before(resent: dict[int, tuple[int, bool]], key: int, item: Item) -> bool:
+    """Whether a frame of an adopted session is one the writer that died had committed. The tap
+    sends again what it had not seen acknowledged, and a writer can die between its COMMIT and
+    its acknowledgement: the frames of that commit come again. A session's frames are stamped
+    and committed in order, so those are exactly the ones up to its last row's time (and
+    direction: the two legs' frames never share a nanosecond)."""
+    last_t, last_server = resent[key]
+    if item.value < last_t:
+        return True
+    del resent[key]  # from here on, every frame of this session is new
+    return item.value == last_t and bool(item.flags) == last_server
 
 
 def _forget_deleted(store: Store, sessions: Sessions, batch: list[Item]) -> None:
