@@ -43,10 +43,10 @@ COMMIT_ITEMS = 16384  # items a transaction commits at most (~20 MB of audio fra
 # rewrites every B-tree page it touches, and one session's rows sit together (ids are
 # session << 32 | seq), so a commit costs a few 16 KiB pages per session whatever it holds: at 200
 # sessions and one commit per 0.1 s of traffic the writer wrote 15-20 KB for each 1.4 KB frame
-# (benchmarks/load.py, 36 µs of CPU a frame); gathering 0.4 s brings it to ~4 KB (24 µs). With
+# (36 µs of CPU a frame); gathering 0.3 s brings it to ~5 KB (26 µs). With
 # few sessions the wait is a few ms: a live tail sees a frame as soon as before.
 LINGER_PER_SESSION = 0.002
-MAX_LINGER = 0.4
+MAX_LINGER = 0.3
 # The SQLite page cache of the writer's connection (the default 2 MB re-read every session's
 # pages from the OS at each commit once ~30 sessions were recorded at once).
 CACHE_BYTES = 32 * 1024 * 1024
