@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -74,3 +75,43 @@ def test_the_page_cache_of_a_connection_can_be_sized(tmp_path):
         assert store._conn.execute("PRAGMA cache_size").fetchone()[0] == -32768
     with Store(tmp_path / "x.db") as store:
         assert store._conn.execute("PRAGMA cache_size").fetchone()[0] == -2000
+
+
+class _QuietPipe:
+    """A reader whose pipe is never full: only the buffer's size can wake the catch-up."""
+
+    def pipe_full(self) -> bool:
+        return False
+
+    def read_once(self) -> bool:
+        return True
+
+
+def _audio_frames(count: int, first: int) -> list:
+    text = '{"type":"input_audio_buffer.append","audio":"' + "A" * 1000 + '"}'
+    return numbered([(FRAME, 1, False, i, text) for i in range(count)], first)
+
+
+def _catch_up_for(writer: _Writer, seconds: float) -> None:
+    worker = threading.Thread(target=writer.catch_up, args=(_QuietPipe(),))
+    worker.start()
+    time.sleep(seconds)
+    writer.finished = True
+    worker.join()
+
+
+def test_the_catch_up_thread_writes_only_once_the_buffer_is_three_quarters_full(tmp_path):
+    store = Store(tmp_path / "x.db")
+    buffer = Buffer(100 * 1070)
+    sink = open(os.devnull, "wb")  # noqa: SIM115 - closed below
+    writer = _Writer(store, buffer, sink, 1.0)
+    write_batch(store, writer.sessions, numbered([(OPEN, 1, 0, 0, {"source": "tap", "uid": "u1"})], 0))
+    buffer.put(_audio_frames(70, 1))  # 70% full: left to the idle thread
+    _catch_up_for(writer, 0.3)
+    assert store.count(writer.sessions.ids[1]) == 0 and buffer.size() > 60 * 1070
+    writer.finished = False
+    buffer.put(_audio_frames(10, 71))  # 80%: written down to half
+    _catch_up_for(writer, 0.5)
+    assert store.count(writer.sessions.ids[1]) >= 30 and buffer.size() < 50 * 1070
+    sink.close()
+    store.close()
