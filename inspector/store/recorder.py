@@ -1,8 +1,8 @@
 """Recording off the forwarding path: the event loop appends, a writer process commits.
 
 The hot path (`SessionRecorder.record`) appends one tuple to a deque: no parsing, no SQLite, no
-locks. A feeder thread wakes every `flush_interval` (100 ms), pickles everything queued as one
-list and writes it down a pipe to a writer process (`inspector.store.writer`), which buffers it
+locks. A feeder thread wakes every `flush_interval` (100 ms), pickles what is queued in short
+lists (the pickling holds the GIL) and writes them down a pipe to a writer process (`inspector.store.writer`), which buffers it
 (bounded), parses, redacts, extracts ids and commits each batch in one transaction.
 
 Why a process and not a thread: on a busy machine the writer's ~15 µs of CPU per frame competed
