@@ -2,8 +2,9 @@
 
 The hot path (`SessionRecorder.record`) appends one tuple to a deque: no parsing, no SQLite, no
 locks. A feeder thread wakes every `flush_interval` (100 ms), pickles what is queued in short
-lists (the pickling holds the GIL) and writes them down a pipe to a writer process (`inspector.store.writer`), which buffers it
-(bounded), parses, redacts, extracts ids and commits each batch in one transaction.
+lists (pickling holds the GIL) and writes them down a pipe to a writer process
+(`inspector.store.writer`), which buffers them (bounded), parses, redacts, extracts ids and
+commits them in one transaction per batch it gathers.
 
 Why a process and not a thread: on a busy machine the writer's ~15 µs of CPU per frame competed
 with the relay for the GIL and the cores, and a round trip that landed behind a batch waited
