@@ -226,6 +226,11 @@ class _TakeOver(Connection):
         self._relay_held: bytearray | None = bytearray()  # None: websockets has every byte
         self._relay_eof = self._relay_lost = self._relay_write_paused = False
 
+    @property
+    def relay(self) -> Relay | None:
+        """The relay that took this connection over, if one did."""
+        return self._relay_leg.relay if self._relay_leg is not None else None
+
     def _relay_holds_after_head(self) -> bool:
         """Whether bytes after the HTTP head are frames to hold for the relay."""
         raise NotImplementedError
