@@ -275,16 +275,18 @@ class _TakeOver(Connection):
         held, self._relay_held = self._relay_held, None
         assert held is not None and self._relay_head_done, "taken over before its handshake"
         self._relay_leg = leg
+        if self._relay_lost:
+            leg.writable = False  # the peer left already; what it sent before still goes on
         if held:
             leg.feed(bytes(held))
             if len(held) > _HOLD_BYTES:
                 self.transport.resume_reading()
-        if self._relay_write_paused:
-            leg.relay.write_paused(leg)
-        if self._relay_eof:
-            leg.relay.eof(leg)
         if self._relay_lost:
             leg.relay.lost(leg)
+        elif self._relay_eof:
+            leg.relay.eof(leg)
+        elif self._relay_write_paused:
+            leg.relay.write_paused(leg)
 
     def eof_received(self) -> None:
         leg = self._relay_leg

@@ -4,9 +4,10 @@
 
 For each client handshake the tap first opens the same path and query on the upstream, passing
 the credential headers and the subprotocol list, and only then answers the client: with the
-subprotocol the upstream chose, or with the upstream's own HTTP refusal. Frames are forwarded as
-they come (text as text, binary as binary) and handed to the `Recorder`, whose writer process
-commits them; nothing on the forwarding path touches SQLite.
+subprotocol the upstream chose, or with the upstream's own HTTP refusal. Then `inspector.relay`
+takes both connections over: frames are forwarded byte for byte as they come, and each message
+is handed to the `Recorder`, whose writer process commits it; nothing on the forwarding path
+touches SQLite.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import logging
 import ssl
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -76,7 +77,6 @@ class _Link:
     peer: str  # the client's host, kept: over TLS the connection forgets it once the client left
     upstream: RelayClientConnection | None = None
     error: str | None = None
-    closes: list[tuple[str, int, str]] = field(default_factory=list)
 
 
 def websocket_url(base: str) -> str:
