@@ -148,6 +148,7 @@ class Relay:
     async def close(self, code: int, reason: str = "") -> None:
         """The tap closes the link (it is stopping): the client with `code`, then the upstream."""
         if self.outcome is None:
+            code = int(code)  # websockets' server passes a CloseCode: the row wants an int
             self.client.send_close(close_payload(code, reason))
             self._begin_close(self.client, Outcome("tap", code, reason))
         await self.wait()
