@@ -53,14 +53,21 @@ async def read_until_close(reader: asyncio.StreamReader) -> tuple[list[bytes], i
         frames.append(raw)
 
 
-async def raw_client(port: int, early: bytes = b"") -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A client that speaks WebSocket by hand; `early` goes in the same write as its request."""
+async def raw_client(
+    port: int, early: bytes = b"", *, cut: int = 0
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A client that speaks WebSocket by hand; `early` goes in the same write as the end of its
+    request, which is written in two pieces when `cut` (where to cut it) is given."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(
+    request = (
         f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
-        + early
     )
+    if cut:
+        writer.write(request[:cut])
+        await writer.drain()
+        await asyncio.sleep(0.05)  # so that the two pieces travel as two segments
+    writer.write(request[cut:] + early)
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
     assert head.startswith(b"HTTP/1.1 101"), head
     return reader, writer
@@ -159,7 +166,8 @@ async def test_fragments_pings_and_the_clients_masks_reach_the_upstream_byte_for
     assert (info.close_side, info.close_code) == ("client", 1000)
 
 
-async def test_frames_in_the_same_segment_as_either_handshake_are_forwarded(db_path, open_store):
+@pytest.mark.parametrize("cut", [0, -2], ids=["request-in-one-piece", "request-cut-in-its-last-crlf"])
+async def test_frames_in_the_same_segment_as_either_handshake_are_forwarded(db_path, open_store, cut):
     created = frame(TEXT, b'{"type":"session.created"}')
     update = masked(TEXT, b'{"type":"session.update"}')
     seen: list[bytes] = []
@@ -169,7 +177,7 @@ async def test_frames_in_the_same_segment_as_either_handshake_are_forwarded(db_p
         await answer_close(reader, writer, mask=False)
 
     async with raw_upstream(upstream, early=created) as up, run_tap(up.url, db_path) as tap:
-        reader, writer = await raw_client(tap.port, early=update)
+        reader, writer = await raw_client(tap.port, early=update, cut=cut)
         assert await asyncio.wait_for(reader.readexactly(len(created)), 10) == created
         await wait_for(lambda: seen == [update])
         writer.write(masked(CLOSE, struct.pack("!H", 1000)))
