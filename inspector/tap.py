@@ -4,9 +4,10 @@
 
 For each client handshake the tap first opens the same path and query on the upstream, passing
 the credential headers and the subprotocol list, and only then answers the client: with the
-subprotocol the upstream chose, or with the upstream's own HTTP refusal. Frames are forwarded as
-they come (text as text, binary as binary) and handed to the `Recorder`, whose writer process
-commits them; nothing on the forwarding path touches SQLite.
+subprotocol the upstream chose, or with the upstream's own HTTP refusal. Then `inspector.relay`
+takes both connections over: frames are forwarded byte for byte as they come, and each message
+is handed to the `Recorder`, whose writer process commits it; nothing on the forwarding path
+touches SQLite.
 """
 
 from __future__ import annotations
@@ -17,15 +18,14 @@ import logging
 import ssl
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import (
-    ConnectionClosed,
     InvalidHandshake,
     InvalidStatus,
     InvalidURI,
@@ -35,11 +35,11 @@ from websockets.typing import Subprotocol
 
 from inspector.protocol import (
     MAX_FRAME,
-    Direction,
     model_from_query,
     subprotocols_in,
 )
 from inspector.redaction import redact_message, redact_url
+from inspector.relay import UPSTREAM_LOST, Relay, RelayClientConnection, RelayServerConnection
 from inspector.store import SessionStatus, StoreError, recording_host, show_db
 from inspector.store.recorder import Recorder, SessionRecorder
 from inspector.tap_target import BadTarget, upstream_url
@@ -54,8 +54,6 @@ _FORWARDED_HEADERS = {"authorization", "api-key", "user-agent"}
 _FORWARDED_PREFIXES = ("openai-", "x-stainless-")
 # Headers of an upstream refusal worth passing back to the client.
 _REFUSAL_HEADERS = {"content-type", "www-authenticate", "retry-after", "x-request-id"}
-# Close codes that must not be sent on the wire (RFC 6455 7.4.1), and what to send instead.
-_UNSENDABLE = {1005: 1000, 1006: 1001, 1015: 1011}
 
 
 @dataclass
@@ -77,9 +75,8 @@ class TapOptions:
 class _Link:
     session: SessionRecorder
     peer: str  # the client's host, kept: over TLS the connection forgets it once the client left
-    upstream: ClientConnection | None = None
+    upstream: RelayClientConnection | None = None
     error: str | None = None
-    closes: list[tuple[str, int, str]] = field(default_factory=list)
 
 
 def websocket_url(base: str) -> str:
@@ -159,27 +156,6 @@ def _is_websocket_upgrade(request: Request) -> bool:
     )
 
 
-def _close_info(exc: ConnectionClosed) -> tuple[int, str, bool]:
-    """(code, reason, whether the peer started the close) for a closed connection."""
-    if exc.rcvd is not None and (exc.sent is None or exc.rcvd_then_sent):
-        return exc.rcvd.code, exc.rcvd.reason, True
-    if exc.sent is not None:
-        return exc.sent.code, exc.sent.reason, False
-    return 1006, "connection lost without a close frame", True
-
-
-UPSTREAM_LOST = "upstream connection lost without a close frame"
-
-
-def _close_to_forward(code: int, reason: str, *, from_upstream: bool) -> tuple[int, str, str | None]:
-    """(code, reason) to close the other leg with, and the session's error if any. An upstream
-    that vanished (crash, reset: 1006) reaches the client as 1014 (bad gateway) saying so, not
-    as a 1001 that reads like an orderly going-away."""
-    if code == 1006 and from_upstream:
-        return 1014, UPSTREAM_LOST, f"{UPSTREAM_LOST}; the client was closed with 1014"
-    return _UNSENDABLE.get(code, code), reason, None
-
-
 class Tap:
     """Serves the client side; one `_Link` (client connection, upstream, session) per client."""
 
@@ -205,6 +181,8 @@ class Tap:
             ssl=self.options.tls,
             # The client's handshake includes the wait for the upstream's: outlast it.
             open_timeout=self.options.open_timeout + 5,
+            create_connection=RelayServerConnection,  # see connect() in _connect_upstream
+            ping_interval=None,
         )
         return self.server
 
@@ -260,7 +238,7 @@ class Tap:
             if name.lower() in _FORWARDED_HEADERS or name.lower().startswith(_FORWARDED_PREFIXES)
         ]
         try:
-            link.upstream = await connect(
+            upstream = await connect(
                 url,
                 additional_headers=[h for h in forward if h[0].lower() != "user-agent"],
                 user_agent_header=request.headers.get("User-Agent"),
@@ -269,7 +247,13 @@ class Tap:
                 compression=self.options.compression,
                 open_timeout=self.options.open_timeout,
                 proxy=upstream_proxy(url),
+                # After the handshake the relay forwards frames itself (inspector.relay); pings
+                # go end to end, websockets' own would land in a stream it no longer frames.
+                create_connection=RelayClientConnection,
+                ping_interval=None,
             )
+            assert isinstance(upstream, RelayClientConnection)
+            link.upstream = upstream
         except InvalidStatus as exc:
             del self._links[connection]
             return _refusal(session, exc.response)
@@ -326,8 +310,17 @@ class Tap:
         upstream = link.upstream
         if upstream.subprotocol:
             session.update(subprotocol=upstream.subprotocol)
-        to_upstream = asyncio.create_task(self._pump(client, upstream, session, Direction.CLIENT))
-        to_client = asyncio.create_task(self._pump(upstream, client, session, Direction.SERVER))
+        assert isinstance(client, RelayServerConnection)  # serve(create_connection=...)
+        relay = Relay(
+            client,
+            upstream,
+            session.record,
+            session.now_ns,
+            max_size=self.options.max_size,
+            close_timeout=PEER_CLOSE_SECONDS,
+        )
+        # Before any await: from here on a close (the server's at stop) goes through the relay.
+        relay.start()
         # The row id comes from the writer process; wait for it only after forwarding has begun.
         try:
             session_id: int | str = await asyncio.wrap_future(session.id)
@@ -337,19 +330,13 @@ class Tap:
         # the request is there; websockets types it optional for connections in general.)
         path = client.request.path if client.request is not None else ""
         log.info("session %s opened: %s from %s", session_id, path.split("?")[0], link.peer)
-        done, _ = await asyncio.wait({to_upstream, to_client}, return_when=asyncio.FIRST_COMPLETED)
-        first = done.pop()
-        side, code, reason = first.result()
-        other, other_conn = (to_client, upstream) if first is to_upstream else (to_upstream, client)
-        # Pass the close on to the other leg, then let its pump drain what was still in flight.
-        forward_code, forward_reason, error = _close_to_forward(code, reason, from_upstream=first is to_client)
-        await other_conn.close(forward_code, forward_reason)
-        await other
-        if error is not None:
+        outcome = await relay.wait()
+        side, code, reason = outcome.side, outcome.code, outcome.reason
+        if outcome.error is not None:
             reason = UPSTREAM_LOST
-            log.warning("session %s: %s", session_id, error)
+            log.warning("session %s: %s", session_id, outcome.error)
         session.update(
-            **({"error": error} if error else {}),
+            **({"error": outcome.error} if outcome.error else {}),
             # A close that the shutdown started interrupts the session; one already under way
             # when Ctrl-C came is an ordinary close.
             status=SessionStatus.INTERRUPTED if self._stopping and side == "tap" else SessionStatus.CLOSED,
@@ -360,33 +347,14 @@ class Tap:
         )
         log.info("session %s closed by %s: %d %s", session_id, side, code, redact_message(reason))
 
-    async def _pump(
-        self,
-        src: ServerConnection | ClientConnection,
-        dst: ServerConnection | ClientConnection,
-        session: SessionRecorder,
-        direction: Direction,
-    ) -> tuple[str, int, str]:
-        """Forward src → dst until src closes; returns (who closed, code, reason)."""
-        # Never paused for recording: the recorder bounds its own memory (and counts any loss).
-        record, now_ns = session.record, session.now_ns
-        while True:
-            try:
-                message = await src.recv()
-            except ConnectionClosed as exc:
-                code, reason, from_peer = _close_info(exc)
-                return (direction.value if from_peer else "tap"), code, reason
-            record(direction, message, now_ns())
-            try:
-                await dst.send(message)
-            except ConnectionClosed:
-                pass  # dst is closing: its own pump reports the close; keep draining src
-
 
 # Ctrl-C or SIGTERM to exit: at most this long, even when the database is locked for good.
 STOP_SECONDS = 10.0
 # Of which, at most this long to close the connections (a peer may never answer its close).
 CLOSE_SECONDS = 3.0
+# A peer that has not finished its close this long after a link began closing is cut off: less
+# than CLOSE_SECONDS, so that a stop still writes every session's end.
+PEER_CLOSE_SECONDS = 2.0
 
 
 async def run_tap(

@@ -1,0 +1,324 @@
+"""The tap's byte-level relay over real sockets on 127.0.0.1 and a real SQLite file: raw peers
+that write frames by hand see exactly the bytes the other peer wrote, protocol errors close both
+legs with websockets' codes, a slow reader stops the tap reading the other side."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import os
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import pytest
+from conftest import run_tap, run_upstream, wait_for
+from test_ws_frames import BINARY, CLOSE, CONT, PING, PONG, TEXT, frame
+from websockets.frames import Close
+from websockets.speedups import apply_mask
+
+from inspector.protocol import Direction
+from inspector.relay import Relay
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+PATH = "/v1/realtime?model=m"
+
+
+def masked(opcode: int, payload: bytes, **kw) -> bytes:
+    return frame(opcode, payload, mask=os.urandom(4), **kw)
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes, bytes]:
+    """(opcode, unmasked payload, the frame's raw bytes)."""
+    head = await reader.readexactly(2)
+    n, extra = head[1] & 0x7F, b""
+    if n >= 126:
+        extra = await reader.readexactly(2 if n == 126 else 8)
+        n = int.from_bytes(extra, "big")
+    mask = await reader.readexactly(4) if head[1] & 0x80 else b""
+    payload = await reader.readexactly(n)
+    raw = head + extra + mask + payload
+    return head[0] & 0x0F, apply_mask(payload, mask) if mask else payload, raw
+
+
+async def read_until_close(reader: asyncio.StreamReader) -> tuple[list[bytes], int]:
+    """The raw data frames a peer got before a close frame, and that frame's code."""
+    frames = []
+    while True:
+        opcode, payload, raw = await asyncio.wait_for(read_frame(reader), 10)
+        if opcode == CLOSE:
+            return frames, Close.parse(payload).code
+        frames.append(raw)
+
+
+async def raw_client(
+    port: int, early: bytes = b"", *, cut: int = 0
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A client that speaks WebSocket by hand; `early` goes in the same write as the end of its
+    request, which is written in two pieces when `cut` (where to cut it) is given."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = (
+        f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    if cut:
+        writer.write(request[:cut])
+        await writer.drain()
+        await asyncio.sleep(0.05)  # so that the two pieces travel as two segments
+    writer.write(request[cut:] + early)
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return reader, writer
+
+
+@dataclass
+class RawUpstream:
+    url: str = ""
+    peers: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def raw_upstream(
+    script: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]], early: bytes = b""
+) -> AsyncIterator[RawUpstream]:
+    """An upstream that answers the handshake by hand (`early` in the same write as its 101),
+    then runs `script` on the connection."""
+    up = RawUpstream()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        key = next(
+            line.split(b":", 1)[1].strip()
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key:")
+        )
+        accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n" + early
+        )
+        up.peers.append((reader, writer))
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            await script(reader, writer)
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    up.url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        yield up
+    finally:
+        server.close()
+
+
+async def answer_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, mask: bool) -> int:
+    """Read to the close frame, answer it, return its code."""
+    _, code = await read_until_close(reader)
+    writer.write(frame(CLOSE, struct.pack("!H", code), mask=os.urandom(4) if mask else None))
+    return code
+
+
+async def finished_session(open_store):
+    store = open_store()
+    await wait_for(lambda: bool(store.sessions()) and store.sessions()[0].status != "open")
+    info = store.sessions()[0]
+    return info, [(e.direction, e.frame) for e in store.events(info.id, with_frames=True)]
+
+
+async def test_fragments_pings_and_the_clients_masks_reach_the_upstream_byte_for_byte(db_path, open_store):
+    from_client = [
+        masked(TEXT, b'{"type":"conversation.item.create","text":"caf', fin=False),
+        masked(PING, b"still there?"),
+        masked(CONT, b"\xc3", fin=False),  # 'é' cut across two fragments
+        masked(CONT, b'\xa9"}'),
+    ]
+    from_server = [
+        frame(PONG, b"still there?"),
+        frame(BINARY, b"\x00\x01", fin=False),
+        frame(CONT, b"\x02" * 300),
+    ]
+    seen: list[bytes] = []
+
+    async def upstream(reader, writer):
+        wanted = sum(map(len, from_client))
+        seen.append(await reader.readexactly(wanted))
+        writer.write(b"".join(from_server))
+        await answer_close(reader, writer, mask=False)
+
+    async with raw_upstream(upstream) as up, run_tap(up.url, db_path) as tap:
+        reader, writer = await raw_client(tap.port)
+        for piece in b"".join(from_client):  # one byte per write: every header cut somewhere
+            writer.write(bytes([piece]))
+            await writer.drain()
+        got = await asyncio.wait_for(reader.readexactly(sum(map(len, from_server))), 10)
+        writer.write(masked(CLOSE, struct.pack("!H", 1000)))
+        _, code = await read_until_close(reader)
+        writer.close()
+    assert seen == [b"".join(from_client)]  # the client's own masks, fragments and ping
+    assert got == b"".join(from_server)
+    assert code == 1000
+    info, events = await finished_session(open_store)
+    assert events == [
+        (Direction.CLIENT, '{"type":"conversation.item.create","text":"café"}'),
+        (Direction.SERVER, b"\x00\x01" + b"\x02" * 300),
+    ]  # each message once, reassembled; pings and pongs are not recorded
+    assert (info.close_side, info.close_code) == ("client", 1000)
+
+
+@pytest.mark.parametrize("cut", [0, -2], ids=["request-in-one-piece", "request-cut-in-its-last-crlf"])
+async def test_frames_in_the_same_segment_as_either_handshake_are_forwarded(db_path, open_store, cut):
+    created = frame(TEXT, b'{"type":"session.created"}')
+    update = masked(TEXT, b'{"type":"session.update"}')
+    seen: list[bytes] = []
+
+    async def upstream(reader, writer):
+        seen.append(await reader.readexactly(len(update)))
+        await answer_close(reader, writer, mask=False)
+
+    async with raw_upstream(upstream, early=created) as up, run_tap(up.url, db_path) as tap:
+        reader, writer = await raw_client(tap.port, early=update, cut=cut)
+        assert await asyncio.wait_for(reader.readexactly(len(created)), 10) == created
+        await wait_for(lambda: seen == [update])
+        writer.write(masked(CLOSE, struct.pack("!H", 1000)))
+        await read_until_close(reader)
+        writer.close()
+    _, events = await finished_session(open_store)
+    assert sorted(events) == [
+        (Direction.CLIENT, '{"type":"session.update"}'),
+        (Direction.SERVER, '{"type":"session.created"}'),
+    ]
+
+
+BAD_FROM_CLIENT = {
+    "rsv-bit": (masked(TEXT, b"x", rsv=0x40), 1002),
+    "unmasked": (frame(TEXT, b"x"), 1002),
+    "long-ping": (masked(PING, b"p" * 126), 1002),
+    "fragmented-ping": (masked(PING, b"p", fin=False), 1002),
+    "bad-utf8": (masked(TEXT, b"\xff\xfe"), 1007),
+}
+BAD_FROM_SERVER = {
+    "masked": (masked(TEXT, b"x"), 1002),
+    "rsv-bit": (frame(BINARY, b"x", rsv=0x20), 1002),
+    "bad-utf8": (frame(TEXT, b"ok \xc3("), 1007),
+}
+
+
+@pytest.mark.parametrize(
+    ("offender", "bad", "code"),
+    [("client", *v) for v in BAD_FROM_CLIENT.values()] + [("server", *v) for v in BAD_FROM_SERVER.values()],
+    ids=[f"client-{k}" for k in BAD_FROM_CLIENT] + [f"server-{k}" for k in BAD_FROM_SERVER],
+)
+async def test_a_protocol_error_closes_both_legs_with_its_code_and_is_neither_forwarded_nor_recorded(
+    db_path, open_store, offender, bad, code
+):
+    good_up, good_down = masked(TEXT, b'{"type":"ok"}'), frame(TEXT, b'{"type":"ok"}')
+    upstream_saw: list[tuple[list[bytes], int]] = []
+
+    async def upstream(reader, writer):
+        if offender == "server":
+            writer.write(good_down + bad)
+        upstream_saw.append(await read_until_close(reader))
+        writer.write(frame(CLOSE, struct.pack("!H", upstream_saw[0][1])))
+
+    async with raw_upstream(upstream) as up, run_tap(up.url, db_path) as tap:
+        reader, writer = await raw_client(tap.port)
+        if offender == "client":
+            writer.write(good_up + bad)
+        client_saw = await read_until_close(reader)
+        writer.write(masked(CLOSE, struct.pack("!H", client_saw[1])))
+        await wait_for(lambda: bool(upstream_saw))
+        writer.close()
+    if offender == "client":
+        assert upstream_saw == [([good_up], code)] and client_saw == ([], code)
+    else:
+        assert client_saw == ([good_down], code) and upstream_saw == [([], code)]
+    info, events = await finished_session(open_store)
+    assert (info.close_side, info.close_code) == ("tap", code)
+    assert events == [(Direction.CLIENT if offender == "client" else Direction.SERVER, '{"type":"ok"}')]
+
+
+@pytest.mark.parametrize("flooder", ["client", "server"])
+async def test_a_reader_that_stops_reading_stops_the_tap_reading_the_other_side(db_path, flooder):
+    """Without backpressure the tap would buffer what the kernel cannot: here 48 MB."""
+    frames, size = 48, 1024 * 1024
+    one = masked(BINARY, b"\x07" * size) if flooder == "client" else frame(BINARY, b"\x07" * size)
+    go_read = asyncio.Event()
+    received: list[int] = []
+
+    async def drain(reader: asyncio.StreamReader) -> None:
+        await go_read.wait()
+        total = 0
+        while total < frames * len(one):
+            total += len(await reader.read(1 << 20))
+        received.append(total)
+
+    async def flood(writer: asyncio.StreamWriter) -> None:
+        for _ in range(frames):
+            writer.write(one)
+            await writer.drain()
+
+    async def upstream(reader, writer):
+        await (flood(writer) if flooder == "server" else drain(reader))
+        await answer_close(reader, writer, mask=False)
+
+    async with raw_upstream(upstream) as up, run_tap(up.url, db_path) as tap:
+        reader, writer = await raw_client(tap.port)
+        task = asyncio.create_task(flood(writer) if flooder == "client" else drain(reader))
+        await wait_for(lambda: len(tap.server.connections) == 1)
+        relay = next(iter(tap.server.connections)).relay
+        assert isinstance(relay, Relay)
+        flooded, slow = (relay.client, relay.upstream) if flooder == "client" else (relay.upstream, relay.client)
+        await wait_for(lambda: not flooded.transport.is_reading(), timeout=20)
+        # Paused while what it would forward waits in the kernel, not in the tap's memory.
+        assert slow.transport.get_write_buffer_size() < 2 * size
+        go_read.set()
+        await wait_for(lambda: bool(received), timeout=30)
+        await asyncio.wait_for(task, 5)
+        assert received == [frames * len(one)]  # everything arrived once reading resumed
+        writer.close()
+
+
+async def test_a_half_frame_left_at_eof_is_dropped_and_the_upstream_told_1001(db_path, open_store):
+    async with run_upstream() as up, run_tap(up.url, db_path) as tap:
+        _, writer = await raw_client(tap.port)
+        whole = masked(TEXT, b'{"type":"response.create"}')
+        writer.write(whole + whole[:9])
+        await wait_for(lambda: len(up.received) == 1)
+        writer.write_eof()
+        await wait_for(lambda: len(up.closes) == 1)
+        writer.close()
+    assert up.received == ['{"type":"response.create"}']
+    assert up.closes[0][0] == 1001
+    info, events = await finished_session(open_store)
+    assert (info.close_side, info.close_code) == ("client", 1006)
+    assert [d for d, _ in events] == [Direction.CLIENT, Direction.SERVER]  # the frame and its echo only
+
+
+async def test_a_half_frame_from_an_upstream_that_drops_reaches_the_client_as_1014(db_path, open_store):
+    async def upstream(reader, writer):
+        writer.write(frame(TEXT, b'{"type":"session.created"}' * 10)[:30])
+        await writer.drain()
+        writer.transport.abort()
+
+    async with raw_upstream(upstream) as up, run_tap(up.url, db_path) as tap:
+        reader, writer = await raw_client(tap.port)
+        got, code = await read_until_close(reader)
+        writer.close()
+    assert (got, code) == ([], 1014)
+    info, events = await finished_session(open_store)
+    assert (info.close_side, info.close_code, events) == ("server", 1006, [])
+
+
+async def test_a_client_that_never_answers_the_stops_close_is_cut_off_in_bounded_time(db_path, open_store):
+    from inspector.tap import CLOSE_SECONDS
+
+    async with run_upstream() as up, run_tap(up.url, db_path) as tap:
+        _, writer = await raw_client(tap.port)
+        writer.write(masked(TEXT, b'{"type":"x"}'))
+        await wait_for(lambda: len(up.received) == 1)
+        await asyncio.wait_for(tap.stop(), CLOSE_SECONDS)  # the client reads nothing, answers nothing
+        assert up.closes == [(1001, "")]
+        writer.close()
+    info, _ = await finished_session(open_store)
+    assert (info.status, info.close_side, info.close_code) == ("interrupted", "tap", 1001)
