@@ -70,11 +70,15 @@ def test_the_writer_lingers_in_proportion_to_the_sessions_it_records(tmp_path):
     store.close()
 
 
-def test_the_page_cache_of_a_connection_can_be_sized(tmp_path):
-    with Store(tmp_path / "x.db", cache_bytes=32 * 1024 * 1024) as store:
-        assert store._conn.execute("PRAGMA cache_size").fetchone()[0] == -32768
+def test_the_writers_connection_is_tuned_for_bulk_writes_and_no_other(tmp_path):
+    def settings(store: Store) -> tuple[int, int]:
+        conn = store._conn
+        return conn.execute("PRAGMA cache_size").fetchone()[0], conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+
+    with Store(tmp_path / "x.db", bulk_writer=True) as store:
+        assert settings(store) == (-32768, 4096)
     with Store(tmp_path / "x.db") as store:
-        assert store._conn.execute("PRAGMA cache_size").fetchone()[0] == -2000
+        assert settings(store) == (-2000, 1000)
 
 
 class _QuietPipe:

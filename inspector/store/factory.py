@@ -53,16 +53,17 @@ def show_db(db: str | os.PathLike[str]) -> str:
 
 
 def open_store(
-    db: str | os.PathLike[str], *, create: bool = True, busy_timeout: float = 10.0, cache_bytes: int | None = None
+    db: str | os.PathLike[str], *, create: bool = True, busy_timeout: float = 10.0, bulk_writer: bool = False
 ) -> Store:
     """The store at `db` (a path or a PostgreSQL URL). `create` makes the database (the file, or
     the tables in an existing PostgreSQL database) when it has none yet; a write waits up to
     `busy_timeout` seconds for a lock held by another connection before `StoreBusy`.
-    `cache_bytes` sizes SQLite's page cache for this connection (PostgreSQL's is the server's)."""
+    `bulk_writer`: this connection writes a lot (the recorder's writer process); SQLite tunes it
+    for that (PostgreSQL's tuning is the server's)."""
     if not is_url(db):
         from inspector.store.store import Store
 
-        return Store(db, create=create, busy_timeout=busy_timeout, cache_bytes=cache_bytes)
+        return Store(db, create=create, busy_timeout=busy_timeout, bulk_writer=bulk_writer)
     try:
         from inspector.store.postgres import PostgresStore
     except ImportError as exc:

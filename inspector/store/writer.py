@@ -47,9 +47,6 @@ COMMIT_ITEMS = 16384  # items a transaction commits at most (~20 MB of audio fra
 # few sessions the wait is a few ms: a live tail sees a frame as soon as before.
 LINGER_PER_SESSION = 0.002
 MAX_LINGER = 0.3
-# The SQLite page cache of the writer's connection (the default 2 MB re-read every session's
-# pages from the OS at each commit once ~30 sessions were recorded at once).
-CACHE_BYTES = 32 * 1024 * 1024
 RETRY_PAUSE = 0.2  # seconds between two attempts at a commit that failed
 WRITE_WAIT = 1.0  # busy timeout of each attempt: short, so the drain deadline is kept
 NICENESS = 19  # where SCHED_IDLE is refused: under contention the relay still mostly wins
@@ -259,7 +256,7 @@ class _Reader:
 
 def serve(db_path: str, source: BinaryIO, sink: BinaryIO, *, limit: int, drain_seconds: float) -> int:
     try:
-        store = open_store(db_path, busy_timeout=WRITE_WAIT, cache_bytes=CACHE_BYTES)
+        store = open_store(db_path, busy_timeout=WRITE_WAIT, bulk_writer=True)
     except StoreError as exc:
         pickle.dump(("error", str(exc)), sink)
         sink.flush()
