@@ -19,6 +19,7 @@ of input it commits what it can within the drain time, ends its lease and exits.
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import pickle
 import signal
@@ -53,6 +54,7 @@ NICENESS = 19  # where SCHED_IDLE is refused: under contention the relay still m
 CATCH_UP_POLL = 0.05
 CATCH_UP_FULL_POLLS = 4  # the pipe full this many polls in a row: the idle reader is starved
 STOPPED = "the tap stopped without closing the session"
+GC_THRESHOLD = 70_000  # allocations between two collections of the youngest generation (700)
 
 
 class _Writer:
@@ -302,4 +304,9 @@ def main() -> int:
         signal.signal(sig, signal.SIG_IGN)
     db_path = os.environ.pop(WRITER_DB_ENV)
     limit, drain = int(sys.argv[1]), float(sys.argv[2])
+    # Each frame makes a dozen tuples, and the buffer may hold a million items: the collector's
+    # passes over them took ~5% of this process's CPU at 200 sessions (perf). What it makes per
+    # frame holds no cycle; collect 100 times less often.
+    gc.set_threshold(GC_THRESHOLD, 10, 10)
+    gc.freeze()  # what was made at start stays: no pass needs to visit it again
     return serve(db_path, sys.stdin.buffer, sys.stdout.buffer, limit=limit, drain_seconds=drain)
