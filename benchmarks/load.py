@@ -113,6 +113,7 @@ async def _upstream_main(frames: int) -> None:
     async with server:
         print(server.sockets[0].getsockname()[1], flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    pacer.close()
 
 
 class Pacer:
@@ -141,6 +142,9 @@ class Pacer:
         heapq.heappush(self._due, (start_ns, self._count))
         self._wake.set()
         return done
+
+    def close(self) -> None:
+        self._task.cancel()
 
     async def _run(self) -> None:
         due, streams = self._due, self._streams
@@ -213,7 +217,10 @@ async def one_session(port: int, k: int, sessions: int, frames: int, load: Load,
 
 async def run_load(port: int, sessions: int, frames: int) -> Load:
     load, pacer = Load(), Pacer()
-    await asyncio.gather(*(one_session(port, k, sessions, frames, load, pacer) for k in range(sessions)))
+    try:
+        await asyncio.gather(*(one_session(port, k, sessions, frames, load, pacer) for k in range(sessions)))
+    finally:
+        pacer.close()
     return load
 
 
