@@ -119,3 +119,15 @@ def test_the_catch_up_thread_writes_only_once_the_buffer_is_three_quarters_full(
     assert store.count(writer.sessions.ids[1]) >= 30 and buffer.size() < 50 * 1070
     sink.close()
     store.close()
+
+
+def test_a_take_is_bounded_by_bytes_too_and_stops_lingering_at_that_bound():
+    buffer = Buffer(1 << 30)
+    big = '{"type":"x","audio":"' + "A" * 100_000 + '"}'
+    buffer.put(numbered([(FRAME, 1, False, i, big) for i in range(50)], 0))
+    started = time.monotonic()
+    taken = buffer.take(10_000, timeout=1.0, linger=30.0, max_bytes=1_000_000)
+    assert len(taken) == 10  # ~1 MB of 100 KB frames, though 10,000 items were asked for
+    assert time.monotonic() - started < 10  # no linger once the bytes are there
+    assert buffer.size() == 40 * len(big)
+    assert len(buffer.take(10_000, timeout=1.0, max_bytes=1)) == 1  # one item at least

@@ -19,6 +19,8 @@ from inspector.store.values import SessionStatus
 
 __all__ = ["Committed", "Sessions", "write_batch"]
 
+TAIL_PAGE = 1024  # rows read at a time to count a session's last rows that share one time
+
 
 class Sessions:
     """What the writer knows of each session it records, by key: row id, last seq, lost frames."""
@@ -29,8 +31,9 @@ class Sessions:
         self.gone: set[int] = set()  # keys whose row was deleted while recording
         self.lost: dict[int, int] = {}  # frames dropped, not yet counted on their row
         self.live: set[int] = set()  # keys of the sessions not ended yet
-        # Adopted sessions whose frames may come again: (t_ns, from the server) of the last row.
-        self.resent: dict[int, tuple[int, bool]] = {}
+        # Adopted sessions whose frames may come again: (t_ns, from the server) of the last row,
+        # and how many rows at the end share them.
+        self.resent: dict[int, tuple[int, bool, int]] = {}
 
     def save(self) -> tuple[Any, ...]:
         return dict(self.ids), dict(self.seqs), set(self.gone), dict(self.lost), set(self.live), dict(self.resent)
@@ -116,19 +119,16 @@ def write_batch(store: Store, sessions: Sessions, batch: list[Item], lease: int 
 
 def _open(store: Store, sessions: Sessions, key: int, fields: dict[str, Any], lease: int | None) -> None:
     """Create a session's row, or, when its creation was sent before (to a writer that died
-    after committing it, or in a batch whose commit answer was lost), adopt the row made then."""
+    after committing it, or in a batch whose commit answer was lost), take over the row made
+    then, as `_adopt` does: what comes again of its frames may be only part of what was sent
+    (the tap lets the oldest unacknowledged frames go past its bound, counting them as lost)."""
     uid = fields.get("uid")
     existing = store.session_id_for_uid(uid) if uid else None
     if existing is None:
         sessions.ids[key] = store.create_session(lease=lease, **fields)
-    else:
-        sessions.ids[key] = existing
-        if lease is not None:
-            store.adopt_sessions(lease, [existing])
-    # From 0 either way: with the creation, every later item was sent again too (what a writer
-    # acknowledges runs up to a number), so the frames get the seqs they had, and `insert_rows`
-    # skips those written already.
-    sessions.seqs[key] = 0
+        sessions.seqs[key] = 0
+        return
+    _adopt(store, sessions, key, existing, lease)
 
 
 def _adopt(store: Store, sessions: Sessions, key: int, session_id: int, lease: int | None) -> None:
@@ -142,21 +142,44 @@ def _adopt(store: Store, sessions: Sessions, key: int, session_id: int, lease: i
         return
     last = sessions.seqs[key] = store.last_seq(session_id)
     if last:
-        (event,) = store.events_at(session_id, [last])
-        sessions.resent[key] = (event.t_ns, event.direction is Direction.SERVER)
+        sessions.resent[key] = _tail(store, session_id, last)
 
 
-def _committed_before(resent: dict[int, tuple[int, bool]], key: int, item: Item) -> bool:
+def _tail(store: Store, session_id: int, last: int) -> tuple[int, bool, int]:
+    """(time, from the server, how many) of a session's last rows that share its last row's
+    time and direction: the messages of one read are stamped with one time."""
+    (row,) = store.events_at(session_id, [last])
+    last_t, last_server = row.t_ns, row.direction is Direction.SERVER
+    same, end = 0, last
+    while True:  # a page at a time, backwards, until a row differs
+        start = max(1, end - TAIL_PAGE + 1)
+        for row in reversed(store.events_at(session_id, range(start, end + 1))):
+            if row.t_ns != last_t or (row.direction is Direction.SERVER) != last_server:
+                return last_t, last_server, same
+            same += 1
+        if start == 1:
+            return last_t, last_server, same
+        end = start - 1
+
+
+def _committed_before(resent: dict[int, tuple[int, bool, int]], key: int, item: Item) -> bool:
     """Whether a frame of an adopted session is one the writer that died had committed. The tap
     sends again what it had not seen acknowledged, and a writer can die between its COMMIT and
     its acknowledgement: the frames of that commit come again. A session's frames are stamped
-    and committed in order, so those are exactly the ones up to its last row's time (and
-    direction: the two legs' frames never share a nanosecond)."""
-    last_t, last_server = resent[key]
+    and committed in order, so those are the ones before its last row's time, then as many at
+    that time as the database holds (one read's messages share a time; the two legs' reads
+    never share a nanosecond)."""
+    last_t, last_server, left = resent[key]
     if item.value < last_t:
         return True
+    if item.value == last_t and bool(item.flags) == last_server and left:
+        if left > 1:
+            resent[key] = (last_t, last_server, left - 1)
+        else:
+            del resent[key]
+        return True
     del resent[key]  # from here on, every frame of this session is new
-    return item.value == last_t and bool(item.flags) == last_server
+    return False
 
 
 def _forget_deleted(store: Store, sessions: Sessions, batch: list[Item]) -> None:

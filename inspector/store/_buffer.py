@@ -44,21 +44,28 @@ class Buffer:
             self._trim()
             self._ready.notify()
 
-    def take(self, count: int, timeout: float, linger: float = 0.0) -> list[Item]:
-        """Up to `count` items, oldest first; waits up to `timeout` for the first one, then up
-        to `linger` seconds more for `count` of them."""
+    def take(self, count: int, timeout: float, linger: float = 0.0, max_bytes: int = 1 << 62) -> list[Item]:
+        """Up to `count` items and about `max_bytes` of frames (one item at least), oldest
+        first; waits up to `timeout` for the first one, then up to `linger` seconds more for
+        that many. What is taken no longer counts against the limit: keep `max_bytes` small
+        beside it."""
         with self._ready:
             if not self._items and not self.closed:
                 self._ready.wait(timeout)
             if self._items and linger > 0:
                 deadline = time.monotonic() + linger
-                while len(self._items) < count and not self.closed:
+                while len(self._items) < count and self._bytes < max_bytes and not self.closed:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
                     self._ready.wait(left)
-            out = [self._items.popleft() for _ in range(min(count, len(self._items)))]
-            self._bytes -= sum(item_size(item) for item in out)
+            out: list[Item] = []
+            size, items = 0, self._items
+            while items and len(out) < count and (size < max_bytes or not out):
+                item = items.popleft()
+                out.append(item)
+                size += item_size(item)
+            self._bytes -= size
             return out
 
     def close(self) -> None:

@@ -39,7 +39,8 @@ from inspector.store.values import StoreError
 
 __all__ = ["main", "serve"]
 
-COMMIT_ITEMS = 16384  # items a transaction commits at most (~20 MB of audio frames)
+COMMIT_ITEMS = 16384  # items a transaction commits at most (~20 MB of 20 ms audio frames) ...
+COMMIT_BYTES = 32 * 1024 * 1024  # ... and frames' bytes (beside the buffer's 256 MB, not in it)
 # How long a commit waits for more items, per session being recorded, and at most. Each commit
 # rewrites every B-tree page it touches, and one session's rows sit together (ids are
 # session << 32 | seq), so a commit costs a few 16 KiB pages per session whatever it holds: at 200
@@ -114,7 +115,7 @@ class _Writer:
         with self.lock:
             if self.finished:
                 return "done"
-            self.batch = self.batch or self.buffer.take(COMMIT_ITEMS, RENEW_SECONDS / 2, self._linger())
+            self.batch = self.batch or self.buffer.take(COMMIT_ITEMS, RENEW_SECONDS / 2, self._linger(), COMMIT_BYTES)
             if self.buffer.closed and self.deadline is None:
                 self.deadline = time.monotonic() + self.drain_seconds
             self._note_dropped()
