@@ -96,10 +96,12 @@ def _audio_frames(count: int, first: int) -> list:
     return numbered([(FRAME, 1, False, i, text) for i in range(count)], first)
 
 
-def _catch_up_for(writer: _Writer, seconds: float) -> None:
+def _catch_up_for(writer: _Writer, seconds: float, until=lambda: False) -> None:
     worker = threading.Thread(target=writer.catch_up, args=(_QuietPipe(),))
     worker.start()
-    time.sleep(seconds)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not until():
+        time.sleep(0.02)
     writer.finished = True
     worker.join()
 
@@ -115,7 +117,7 @@ def test_the_catch_up_thread_writes_only_once_the_buffer_is_three_quarters_full(
     assert store.count(writer.sessions.ids[1]) == 0 and buffer.size() > 60 * 1070
     writer.finished = False
     buffer.put(_audio_frames(10, 71))  # 80%: written down to half
-    _catch_up_for(writer, 0.5)
+    _catch_up_for(writer, 10.0, until=lambda: buffer.size() < 50 * 1070)
     assert store.count(writer.sessions.ids[1]) >= 30 and buffer.size() < 50 * 1070
     sink.close()
     store.close()
