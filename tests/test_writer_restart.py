@@ -126,3 +126,35 @@ async def test_a_writer_that_keeps_dying_stops_recording_but_not_forwarding(db_p
         async with connect(f"ws://127.0.0.1:{tap.port}/v1/realtime?model=m") as ws:
             await ws.send('{"type":"ping"}')
             assert await asyncio.wait_for(ws.recv(), 5) == '{"type":"ping"}'
+
+
+def test_what_is_kept_of_frames_let_go_stays_bounded_however_long_nothing_is_acknowledged():
+    """A writer that cannot commit (disk full, a lock held elsewhere) acknowledges nothing for as
+    long as it lasts: what the tap keeps must not grow with it (it kept each frame's key, ~9 B
+    a frame, ~650 MB an hour at 20,000 frames/s, and walked every chunk let go at each send)."""
+    import tracemalloc
+
+    unacked = Unacked(limit=64 * 1024)
+    opened = [(OPEN, key, 0, 0, {"source": "tap"}) for key in range(200)]
+    unacked.sent(dump(opened), opened, 0)
+
+    def send(rounds: int, start: int) -> None:
+        for n in range(start, start + rounds):
+            chunk = [(FRAME, (n * 256 + i) % 200, 0, n, "x" * 64) for i in range(256)]
+            unacked.sent(dump(chunk), chunk, 256 * 64)
+
+    send(500, 0)
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    send(5000, 500)  # 1.28 million frames more
+    grown = sum(stat.size_diff for stat in tracemalloc.take_snapshot().compare_to(before, "filename"))
+    tracemalloc.stop()
+    assert grown < 512 * 1024
+    again, lost = unacked.restart(first=0)
+    assert again[:200] == opened  # never acknowledged: the creations come again
+    assert sum(lost.values()) + sum(1 for entry in again if entry[0] == FRAME) == 5500 * 256
+    # Acknowledged past everything let go: nothing of it is lost any more.
+    unacked.sent(dump(opened), opened, 0)
+    send(100, 0)
+    unacked.ack(200 + 100 * 256 - 256)
+    assert unacked.restart(first=0)[1] == {}
