@@ -15,7 +15,9 @@ websockets never parses a frame and leaves no half-read state. Closed through we
 any take-over (a handshake abandoned), a connection is first given back to websockets whole.
 
 Flow control: while one connection's write buffer is over its high-water mark, the other one is
-not read. Closing: the first close decides the outcome (a peer's close frame, a peer breaking the
+not read. A peer that reads nothing for `stall_seconds` gets the link closed by the tap (1011):
+with the other side not read, neither could be heard leaving (a paused socket is not polled),
+and with pings end to end nothing else would time such a link out. Closing: the first close decides the outcome (a peer's close frame, a peer breaking the
 protocol, a connection lost, or `Relay.close` by the tap); the other leg is closed with the same
 code (`close_to_forward`), each close handshake is finished, and whatever has not closed within
 `close_timeout` is aborted.
@@ -90,6 +92,7 @@ class _Leg:
         self.writable = True  # no close sent to it yet, not lost
         self.close_rcvd = False
         self.gone = False
+        self.stall: asyncio.TimerHandle | None = None  # while its write buffer is full
 
     def feed(self, data: bytes) -> None:
         """The hot path: forward whole frames first, then hand their messages to the recorder."""
@@ -123,9 +126,10 @@ class Relay:
         *,
         max_size: int | None,
         close_timeout: float,
+        stall_seconds: float,
     ) -> None:
         self.record, self.now_ns = record, now_ns
-        self.close_timeout = close_timeout
+        self.close_timeout, self.stall_seconds = close_timeout, stall_seconds
         self.client = _Leg(self, client, Direction.CLIENT, max_size)
         self.upstream = _Leg(self, upstream, Direction.SERVER, max_size)
         self.client.other, self.upstream.other = self.upstream, self.client
@@ -191,13 +195,24 @@ class Relay:
             self._done.set_result(None)
 
     def write_paused(self, leg: _Leg) -> None:
-        """`leg`'s write buffer is full: stop reading what would be written to it."""
+        """`leg`'s write buffer is full: stop reading what would be written to it, for a while."""
         if self.outcome is None and not leg.other.gone:
             leg.other.transport.pause_reading()
+            _cancel(leg)
+            leg.stall = self._loop.call_later(self.stall_seconds, self._stalled, leg)
 
     def write_resumed(self, leg: _Leg) -> None:
+        _cancel(leg)
         if not leg.other.gone:
             leg.other.transport.resume_reading()
+
+    def _stalled(self, leg: _Leg) -> None:
+        """`leg`'s peer has read nothing for `stall_seconds`: the tap closes the link."""
+        who = "client" if leg.is_client else "upstream"
+        reason = f"the {who} stopped reading for {self.stall_seconds:g} s"
+        if self.outcome is None:
+            self.client.send_close(close_payload(1011, reason))
+            self._begin_close(self.client, Outcome("tap", 1011, reason))
 
     def _begin_close(self, leg: _Leg, outcome: Outcome) -> None:
         """The first close on either leg: pass it on to the other, bound the rest in time."""
@@ -207,6 +222,7 @@ class Relay:
         self.outcome = dataclasses.replace(outcome, error=error)
         leg.other.send_close(close_payload(code, reason))
         for each in (self.client, self.upstream):
+            _cancel(each)  # the close is bounded in time from now on
             if not each.gone:
                 each.transport.resume_reading()  # a close reply must be read, buffers full or not
         self._deadline = self._loop.call_later(self.close_timeout, self._abort)
@@ -215,6 +231,12 @@ class Relay:
         for leg in (self.client, self.upstream):
             if not leg.gone:
                 leg.transport.abort()
+
+
+def _cancel(leg: _Leg) -> None:
+    if leg.stall is not None:
+        leg.stall.cancel()
+        leg.stall = None
 
 
 class _TakeOver(Connection):

@@ -318,6 +318,7 @@ class Tap:
             session.now_ns,
             max_size=self.options.max_size,
             close_timeout=PEER_CLOSE_SECONDS,
+            stall_seconds=STALL_SECONDS,
         )
         # Before any await: from here on a close (the server's at stop) goes through the relay.
         relay.start()
@@ -348,6 +349,9 @@ class Tap:
         log.info("session %s closed by %s: %d %s", session_id, side, code, redact_message(reason))
 
 
+# A peer that reads nothing this long while the other one has more to send gets the link closed
+# (1011): websockets' keepalive, which the relay replaces, cut such a client off after ~40 s.
+STALL_SECONDS = 30.0
 # Ctrl-C or SIGTERM to exit: at most this long, even when the database is locked for good.
 STOP_SECONDS = 10.0
 # Of which, at most this long to close the connections (a peer may never answer its close).

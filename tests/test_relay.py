@@ -322,3 +322,53 @@ async def test_a_client_that_never_answers_the_stops_close_is_cut_off_in_bounded
         writer.close()
     info, _ = await finished_session(open_store)
     assert (info.status, info.close_side, info.close_code) == ("interrupted", "tap", 1001)
+
+
+async def flood_until_paused(writer: asyncio.StreamWriter, one: bytes, *, most: int = 64) -> int:
+    """Write `one` until the tap stops reading this peer (a drain that waits 0.5 s), at most
+    `most` times; how many were written."""
+    for count in range(1, most + 1):
+        writer.write(one)
+        try:
+            await asyncio.wait_for(writer.drain(), 0.5)
+        except TimeoutError:
+            return count
+    return most
+
+
+@pytest.mark.parametrize("stalled", ["client", "upstream"])
+async def test_a_peer_that_stops_reading_gets_the_link_closed_with_1011_after_the_stall_time(
+    db_path, open_store, monkeypatch, stalled
+):
+    """The other peer, paused, sends its close and resets: the tap does not see it (a paused
+    socket is not polled), so only the stall timeout can end the link."""
+    from inspector import tap as tap_module
+
+    monkeypatch.setattr(tap_module, "STALL_SECONDS", 0.5)
+    monkeypatch.setattr(tap_module, "PEER_CLOSE_SECONDS", 0.5)
+    size = 1024 * 1024
+
+    async def flood_close_and_reset(writer: asyncio.StreamWriter, mask: bool) -> None:
+        one = frame(BINARY, b"\x07" * size, mask=os.urandom(4) if mask else None)
+        await flood_until_paused(writer, one)
+        writer.write(frame(CLOSE, struct.pack("!H", 1000), mask=os.urandom(4) if mask else None))
+        writer.transport.abort()
+
+    async def upstream(reader, writer):
+        if stalled == "client":
+            await flood_close_and_reset(writer, mask=False)
+        else:
+            await asyncio.sleep(30)  # reads nothing
+
+    async with raw_upstream(upstream) as up, run_tap(up.url, db_path) as tap:
+        _, writer = await raw_client(tap.port)
+        if stalled == "upstream":
+            await flood_close_and_reset(writer, mask=True)
+        info, _ = await asyncio.wait_for(finished_session(open_store), 10)
+        writer.close()
+    assert (info.close_side, info.close_code, info.close_reason) == (
+        "tap",
+        1011,
+        f"the {stalled} stopped reading for 0.5 s",
+    )
+    assert info.status == "closed"
