@@ -289,7 +289,9 @@ class _TakeOver(Connection):
 
     def _relay_give_back(self) -> None:
         held, self._relay_held = self._relay_held, None
-        if held:
+        # Once the connection is lost websockets' stream has ended, and would refuse them: frames
+        # of a handshake nobody completed, they are dropped.
+        if held and not self._relay_lost:
             super().data_received(bytes(held))
             if len(held) > _HOLD_BYTES:
                 self.transport.resume_reading()

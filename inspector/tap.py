@@ -281,7 +281,10 @@ class Tap:
         # The row first: closing the upstream may wait, and be cancelled by the handshake timeout.
         link.session.update(status=SessionStatus.FAILED, error=error, ended_at=time.time())
         if link.upstream is not None:
-            await link.upstream.close(1001, "client handshake did not complete")
+            try:
+                await link.upstream.close(1001, "client handshake did not complete")
+            except Exception:  # a bug: logged, and the tap goes on closing the others
+                log.exception("closing the upstream of an abandoned handshake failed")
 
     def _select_subprotocol(self, connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
         link = self._links.get(connection)
@@ -297,8 +300,7 @@ class Tap:
         if link.upstream is None:
             reason = (link.error or "upstream unreachable").encode()[:120].decode(errors="ignore")
             log.warning("%s", link.error)
-            await client.close(1014, reason)
-            session.update(
+            session.update(  # the row first, as in _abandon
                 status=SessionStatus.FAILED,
                 error=link.error,
                 close_code=1014,
@@ -306,6 +308,7 @@ class Tap:
                 close_side="tap",
                 ended_at=time.time(),
             )
+            await client.close(1014, reason)
             return
         upstream = link.upstream
         if upstream.subprotocol:
@@ -407,6 +410,8 @@ async def run_tap(
             await asyncio.wait_for(tap.stop(), CLOSE_SECONDS)
         except TimeoutError:
             log.warning("some connections did not close within %.0f s", CLOSE_SECONDS)
+        except Exception:  # a bug; what is recorded is still written
+            log.exception("closing the connections failed")
         await asyncio.to_thread(recorder.close, max(1.0, deadline - loop.time()))
         log.info(
             "recorded %d frames (%d not recorded); writer backlog peaked at %.1f MB (%.1f MB in its buffer)",

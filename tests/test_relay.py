@@ -8,6 +8,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import logging
 import os
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -76,19 +77,26 @@ async def raw_client(
 @dataclass
 class RawUpstream:
     url: str = ""
+    requests: int = 0
     peers: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = field(default_factory=list)
 
 
 @contextlib.asynccontextmanager
 async def raw_upstream(
-    script: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]], early: bytes = b""
+    script: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    early: bytes = b"",
+    *,
+    answer: asyncio.Event | None = None,
 ) -> AsyncIterator[RawUpstream]:
-    """An upstream that answers the handshake by hand (`early` in the same write as its 101),
-    then runs `script` on the connection."""
+    """An upstream that answers the handshake by hand (`early` in the same write as its 101,
+    once `answer` is set if given), then runs `script` on the connection."""
     up = RawUpstream()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
+        up.requests += 1
+        if answer is not None:
+            await answer.wait()
         key = next(
             line.split(b":", 1)[1].strip()
             for line in head.split(b"\r\n")
@@ -372,3 +380,33 @@ async def test_a_peer_that_stops_reading_gets_the_link_closed_with_1011_after_th
         f"the {stalled} stopped reading for 0.5 s",
     )
     assert info.status == "closed"
+
+
+async def test_the_tap_stops_cleanly_with_a_handshake_whose_upstream_sent_101_and_a_frame_and_left(
+    db_path, open_store, caplog
+):
+    """The upstream's connection is closed through websockets, given back the frame held for the
+    relay: after the upstream left, that must not raise (and stop the tap's shutdown)."""
+    answer = asyncio.Event()
+
+    async def upstream(reader, writer):
+        pass  # leaves right after its 101 and a frame
+
+    created = frame(TEXT, b'{"type":"session.created"}')
+    async with raw_upstream(upstream, early=created, answer=answer) as up, run_tap(up.url, db_path) as tap:
+        reader, writer = await asyncio.open_connection("127.0.0.1", tap.port)
+        writer.write(
+            f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        await wait_for(lambda: up.requests == 1)
+        stopping = asyncio.create_task(tap.stop())  # while the tap waits for the upstream's 101
+        await asyncio.sleep(0.1)
+        answer.set()
+        head = await asyncio.wait_for(reader.read(), 5)
+        writer.close()  # websockets waits for it before its server is closed
+        await asyncio.wait_for(stopping, 5)
+    assert head.startswith(b"HTTP/1.1 503"), head
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    info, _ = await finished_session(open_store)
+    assert (info.status, info.error) == ("failed", "the tap stopped during the handshake")
