@@ -292,9 +292,14 @@ class _TakeOver(Connection):
         # Once the connection is lost websockets' stream has ended, and would refuse them: frames
         # of a handshake nobody completed, they are dropped.
         if held and not self._relay_lost:
+            self._relay_resume(held)
             super().data_received(bytes(held))
-            if len(held) > _HOLD_BYTES:
-                self.transport.resume_reading()
+
+    def _relay_resume(self, held: bytearray) -> None:
+        """Read again if holding `held` paused reading: before it is passed on, as passing it on
+        may pause reading again (a full write buffer), which must then stand."""
+        if len(held) > _HOLD_BYTES:
+            self.transport.resume_reading()
 
     def take_over(self, leg: _Leg) -> None:
         """From now on every byte read goes to `leg`; what was held first."""
@@ -304,9 +309,8 @@ class _TakeOver(Connection):
         if self._relay_lost:
             leg.writable = False  # the peer left already; what it sent before still goes on
         if held:
+            self._relay_resume(held)
             leg.feed(bytes(held))
-            if len(held) > _HOLD_BYTES:
-                self.transport.resume_reading()
         if self._relay_lost:
             leg.relay.lost(leg)
         elif self._relay_eof:

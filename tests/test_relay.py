@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -87,9 +88,11 @@ async def raw_upstream(
     early: bytes = b"",
     *,
     answer: asyncio.Event | None = None,
+    rcvbuf: int = 0,
 ) -> AsyncIterator[RawUpstream]:
     """An upstream that answers the handshake by hand (`early` in the same write as its 101,
-    once `answer` is set if given), then runs `script` on the connection."""
+    once `answer` is set if given), then runs `script` on the connection; `rcvbuf`: its
+    kernel's receive buffer, when it must fill up at once."""
     up = RawUpstream()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -112,7 +115,10 @@ async def raw_upstream(
             await script(reader, writer)
         writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    sock = socket.create_server(("127.0.0.1", 0))
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)  # accepted sockets inherit it
+    server = await asyncio.start_server(serve, sock=sock)
     up.url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     try:
         yield up
@@ -410,3 +416,32 @@ async def test_the_tap_stops_cleanly_with_a_handshake_whose_upstream_sent_101_an
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     info, _ = await finished_session(open_store)
     assert (info.status, info.error) == ("failed", "the tap stopped during the handshake")
+
+
+async def test_frames_held_past_the_hold_limit_do_not_undo_the_backpressure_they_cause(db_path, monkeypatch):
+    """The client's early frames, over what the tap holds before the take-over (raised here past
+    what the kernel takes at once), are written to an upstream that reads nothing: the tap must
+    then stop reading the client, whatever more it sends."""
+    from inspector import relay as relay_module
+
+    monkeypatch.setattr(relay_module, "_HOLD_BYTES", 8 * 1024 * 1024)
+    size = 256 * 1024
+    one = masked(BINARY, b"\x07" * size)
+    answer = asyncio.Event()
+
+    async def upstream(reader, writer):
+        await asyncio.sleep(30)  # reads nothing
+
+    async with raw_upstream(upstream, answer=answer) as up, run_tap(up.url, db_path) as tap:
+        handshake = asyncio.create_task(raw_client(tap.port, early=one * 36))  # 9 MiB
+        await wait_for(lambda: up.requests == 1)
+        await asyncio.sleep(0.5)  # the tap reads and holds 8 MiB of it meanwhile
+        answer.set()
+        _, writer = await handshake
+        await wait_for(lambda: len(tap.server.connections) == 1)
+        relay = next(iter(tap.server.connections)).relay
+        assert isinstance(relay, Relay)
+        await flood_until_paused(writer, one, most=128)  # 32 MiB, all in the tap's memory if read
+        assert not relay.client.transport.is_reading()
+        assert relay.upstream.transport.get_write_buffer_size() < 10 * 1024 * 1024
+        writer.close()
