@@ -182,6 +182,7 @@ class Relay:
 
     def eof(self, leg: _Leg) -> None:
         """A peer closed its side of TCP (its connection closes next)."""
+        leg.writable = False  # its transport closes once its buffer is written: add nothing to it
         if not leg.close_rcvd:
             self._begin_close(leg, Outcome(leg.direction.value, 1006, _LOST))
 
@@ -196,8 +197,9 @@ class Relay:
 
     def write_paused(self, leg: _Leg) -> None:
         """`leg`'s write buffer is full: stop reading what would be written to it, for a while."""
-        if self.outcome is None and not leg.other.gone:
+        if leg.writable and not leg.other.gone:
             leg.other.transport.pause_reading()
+        if self.outcome is None:  # once closing, the close timeout bounds it
             _cancel(leg)
             leg.stall = self._loop.call_later(self.stall_seconds, self._stalled, leg)
 

@@ -445,3 +445,38 @@ async def test_frames_held_past_the_hold_limit_do_not_undo_the_backpressure_they
         assert not relay.client.transport.is_reading()
         assert relay.upstream.transport.get_write_buffer_size() < 10 * 1024 * 1024
         writer.close()
+
+
+async def test_nothing_more_is_written_to_a_peer_once_it_closed_its_side(db_path, open_store):
+    """A client that reads nothing sends its FIN: the tap reads the upstream again (for its close
+    reply) but must not pile what the upstream still sends on the client's closing connection."""
+    one = frame(BINARY, b"\x07" * 1024 * 1024)
+    paused, go = asyncio.Event(), asyncio.Event()
+    upstream_saw: list[int] = []
+
+    async def upstream(reader, writer):
+        await flood_until_paused(writer, one)
+        paused.set()
+        await go.wait()
+        for _ in range(16):
+            writer.write(one)
+            await writer.drain()
+        upstream_saw.append(await answer_close(reader, writer, mask=False))
+
+    async with raw_upstream(upstream) as up, run_tap(up.url, db_path) as tap:
+        _, writer = await raw_client(tap.port)
+        await asyncio.wait_for(paused.wait(), 10)
+        relay = next(iter(tap.server.connections)).relay
+        assert isinstance(relay, Relay)
+        at_eof = relay.client.transport.get_write_buffer_size()
+        writer.write_eof()
+        go.set()
+        peak = 0
+        while not upstream_saw:
+            peak = max(peak, relay.client.transport.get_write_buffer_size())
+            await asyncio.sleep(0.005)
+        writer.close()
+    assert peak <= at_eof
+    assert upstream_saw == [1001]
+    info, _ = await finished_session(open_store)
+    assert (info.close_side, info.close_code) == ("client", 1006)
