@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -46,6 +47,8 @@ __all__ = [
     "RelayServerConnection",
     "close_to_forward",
 ]
+
+log = logging.getLogger("inspector.relay")
 
 UPSTREAM_LOST = "upstream connection lost without a close frame"
 _LOST = "connection lost without a close frame"
@@ -103,7 +106,10 @@ class _Leg:
         if messages:
             t_ns, record, direction = self.now_ns(), self.record, self.direction
             for message in messages:
-                record(direction, message, t_ns)
+                try:
+                    record(direction, message, t_ns)
+                except Exception:  # a bug in recording must not cut the link off
+                    self.relay.record_failed()
         if end is not None:
             self.relay.ended(self, end)
 
@@ -137,6 +143,7 @@ class Relay:
         self._loop = asyncio.get_running_loop()
         self._done: asyncio.Future[None] = self._loop.create_future()
         self._deadline: asyncio.TimerHandle | None = None
+        self._record_failed = False
 
     def start(self) -> None:
         """Take both connections over (before the handler's first await: from then on nothing
@@ -165,20 +172,22 @@ class Relay:
         if isinstance(end, Closed):
             leg.close_rcvd = True
             leg.send_close(end.payload)  # the reply, unless the tap's own close went first
+            self._begin_close(leg, Outcome(leg.direction.value, end.code, end.reason))
             if leg.is_client:
                 leg.transport.close()  # the handshake is over; a server closes TCP first
-            outcome = Outcome(leg.direction.value, end.code, end.reason)
-        else:
-            leg.send_close(close_payload(end.code, end.reason))
-            if leg.is_client:
-                # Failed: half-close, so that a client still writing reads the close frame
-                # rather than a reset; what it sends now is not read (the reader has ended).
+            return
+        leg.send_close(close_payload(end.code, end.reason))
+        self._begin_close(leg, Outcome("tap", end.code, end.reason))
+        if leg.is_client:
+            # Failed: half-close, so that a client still writing reads the close frame rather
+            # than a reset; what it sends now is not read (the reader has ended).
+            try:
                 if leg.transport.can_write_eof():
                     leg.transport.write_eof()
                 else:
                     leg.transport.close()
-            outcome = Outcome("tap", end.code, end.reason)
-        self._begin_close(leg, outcome)
+            except OSError:  # the client reset meanwhile: its connection is lost next
+                leg.transport.abort()
 
     def eof(self, leg: _Leg) -> None:
         """A peer closed its side of TCP (its connection closes next)."""
@@ -194,6 +203,11 @@ class Relay:
             if self._deadline is not None:
                 self._deadline.cancel()
             self._done.set_result(None)
+
+    def record_failed(self) -> None:
+        if not self._record_failed:
+            self._record_failed = True
+            log.exception("recording a frame failed; frames are still forwarded")
 
     def write_paused(self, leg: _Leg) -> None:
         """`leg`'s write buffer is full: stop reading what would be written to it, for a while."""

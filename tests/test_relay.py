@@ -480,3 +480,63 @@ async def test_nothing_more_is_written_to_a_peer_once_it_closed_its_side(db_path
     assert upstream_saw == [1001]
     info, _ = await finished_session(open_store)
     assert (info.close_side, info.close_code) == ("client", 1006)
+
+
+async def test_a_half_close_that_fails_still_closes_both_legs_with_the_protocol_errors_code(
+    db_path, open_store, caplog
+):
+    """The client breaks the protocol; the tap's half-close of its socket fails (a reset that
+    came meanwhile, made certain here): the link still ends with 1002, on the upstream too."""
+    upstream_saw: list[tuple[list[bytes], int]] = []
+
+    async def upstream(reader, writer):
+        upstream_saw.append(await read_until_close(reader))
+        writer.write(frame(CLOSE, struct.pack("!H", upstream_saw[0][1])))
+
+    def reset() -> None:
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+    async with raw_upstream(upstream) as up, run_tap(up.url, db_path) as tap:
+        _, writer = await raw_client(tap.port)
+        await wait_for(lambda: len(tap.server.connections) == 1)
+        relay = next(iter(tap.server.connections)).relay
+        assert isinstance(relay, Relay)
+        relay.client.transport.write_eof = reset  # type: ignore[method-assign]
+        writer.write(masked(TEXT, b"x", rsv=0x40))
+        await wait_for(lambda: bool(upstream_saw))
+        writer.close()
+    assert upstream_saw == [([], 1002)]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    info, _ = await finished_session(open_store)
+    assert (info.close_side, info.close_code) == ("tap", 1002)
+
+
+async def test_a_recording_call_that_raises_is_logged_once_and_forwarding_goes_on(
+    db_path, open_store, monkeypatch, caplog
+):
+    from inspector.store.recorder import SessionRecorder
+
+    record = SessionRecorder.record
+
+    def record_or_fail(self, direction, data, t_ns=None):
+        if "boom" in data:
+            raise RuntimeError("a bug in recording")
+        record(self, direction, data, t_ns)
+
+    monkeypatch.setattr(SessionRecorder, "record", record_or_fail)
+    sent = ['{"type":"a"}', '{"type":"boom"}', '{"type":"c"}']
+    async with run_upstream() as up, run_tap(up.url, db_path) as tap:
+        reader, writer = await raw_client(tap.port)
+        writer.write(b"".join(masked(TEXT, m.encode()) for m in sent))
+        echoed = [(await asyncio.wait_for(read_frame(reader), 10))[1].decode() for _ in sent]
+        writer.write(masked(CLOSE, struct.pack("!H", 1000)))
+        await read_until_close(reader)
+        writer.close()
+    assert up.received == sent and echoed == sent  # forwarded both ways, the failing one too
+    failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in failures] == ["recording a frame failed; frames are still forwarded"]
+    info, events = await finished_session(open_store)
+    assert sorted(events) == [
+        (d, m) for d in (Direction.CLIENT, Direction.SERVER) for m in ('{"type":"a"}', '{"type":"c"}')
+    ]
+    assert (info.close_side, info.close_code) == ("client", 1000)
