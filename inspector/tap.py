@@ -64,9 +64,6 @@ class TapOptions:
     # Below the 10 s that clients (websockets, the openai SDK) wait for their handshake, so that
     # a silent upstream reaches the client as a 1014 close saying why, not as a client timeout.
     open_timeout: float = 8.0
-    # permessage-deflate costs ~220 µs per hop (measured); frames are mostly base64 audio that
-    # barely compresses, so neither leg offers it.
-    compression: str | None = None
     # Serve wss:// (`inspector.tls`): Node's SDK and browsers on https pages open nothing else.
     tls: ssl.SSLContext | None = None
 
@@ -176,7 +173,11 @@ class Tap:
             process_response=self._after_handshake,
             select_subprotocol=self._select_subprotocol,
             max_size=self.options.max_size,
-            compression=self.options.compression,
+            # Neither leg negotiates permessage-deflate: the relay forwards frames as they came,
+            # and each leg would negotiate its own (compressed frames would fail with 1002 in
+            # inspector._ws_frames). It costs ~220 µs per hop (measured) anyway, and frames are
+            # mostly base64 audio that barely compresses.
+            compression=None,
             server_header=None,
             ssl=self.options.tls,
             # The client's handshake includes the wait for the upstream's: outlast it.
@@ -244,7 +245,7 @@ class Tap:
                 user_agent_header=request.headers.get("User-Agent"),
                 subprotocols=[Subprotocol(p) for p in offered] or None,
                 max_size=self.options.max_size,
-                compression=self.options.compression,
+                compression=None,  # see start()
                 open_timeout=self.options.open_timeout,
                 proxy=upstream_proxy(url),
                 # After the handshake the relay forwards frames itself (inspector.relay); pings

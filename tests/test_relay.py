@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import pytest
 from conftest import run_tap, run_upstream, wait_for
 from test_ws_frames import BINARY, CLOSE, CONT, PING, PONG, TEXT, frame
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve
 from websockets.frames import Close
 from websockets.speedups import apply_mask
 
@@ -95,7 +97,7 @@ async def raw_upstream(
     kernel's receive buffer, when it must fill up at once."""
     up = RawUpstream()
 
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         up.requests += 1
         if answer is not None:
@@ -118,7 +120,7 @@ async def raw_upstream(
     sock = socket.create_server(("127.0.0.1", 0))
     if rcvbuf:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)  # accepted sockets inherit it
-    server = await asyncio.start_server(serve, sock=sock)
+    server = await asyncio.start_server(handle, sock=sock)
     up.url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     try:
         yield up
@@ -540,3 +542,25 @@ async def test_a_recording_call_that_raises_is_logged_once_and_forwarding_goes_o
         (d, m) for d in (Direction.CLIENT, Direction.SERVER) for m in ('{"type":"a"}', '{"type":"c"}')
     ]
     assert (info.close_side, info.close_code) == ("client", 1000)
+
+
+async def test_a_client_offering_permessage_deflate_gets_uncompressed_frames_both_ways(db_path, open_store):
+    """Both peers would compress: the tap, which forwards frames as they came, negotiates it on
+    neither leg (each leg's own deflate context would garble the other's frames)."""
+
+    async def echo(ws) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    async with (
+        serve(echo, "127.0.0.1", 0) as upstream,
+        run_tap(  # compression="deflate"
+            f"ws://127.0.0.1:{upstream.sockets[0].getsockname()[1]}", db_path
+        ) as tap,
+    ):
+        async with connect(f"ws://127.0.0.1:{tap.port}{PATH}") as ws:  # offers it
+            assert ws.protocol.extensions == []
+            await ws.send('{"type":"response.create"}' * 50)
+            assert await asyncio.wait_for(ws.recv(), 10) == '{"type":"response.create"}' * 50
+    _, events = await finished_session(open_store)
+    assert len(events) == 2
