@@ -21,10 +21,14 @@ from test_ws_frames import BINARY, CLOSE, CONT, PING, PONG, TEXT, frame
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.frames import Close
-from websockets.speedups import apply_mask
 
 from inspector.protocol import Direction
 from inspector.relay import Relay
+
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # websockets built without its C extension, as in inspector._ws_frames
+    from websockets.utils import apply_mask
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 PATH = "/v1/realtime?model=m"
@@ -564,3 +568,77 @@ async def test_a_client_offering_permessage_deflate_gets_uncompressed_frames_bot
             assert await asyncio.wait_for(ws.recv(), 10) == '{"type":"response.create"}' * 50
     _, events = await finished_session(open_store)
     assert len(events) == 2
+
+
+async def read_to_eof(reader: asyncio.StreamReader) -> tuple[list[tuple[int, bytes]], bytes]:
+    """(opcode, payload) of every frame up to the connection's end, and any partial frame."""
+    frames = []
+    with contextlib.suppress(ConnectionError):
+        while True:
+            try:
+                opcode, payload, _ = await asyncio.wait_for(read_frame(reader), 10)
+            except asyncio.IncompleteReadError as exc:
+                return frames, exc.partial
+            frames.append((opcode, payload))
+    return frames, b""
+
+
+async def test_closes_sent_by_both_peers_at_once_end_the_link_with_one_close_each(db_path, open_store):
+    both = asyncio.Event()
+    upstream_got: list[tuple[list[tuple[int, bytes]], bytes]] = []
+
+    async def upstream(reader, writer):
+        await both.wait()
+        writer.write(frame(CLOSE, struct.pack("!H", 1000) + b"server bye"))
+        upstream_got.append(await read_to_eof(reader))
+
+    async with raw_upstream(upstream) as up, run_tap(up.url, db_path) as tap:
+        reader, writer = await raw_client(tap.port)
+        await wait_for(lambda: len(up.peers) == 1)
+        both.set()
+        writer.write(masked(CLOSE, struct.pack("!H", 4000) + b"client bye"))
+        client_got = await read_to_eof(reader)
+        await wait_for(lambda: bool(upstream_got))
+        writer.close()
+    info, _ = await finished_session(open_store)
+    first = {"client": (4000, b"client bye"), "server": (1000, b"server bye")}[info.close_side]
+    assert (info.close_code, info.close_reason) == (first[0], first[1].decode())
+    # Each peer got one close frame, and nothing after it: the first close, or the answer to its own.
+    (client_close,), (upstream_close,) = client_got[0], upstream_got[0][0]
+    assert client_close[0] == upstream_close[0] == CLOSE
+    assert Close.parse(client_close[1]).code in (1000, 4000)
+    assert Close.parse(upstream_close[1]).code in (1000, 4000)
+    assert client_got[1] == upstream_got[0][1] == b""
+
+
+async def test_a_close_while_the_other_leg_is_paused_ends_the_link_in_bounded_time(db_path, open_store, monkeypatch):
+    """The client reads nothing, so the upstream is not read; the client's close still reaches
+    the upstream, what the upstream sends after is not piled on the client, and the client,
+    which never reads the tap's reply, is cut off after the close timeout."""
+    from inspector import tap as tap_module
+
+    monkeypatch.setattr(tap_module, "PEER_CLOSE_SECONDS", 0.5)
+    one = frame(BINARY, b"\x07" * 1024 * 1024)
+    paused = asyncio.Event()
+    upstream_saw: list[int] = []
+
+    async def upstream(reader, writer):
+        await flood_until_paused(writer, one)
+        paused.set()
+        upstream_saw.append(await answer_close(reader, writer, mask=False))
+
+    async with raw_upstream(upstream) as up, run_tap(up.url, db_path) as tap:
+        _, writer = await raw_client(tap.port)
+        await asyncio.wait_for(paused.wait(), 10)
+        relay = next(iter(tap.server.connections)).relay
+        assert isinstance(relay, Relay)
+        before = relay.client.transport.get_write_buffer_size()
+        writer.write(masked(CLOSE, struct.pack("!H", 1000)))
+        await wait_for(lambda: bool(upstream_saw))
+        assert relay.client.transport.get_write_buffer_size() <= before + 8  # the reply only
+        outcome = await asyncio.wait_for(relay.wait(), 5)
+        writer.close()
+    assert upstream_saw == [1000]
+    assert (outcome.side, outcome.code) == ("client", 1000)
+    info, _ = await finished_session(open_store)
+    assert (info.status, info.close_side, info.close_code) == ("closed", "client", 1000)
