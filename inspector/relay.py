@@ -158,12 +158,15 @@ class Relay:
         return self.outcome
 
     async def close(self, code: int, reason: str = "") -> None:
-        """The tap closes the link (it is stopping): the client with `code`, then the upstream."""
+        """The tap closes the link (it is stopping)."""
+        self._close_by_tap(int(code), reason)  # websockets' server passes a CloseCode: the row wants an int
+        await self.wait()
+
+    def _close_by_tap(self, code: int, reason: str) -> None:
+        """The client with `code`, then the upstream."""
         if self.outcome is None:
-            code = int(code)  # websockets' server passes a CloseCode: the row wants an int
             self.client.send_close(close_payload(code, reason))
             self._begin_close(self.client, Outcome("tap", code, reason))
-        await self.wait()
 
     # -- events from the legs -----------------------------------------------------------------
 
@@ -225,10 +228,7 @@ class Relay:
     def _stalled(self, leg: _Leg) -> None:
         """`leg`'s peer has read nothing for `stall_seconds`: the tap closes the link."""
         who = "client" if leg.is_client else "upstream"
-        reason = f"the {who} stopped reading for {self.stall_seconds:g} s"
-        if self.outcome is None:
-            self.client.send_close(close_payload(1011, reason))
-            self._begin_close(self.client, Outcome("tap", 1011, reason))
+        self._close_by_tap(1011, f"the {who} stopped reading for {self.stall_seconds:g} s")
 
     def _begin_close(self, leg: _Leg, outcome: Outcome) -> None:
         """The first close on either leg: pass it on to the other, bound the rest in time."""

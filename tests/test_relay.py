@@ -139,6 +139,14 @@ async def answer_close(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     return code
 
 
+async def the_relay(tap) -> Relay:
+    """The relay of the tap's one link, once it runs."""
+    await wait_for(lambda: len(tap.server.connections) == 1)
+    relay = next(iter(tap.server.connections)).relay
+    assert isinstance(relay, Relay)
+    return relay
+
+
 async def finished_session(open_store):
     store = open_store()
     await wait_for(lambda: bool(store.sessions()) and store.sessions()[0].status != "open")
@@ -285,9 +293,7 @@ async def test_a_reader_that_stops_reading_stops_the_tap_reading_the_other_side(
     async with raw_upstream(upstream) as up, run_tap(up.url, db_path) as tap:
         reader, writer = await raw_client(tap.port)
         task = asyncio.create_task(flood(writer) if flooder == "client" else drain(reader))
-        await wait_for(lambda: len(tap.server.connections) == 1)
-        relay = next(iter(tap.server.connections)).relay
-        assert isinstance(relay, Relay)
+        relay = await the_relay(tap)
         flooded, slow = (relay.client, relay.upstream) if flooder == "client" else (relay.upstream, relay.client)
         await wait_for(lambda: not flooded.transport.is_reading(), timeout=20)
         # Paused while what it would forward waits in the kernel, not in the tap's memory.
@@ -444,48 +450,11 @@ async def test_frames_held_past_the_hold_limit_do_not_undo_the_backpressure_they
         await asyncio.sleep(0.5)  # the tap reads and holds 8 MiB of it meanwhile
         answer.set()
         _, writer = await handshake
-        await wait_for(lambda: len(tap.server.connections) == 1)
-        relay = next(iter(tap.server.connections)).relay
-        assert isinstance(relay, Relay)
+        relay = await the_relay(tap)
         await flood_until_paused(writer, one, most=128)  # 32 MiB, all in the tap's memory if read
         assert not relay.client.transport.is_reading()
         assert relay.upstream.transport.get_write_buffer_size() < 10 * 1024 * 1024
         writer.close()
-
-
-async def test_nothing_more_is_written_to_a_peer_once_it_closed_its_side(db_path, open_store):
-    """A client that reads nothing sends its FIN: the tap reads the upstream again (for its close
-    reply) but must not pile what the upstream still sends on the client's closing connection."""
-    one = frame(BINARY, b"\x07" * 1024 * 1024)
-    paused, go = asyncio.Event(), asyncio.Event()
-    upstream_saw: list[int] = []
-
-    async def upstream(reader, writer):
-        await flood_until_paused(writer, one)
-        paused.set()
-        await go.wait()
-        for _ in range(16):
-            writer.write(one)
-            await writer.drain()
-        upstream_saw.append(await answer_close(reader, writer, mask=False))
-
-    async with raw_upstream(upstream) as up, run_tap(up.url, db_path) as tap:
-        _, writer = await raw_client(tap.port)
-        await asyncio.wait_for(paused.wait(), 10)
-        relay = next(iter(tap.server.connections)).relay
-        assert isinstance(relay, Relay)
-        at_eof = relay.client.transport.get_write_buffer_size()
-        writer.write_eof()
-        go.set()
-        peak = 0
-        while not upstream_saw:
-            peak = max(peak, relay.client.transport.get_write_buffer_size())
-            await asyncio.sleep(0.005)
-        writer.close()
-    assert peak <= at_eof
-    assert upstream_saw == [1001]
-    info, _ = await finished_session(open_store)
-    assert (info.close_side, info.close_code) == ("client", 1006)
 
 
 async def test_a_half_close_that_fails_still_closes_both_legs_with_the_protocol_errors_code(
@@ -504,9 +473,7 @@ async def test_a_half_close_that_fails_still_closes_both_legs_with_the_protocol_
 
     async with raw_upstream(upstream) as up, run_tap(up.url, db_path) as tap:
         _, writer = await raw_client(tap.port)
-        await wait_for(lambda: len(tap.server.connections) == 1)
-        relay = next(iter(tap.server.connections)).relay
-        assert isinstance(relay, Relay)
+        relay = await the_relay(tap)
         relay.client.transport.write_eof = reset  # type: ignore[method-assign]
         writer.write(masked(TEXT, b"x", rsv=0x40))
         await wait_for(lambda: bool(upstream_saw))
@@ -611,34 +578,49 @@ async def test_closes_sent_by_both_peers_at_once_end_the_link_with_one_close_eac
     assert client_got[1] == upstream_got[0][1] == b""
 
 
-async def test_a_close_while_the_other_leg_is_paused_ends_the_link_in_bounded_time(db_path, open_store, monkeypatch):
-    """The client reads nothing, so the upstream is not read; the client's close still reaches
-    the upstream, what the upstream sends after is not piled on the client, and the client,
-    which never reads the tap's reply, is cut off after the close timeout."""
+@pytest.mark.parametrize("ending", ["close-frame", "eof"])
+async def test_a_client_that_reads_nothing_and_ends_gets_nothing_more_and_is_cut_off_in_bounded_time(
+    db_path, open_store, monkeypatch, ending
+):
+    """The client reads nothing, so the upstream is not read; then it sends its close (or its
+    FIN). The upstream is told and read again, but what it still sends is not piled on the
+    client's connection, and the client, which never reads the tap's reply, is cut off after the
+    close timeout."""
     from inspector import tap as tap_module
 
     monkeypatch.setattr(tap_module, "PEER_CLOSE_SECONDS", 0.5)
     one = frame(BINARY, b"\x07" * 1024 * 1024)
-    paused = asyncio.Event()
+    paused, told = asyncio.Event(), asyncio.Event()
     upstream_saw: list[int] = []
 
     async def upstream(reader, writer):
         await flood_until_paused(writer, one)
         paused.set()
+        await told.wait()
+        for _ in range(16):
+            writer.write(one)
+            await writer.drain()
         upstream_saw.append(await answer_close(reader, writer, mask=False))
 
     async with raw_upstream(upstream) as up, run_tap(up.url, db_path) as tap:
         _, writer = await raw_client(tap.port)
         await asyncio.wait_for(paused.wait(), 10)
-        relay = next(iter(tap.server.connections)).relay
-        assert isinstance(relay, Relay)
+        relay = await the_relay(tap)
         before = relay.client.transport.get_write_buffer_size()
-        writer.write(masked(CLOSE, struct.pack("!H", 1000)))
-        await wait_for(lambda: bool(upstream_saw))
-        assert relay.client.transport.get_write_buffer_size() <= before + 8  # the reply only
+        if ending == "eof":
+            writer.write_eof()
+        else:
+            writer.write(masked(CLOSE, struct.pack("!H", 1000)))
+        told.set()
+        peak = 0
+        while not upstream_saw:
+            peak = max(peak, relay.client.transport.get_write_buffer_size())
+            await asyncio.sleep(0.005)
         outcome = await asyncio.wait_for(relay.wait(), 5)
         writer.close()
-    assert upstream_saw == [1000]
-    assert (outcome.side, outcome.code) == ("client", 1000)
+    assert peak <= before + 4  # at most the reply to its close
+    code = 1000 if ending == "close-frame" else 1006
+    assert upstream_saw == [1000 if ending == "close-frame" else 1001]
+    assert (outcome.side, outcome.code) == ("client", code)
     info, _ = await finished_session(open_store)
-    assert (info.status, info.close_side, info.close_code) == ("closed", "client", 1000)
+    assert (info.status, info.close_side, info.close_code) == ("closed", "client", code)
