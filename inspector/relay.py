@@ -15,7 +15,9 @@ websockets never parses a frame and leaves no half-read state. Closed through we
 any take-over (a handshake abandoned), a connection is first given back to websockets whole.
 
 Flow control: while one connection's write buffer is over its high-water mark, the other one is
-not read. Closing: the first close decides the outcome (a peer's close frame, a peer breaking the
+not read. A peer that reads nothing for `stall_seconds` gets the link closed by the tap (1011):
+with the other side not read, neither could be heard leaving (a paused socket is not polled),
+and with pings end to end nothing else would time such a link out. Closing: the first close decides the outcome (a peer's close frame, a peer breaking the
 protocol, a connection lost, or `Relay.close` by the tap); the other leg is closed with the same
 code (`close_to_forward`), each close handshake is finished, and whatever has not closed within
 `close_timeout` is aborted.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +47,8 @@ __all__ = [
     "RelayServerConnection",
     "close_to_forward",
 ]
+
+log = logging.getLogger("inspector.relay")
 
 UPSTREAM_LOST = "upstream connection lost without a close frame"
 _LOST = "connection lost without a close frame"
@@ -90,6 +95,7 @@ class _Leg:
         self.writable = True  # no close sent to it yet, not lost
         self.close_rcvd = False
         self.gone = False
+        self.stall: asyncio.TimerHandle | None = None  # while its write buffer is full
 
     def feed(self, data: bytes) -> None:
         """The hot path: forward whole frames first, then hand their messages to the recorder."""
@@ -100,7 +106,10 @@ class _Leg:
         if messages:
             t_ns, record, direction = self.now_ns(), self.record, self.direction
             for message in messages:
-                record(direction, message, t_ns)
+                try:
+                    record(direction, message, t_ns)
+                except Exception:  # a bug in recording must not cut the link off
+                    self.relay.record_failed()
         if end is not None:
             self.relay.ended(self, end)
 
@@ -123,9 +132,10 @@ class Relay:
         *,
         max_size: int | None,
         close_timeout: float,
+        stall_seconds: float,
     ) -> None:
         self.record, self.now_ns = record, now_ns
-        self.close_timeout = close_timeout
+        self.close_timeout, self.stall_seconds = close_timeout, stall_seconds
         self.client = _Leg(self, client, Direction.CLIENT, max_size)
         self.upstream = _Leg(self, upstream, Direction.SERVER, max_size)
         self.client.other, self.upstream.other = self.upstream, self.client
@@ -133,6 +143,7 @@ class Relay:
         self._loop = asyncio.get_running_loop()
         self._done: asyncio.Future[None] = self._loop.create_future()
         self._deadline: asyncio.TimerHandle | None = None
+        self._record_failed = False
 
     def start(self) -> None:
         """Take both connections over (before the handler's first await: from then on nothing
@@ -147,12 +158,15 @@ class Relay:
         return self.outcome
 
     async def close(self, code: int, reason: str = "") -> None:
-        """The tap closes the link (it is stopping): the client with `code`, then the upstream."""
+        """The tap closes the link (it is stopping)."""
+        self._close_by_tap(int(code), reason)  # websockets' server passes a CloseCode: the row wants an int
+        await self.wait()
+
+    def _close_by_tap(self, code: int, reason: str) -> None:
+        """The client with `code`, then the upstream."""
         if self.outcome is None:
-            code = int(code)  # websockets' server passes a CloseCode: the row wants an int
             self.client.send_close(close_payload(code, reason))
             self._begin_close(self.client, Outcome("tap", code, reason))
-        await self.wait()
 
     # -- events from the legs -----------------------------------------------------------------
 
@@ -161,23 +175,26 @@ class Relay:
         if isinstance(end, Closed):
             leg.close_rcvd = True
             leg.send_close(end.payload)  # the reply, unless the tap's own close went first
+            self._begin_close(leg, Outcome(leg.direction.value, end.code, end.reason))
             if leg.is_client:
                 leg.transport.close()  # the handshake is over; a server closes TCP first
-            outcome = Outcome(leg.direction.value, end.code, end.reason)
-        else:
-            leg.send_close(close_payload(end.code, end.reason))
-            if leg.is_client:
-                # Failed: half-close, so that a client still writing reads the close frame
-                # rather than a reset; what it sends now is not read (the reader has ended).
+            return
+        leg.send_close(close_payload(end.code, end.reason))
+        self._begin_close(leg, Outcome("tap", end.code, end.reason))
+        if leg.is_client:
+            # Failed: half-close, so that a client still writing reads the close frame rather
+            # than a reset; what it sends now is not read (the reader has ended).
+            try:
                 if leg.transport.can_write_eof():
                     leg.transport.write_eof()
                 else:
                     leg.transport.close()
-            outcome = Outcome("tap", end.code, end.reason)
-        self._begin_close(leg, outcome)
+            except OSError:  # the client reset meanwhile: its connection is lost next
+                leg.transport.abort()
 
     def eof(self, leg: _Leg) -> None:
         """A peer closed its side of TCP (its connection closes next)."""
+        leg.writable = False  # its transport closes once its buffer is written: add nothing to it
         if not leg.close_rcvd:
             self._begin_close(leg, Outcome(leg.direction.value, 1006, _LOST))
 
@@ -190,14 +207,28 @@ class Relay:
                 self._deadline.cancel()
             self._done.set_result(None)
 
+    def record_failed(self) -> None:
+        if not self._record_failed:
+            self._record_failed = True
+            log.exception("recording a frame failed; frames are still forwarded")
+
     def write_paused(self, leg: _Leg) -> None:
-        """`leg`'s write buffer is full: stop reading what would be written to it."""
-        if self.outcome is None and not leg.other.gone:
+        """`leg`'s write buffer is full: stop reading what would be written to it, for a while."""
+        if leg.writable and not leg.other.gone:
             leg.other.transport.pause_reading()
+        if self.outcome is None:  # once closing, the close timeout bounds it
+            _cancel(leg)
+            leg.stall = self._loop.call_later(self.stall_seconds, self._stalled, leg)
 
     def write_resumed(self, leg: _Leg) -> None:
+        _cancel(leg)
         if not leg.other.gone:
             leg.other.transport.resume_reading()
+
+    def _stalled(self, leg: _Leg) -> None:
+        """`leg`'s peer has read nothing for `stall_seconds`: the tap closes the link."""
+        who = "client" if leg.is_client else "upstream"
+        self._close_by_tap(1011, f"the {who} stopped reading for {self.stall_seconds:g} s")
 
     def _begin_close(self, leg: _Leg, outcome: Outcome) -> None:
         """The first close on either leg: pass it on to the other, bound the rest in time."""
@@ -207,6 +238,7 @@ class Relay:
         self.outcome = dataclasses.replace(outcome, error=error)
         leg.other.send_close(close_payload(code, reason))
         for each in (self.client, self.upstream):
+            _cancel(each)  # the close is bounded in time from now on
             if not each.gone:
                 each.transport.resume_reading()  # a close reply must be read, buffers full or not
         self._deadline = self._loop.call_later(self.close_timeout, self._abort)
@@ -215,6 +247,12 @@ class Relay:
         for leg in (self.client, self.upstream):
             if not leg.gone:
                 leg.transport.abort()
+
+
+def _cancel(leg: _Leg) -> None:
+    if leg.stall is not None:
+        leg.stall.cancel()
+        leg.stall = None
 
 
 class _TakeOver(Connection):
@@ -267,10 +305,17 @@ class _TakeOver(Connection):
 
     def _relay_give_back(self) -> None:
         held, self._relay_held = self._relay_held, None
-        if held:
+        # Once the connection is lost websockets' stream has ended, and would refuse them: frames
+        # of a handshake nobody completed, they are dropped.
+        if held and not self._relay_lost:
+            self._relay_resume(held)
             super().data_received(bytes(held))
-            if len(held) > _HOLD_BYTES:
-                self.transport.resume_reading()
+
+    def _relay_resume(self, held: bytearray) -> None:
+        """Read again if holding `held` paused reading: before it is passed on, as passing it on
+        may pause reading again (a full write buffer), which must then stand."""
+        if len(held) > _HOLD_BYTES:
+            self.transport.resume_reading()
 
     def take_over(self, leg: _Leg) -> None:
         """From now on every byte read goes to `leg`; what was held first."""
@@ -280,9 +325,8 @@ class _TakeOver(Connection):
         if self._relay_lost:
             leg.writable = False  # the peer left already; what it sent before still goes on
         if held:
+            self._relay_resume(held)
             leg.feed(bytes(held))
-            if len(held) > _HOLD_BYTES:
-                self.transport.resume_reading()
         if self._relay_lost:
             leg.relay.lost(leg)
         elif self._relay_eof:

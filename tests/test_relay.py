@@ -8,7 +8,9 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import logging
 import os
+import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,11 +18,17 @@ from dataclasses import dataclass, field
 import pytest
 from conftest import run_tap, run_upstream, wait_for
 from test_ws_frames import BINARY, CLOSE, CONT, PING, PONG, TEXT, frame
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve
 from websockets.frames import Close
-from websockets.speedups import apply_mask
 
 from inspector.protocol import Direction
 from inspector.relay import Relay
+
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # websockets built without its C extension, as in inspector._ws_frames
+    from websockets.utils import apply_mask
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 PATH = "/v1/realtime?model=m"
@@ -76,19 +84,28 @@ async def raw_client(
 @dataclass
 class RawUpstream:
     url: str = ""
+    requests: int = 0
     peers: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = field(default_factory=list)
 
 
 @contextlib.asynccontextmanager
 async def raw_upstream(
-    script: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]], early: bytes = b""
+    script: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    early: bytes = b"",
+    *,
+    answer: asyncio.Event | None = None,
+    rcvbuf: int = 0,
 ) -> AsyncIterator[RawUpstream]:
-    """An upstream that answers the handshake by hand (`early` in the same write as its 101),
-    then runs `script` on the connection."""
+    """An upstream that answers the handshake by hand (`early` in the same write as its 101,
+    once `answer` is set if given), then runs `script` on the connection; `rcvbuf`: its
+    kernel's receive buffer, when it must fill up at once."""
     up = RawUpstream()
 
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
+        up.requests += 1
+        if answer is not None:
+            await answer.wait()
         key = next(
             line.split(b":", 1)[1].strip()
             for line in head.split(b"\r\n")
@@ -104,7 +121,10 @@ async def raw_upstream(
             await script(reader, writer)
         writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    sock = socket.create_server(("127.0.0.1", 0))
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)  # accepted sockets inherit it
+    server = await asyncio.start_server(handle, sock=sock)
     up.url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     try:
         yield up
@@ -117,6 +137,14 @@ async def answer_close(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     _, code = await read_until_close(reader)
     writer.write(frame(CLOSE, struct.pack("!H", code), mask=os.urandom(4) if mask else None))
     return code
+
+
+async def the_relay(tap) -> Relay:
+    """The relay of the tap's one link, once it runs."""
+    await wait_for(lambda: len(tap.server.connections) == 1)
+    relay = next(iter(tap.server.connections)).relay
+    assert isinstance(relay, Relay)
+    return relay
 
 
 async def finished_session(open_store):
@@ -265,9 +293,7 @@ async def test_a_reader_that_stops_reading_stops_the_tap_reading_the_other_side(
     async with raw_upstream(upstream) as up, run_tap(up.url, db_path) as tap:
         reader, writer = await raw_client(tap.port)
         task = asyncio.create_task(flood(writer) if flooder == "client" else drain(reader))
-        await wait_for(lambda: len(tap.server.connections) == 1)
-        relay = next(iter(tap.server.connections)).relay
-        assert isinstance(relay, Relay)
+        relay = await the_relay(tap)
         flooded, slow = (relay.client, relay.upstream) if flooder == "client" else (relay.upstream, relay.client)
         await wait_for(lambda: not flooded.transport.is_reading(), timeout=20)
         # Paused while what it would forward waits in the kernel, not in the tap's memory.
@@ -322,3 +348,279 @@ async def test_a_client_that_never_answers_the_stops_close_is_cut_off_in_bounded
         writer.close()
     info, _ = await finished_session(open_store)
     assert (info.status, info.close_side, info.close_code) == ("interrupted", "tap", 1001)
+
+
+async def flood_until_paused(writer: asyncio.StreamWriter, one: bytes, *, most: int = 64) -> int:
+    """Write `one` until the tap stops reading this peer (a drain that waits 0.5 s), at most
+    `most` times; how many were written."""
+    for count in range(1, most + 1):
+        writer.write(one)
+        try:
+            await asyncio.wait_for(writer.drain(), 0.5)
+        except TimeoutError:
+            return count
+    return most
+
+
+@pytest.mark.parametrize("stalled", ["client", "upstream"])
+async def test_a_peer_that_stops_reading_gets_the_link_closed_with_1011_after_the_stall_time(
+    db_path, open_store, monkeypatch, stalled
+):
+    """The other peer, paused, sends its close and resets: the tap does not see it (a paused
+    socket is not polled), so only the stall timeout can end the link."""
+    from inspector import tap as tap_module
+
+    monkeypatch.setattr(tap_module, "STALL_SECONDS", 0.5)
+    monkeypatch.setattr(tap_module, "PEER_CLOSE_SECONDS", 0.5)
+    size = 1024 * 1024
+
+    async def flood_close_and_reset(writer: asyncio.StreamWriter, mask: bool) -> None:
+        one = frame(BINARY, b"\x07" * size, mask=os.urandom(4) if mask else None)
+        await flood_until_paused(writer, one)
+        writer.write(frame(CLOSE, struct.pack("!H", 1000), mask=os.urandom(4) if mask else None))
+        writer.transport.abort()
+
+    async def upstream(reader, writer):
+        if stalled == "client":
+            await flood_close_and_reset(writer, mask=False)
+        else:
+            await asyncio.sleep(30)  # reads nothing
+
+    async with raw_upstream(upstream) as up, run_tap(up.url, db_path) as tap:
+        _, writer = await raw_client(tap.port)
+        if stalled == "upstream":
+            await flood_close_and_reset(writer, mask=True)
+        info, _ = await asyncio.wait_for(finished_session(open_store), 10)
+        writer.close()
+    assert (info.close_side, info.close_code, info.close_reason) == (
+        "tap",
+        1011,
+        f"the {stalled} stopped reading for 0.5 s",
+    )
+    assert info.status == "closed"
+
+
+async def test_the_tap_stops_cleanly_with_a_handshake_whose_upstream_sent_101_and_a_frame_and_left(
+    db_path, open_store, caplog
+):
+    """The upstream's connection is closed through websockets, given back the frame held for the
+    relay: after the upstream left, that must not raise (and stop the tap's shutdown)."""
+    answer = asyncio.Event()
+
+    async def upstream(reader, writer):
+        pass  # leaves right after its 101 and a frame
+
+    created = frame(TEXT, b'{"type":"session.created"}')
+    async with raw_upstream(upstream, early=created, answer=answer) as up, run_tap(up.url, db_path) as tap:
+        reader, writer = await asyncio.open_connection("127.0.0.1", tap.port)
+        writer.write(
+            f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        await wait_for(lambda: up.requests == 1)
+        stopping = asyncio.create_task(tap.stop())  # while the tap waits for the upstream's 101
+        await asyncio.sleep(0.1)
+        answer.set()
+        head = await asyncio.wait_for(reader.read(), 5)
+        writer.close()  # websockets waits for it before its server is closed
+        await asyncio.wait_for(stopping, 5)
+    assert head.startswith(b"HTTP/1.1 503"), head
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    info, _ = await finished_session(open_store)
+    assert (info.status, info.error) == ("failed", "the tap stopped during the handshake")
+
+
+async def test_frames_held_past_the_hold_limit_do_not_undo_the_backpressure_they_cause(db_path, monkeypatch):
+    """The client's early frames, over what the tap holds before the take-over (raised here past
+    what the kernel takes at once), are written to an upstream that reads nothing: the tap must
+    then stop reading the client, whatever more it sends."""
+    from inspector import relay as relay_module
+
+    monkeypatch.setattr(relay_module, "_HOLD_BYTES", 8 * 1024 * 1024)
+    size = 256 * 1024
+    one = masked(BINARY, b"\x07" * size)
+    answer = asyncio.Event()
+
+    async def upstream(reader, writer):
+        await asyncio.sleep(30)  # reads nothing
+
+    async with raw_upstream(upstream, answer=answer) as up, run_tap(up.url, db_path) as tap:
+        handshake = asyncio.create_task(raw_client(tap.port, early=one * 36))  # 9 MiB
+        await wait_for(lambda: up.requests == 1)
+        await asyncio.sleep(0.5)  # the tap reads and holds 8 MiB of it meanwhile
+        answer.set()
+        _, writer = await handshake
+        relay = await the_relay(tap)
+        await flood_until_paused(writer, one, most=128)  # 32 MiB, all in the tap's memory if read
+        assert not relay.client.transport.is_reading()
+        assert relay.upstream.transport.get_write_buffer_size() < 10 * 1024 * 1024
+        writer.close()
+
+
+async def test_a_half_close_that_fails_still_closes_both_legs_with_the_protocol_errors_code(
+    db_path, open_store, caplog
+):
+    """The client breaks the protocol; the tap's half-close of its socket fails (a reset that
+    came meanwhile, made certain here): the link still ends with 1002, on the upstream too."""
+    upstream_saw: list[tuple[list[bytes], int]] = []
+
+    async def upstream(reader, writer):
+        upstream_saw.append(await read_until_close(reader))
+        writer.write(frame(CLOSE, struct.pack("!H", upstream_saw[0][1])))
+
+    def reset() -> None:
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+    async with raw_upstream(upstream) as up, run_tap(up.url, db_path) as tap:
+        _, writer = await raw_client(tap.port)
+        relay = await the_relay(tap)
+        relay.client.transport.write_eof = reset  # type: ignore[method-assign]
+        writer.write(masked(TEXT, b"x", rsv=0x40))
+        await wait_for(lambda: bool(upstream_saw))
+        writer.close()
+    assert upstream_saw == [([], 1002)]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    info, _ = await finished_session(open_store)
+    assert (info.close_side, info.close_code) == ("tap", 1002)
+
+
+async def test_a_recording_call_that_raises_is_logged_once_and_forwarding_goes_on(
+    db_path, open_store, monkeypatch, caplog
+):
+    from inspector.store.recorder import SessionRecorder
+
+    record = SessionRecorder.record
+
+    def record_or_fail(self, direction, data, t_ns=None):
+        if "boom" in data:
+            raise RuntimeError("a bug in recording")
+        record(self, direction, data, t_ns)
+
+    monkeypatch.setattr(SessionRecorder, "record", record_or_fail)
+    sent = ['{"type":"a"}', '{"type":"boom"}', '{"type":"c"}']
+    async with run_upstream() as up, run_tap(up.url, db_path) as tap:
+        reader, writer = await raw_client(tap.port)
+        writer.write(b"".join(masked(TEXT, m.encode()) for m in sent))
+        echoed = [(await asyncio.wait_for(read_frame(reader), 10))[1].decode() for _ in sent]
+        writer.write(masked(CLOSE, struct.pack("!H", 1000)))
+        await read_until_close(reader)
+        writer.close()
+    assert up.received == sent and echoed == sent  # forwarded both ways, the failing one too
+    failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in failures] == ["recording a frame failed; frames are still forwarded"]
+    info, events = await finished_session(open_store)
+    assert sorted(events) == [
+        (d, m) for d in (Direction.CLIENT, Direction.SERVER) for m in ('{"type":"a"}', '{"type":"c"}')
+    ]
+    assert (info.close_side, info.close_code) == ("client", 1000)
+
+
+async def test_a_client_offering_permessage_deflate_gets_uncompressed_frames_both_ways(db_path, open_store):
+    """Both peers would compress: the tap, which forwards frames as they came, negotiates it on
+    neither leg (each leg's own deflate context would garble the other's frames)."""
+
+    async def echo(ws) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    async with (
+        serve(echo, "127.0.0.1", 0) as upstream,
+        run_tap(  # compression="deflate"
+            f"ws://127.0.0.1:{upstream.sockets[0].getsockname()[1]}", db_path
+        ) as tap,
+    ):
+        async with connect(f"ws://127.0.0.1:{tap.port}{PATH}") as ws:  # offers it
+            assert ws.protocol.extensions == []
+            await ws.send('{"type":"response.create"}' * 50)
+            assert await asyncio.wait_for(ws.recv(), 10) == '{"type":"response.create"}' * 50
+    _, events = await finished_session(open_store)
+    assert len(events) == 2
+
+
+async def read_to_eof(reader: asyncio.StreamReader) -> tuple[list[tuple[int, bytes]], bytes]:
+    """(opcode, payload) of every frame up to the connection's end, and any partial frame."""
+    frames = []
+    with contextlib.suppress(ConnectionError):
+        while True:
+            try:
+                opcode, payload, _ = await asyncio.wait_for(read_frame(reader), 10)
+            except asyncio.IncompleteReadError as exc:
+                return frames, exc.partial
+            frames.append((opcode, payload))
+    return frames, b""
+
+
+async def test_closes_sent_by_both_peers_at_once_end_the_link_with_one_close_each(db_path, open_store):
+    both = asyncio.Event()
+    upstream_got: list[tuple[list[tuple[int, bytes]], bytes]] = []
+
+    async def upstream(reader, writer):
+        await both.wait()
+        writer.write(frame(CLOSE, struct.pack("!H", 1000) + b"server bye"))
+        upstream_got.append(await read_to_eof(reader))
+
+    async with raw_upstream(upstream) as up, run_tap(up.url, db_path) as tap:
+        reader, writer = await raw_client(tap.port)
+        await wait_for(lambda: len(up.peers) == 1)
+        both.set()
+        writer.write(masked(CLOSE, struct.pack("!H", 4000) + b"client bye"))
+        client_got = await read_to_eof(reader)
+        await wait_for(lambda: bool(upstream_got))
+        writer.close()
+    info, _ = await finished_session(open_store)
+    first = {"client": (4000, b"client bye"), "server": (1000, b"server bye")}[info.close_side]
+    assert (info.close_code, info.close_reason) == (first[0], first[1].decode())
+    # Each peer got one close frame, and nothing after it: the first close, or the answer to its own.
+    (client_close,), (upstream_close,) = client_got[0], upstream_got[0][0]
+    assert client_close[0] == upstream_close[0] == CLOSE
+    assert Close.parse(client_close[1]).code in (1000, 4000)
+    assert Close.parse(upstream_close[1]).code in (1000, 4000)
+    assert client_got[1] == upstream_got[0][1] == b""
+
+
+@pytest.mark.parametrize("ending", ["close-frame", "eof"])
+async def test_a_client_that_reads_nothing_and_ends_gets_nothing_more_and_is_cut_off_in_bounded_time(
+    db_path, open_store, monkeypatch, ending
+):
+    """The client reads nothing, so the upstream is not read; then it sends its close (or its
+    FIN). The upstream is told and read again, but what it still sends is not piled on the
+    client's connection, and the client, which never reads the tap's reply, is cut off after the
+    close timeout."""
+    from inspector import tap as tap_module
+
+    monkeypatch.setattr(tap_module, "PEER_CLOSE_SECONDS", 0.5)
+    one = frame(BINARY, b"\x07" * 1024 * 1024)
+    paused, told = asyncio.Event(), asyncio.Event()
+    upstream_saw: list[int] = []
+
+    async def upstream(reader, writer):
+        await flood_until_paused(writer, one)
+        paused.set()
+        await told.wait()
+        for _ in range(16):
+            writer.write(one)
+            await writer.drain()
+        upstream_saw.append(await answer_close(reader, writer, mask=False))
+
+    async with raw_upstream(upstream) as up, run_tap(up.url, db_path) as tap:
+        _, writer = await raw_client(tap.port)
+        await asyncio.wait_for(paused.wait(), 10)
+        relay = await the_relay(tap)
+        before = relay.client.transport.get_write_buffer_size()
+        if ending == "eof":
+            writer.write_eof()
+        else:
+            writer.write(masked(CLOSE, struct.pack("!H", 1000)))
+        told.set()
+        peak = 0
+        while not upstream_saw:
+            peak = max(peak, relay.client.transport.get_write_buffer_size())
+            await asyncio.sleep(0.005)
+        outcome = await asyncio.wait_for(relay.wait(), 5)
+        writer.close()
+    assert peak <= before + 4  # at most the reply to its close
+    code = 1000 if ending == "close-frame" else 1006
+    assert upstream_saw == [1000 if ending == "close-frame" else 1001]
+    assert (outcome.side, outcome.code) == ("client", code)
+    info, _ = await finished_session(open_store)
+    assert (info.status, info.close_side, info.close_code) == ("closed", "client", code)
