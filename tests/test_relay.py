@@ -10,7 +10,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -94,11 +93,9 @@ async def raw_upstream(
     early: bytes = b"",
     *,
     answer: asyncio.Event | None = None,
-    rcvbuf: int = 0,
 ) -> AsyncIterator[RawUpstream]:
     """An upstream that answers the handshake by hand (`early` in the same write as its 101,
-    once `answer` is set if given), then runs `script` on the connection; `rcvbuf`: its
-    kernel's receive buffer, when it must fill up at once."""
+    once `answer` is set if given), then runs `script` on the connection."""
     up = RawUpstream()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -121,10 +118,7 @@ async def raw_upstream(
             await script(reader, writer)
         writer.close()
 
-    sock = socket.create_server(("127.0.0.1", 0))
-    if rcvbuf:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)  # accepted sockets inherit it
-    server = await asyncio.start_server(handle, sock=sock)
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
     up.url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     try:
         yield up
