@@ -158,3 +158,19 @@ def test_what_is_kept_of_frames_let_go_stays_bounded_however_long_nothing_is_ack
     send(100, 0)
     unacked.ack(200 + 100 * 256 - 256)
     assert unacked.restart(first=0)[1] == {}
+
+
+def test_frames_let_go_are_acknowledged_run_by_run_while_the_writer_catches_up(monkeypatch):
+    """A writer behind by more than the bound: acknowledgements release what was let go as they
+    pass it (the tap's backlog figure follows, and a death then counts only what is left)."""
+    from inspector.store import _unacked
+
+    monkeypatch.setattr(_unacked, "SEGMENT_BYTES", 1000, raising=False)
+    unacked = Unacked(limit=500)
+    for n in range(100):  # 100 chunks of 2 frames, 100 bytes each: all but 5 let go
+        chunk = [(FRAME, 1, 0, 2 * n, "a" * 50), (FRAME, 2, 0, 2 * n + 1, "b" * 50)]
+        unacked.sent(dump(chunk), chunk, 100)
+    assert unacked.ack(100) >= 4000  # through chunk 50: the runs it passed, 1000 bytes each
+    again, lost = unacked.restart(first=0)
+    assert sum(lost.values()) + len(again) <= 2 * 60  # at most one run beyond the acknowledged
+    assert sum(lost.values()) + len(again) >= 2 * 50

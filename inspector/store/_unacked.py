@@ -2,9 +2,9 @@
 
 Kept so that a writer that dies (OOM, a bug, kill -9) costs no frames: a new writer gets it all
 again. Bounded: past `limit` bytes the oldest frames are let go (their session rows' creations
-and updates, a few hundred bytes each, are always kept, and of the frames a count per session);
-should the writer then die, those are counted as lost on their sessions. In steady state a writer acknowledges every 100 ms or so,
-and this holds a few megabytes.
+and updates, a few hundred bytes each, are always kept, and of the frames a count per session
+in runs of 16 MB); should the writer then die, those are counted as lost on their sessions. In
+steady state a writer acknowledges every 100 ms or so, and this holds a few megabytes.
 
 Items are numbered as the writer numbers what it reads; a batch is kept as it was written (the
 pickled list). Shared by the feeder thread (adds, re-sends) and the receiver thread
@@ -39,22 +39,30 @@ class _Chunk:
 
 @dataclass
 class _Gone:
-    """Every chunk let go, merged (they are the oldest, so they precede every chunk held): its
-    size stays constant however long the writer cannot commit. Acknowledgements that stop
-    inside it cannot say which of its frames they covered: should the writer then die, its
-    frames all count as lost, the committed ones too."""
+    """Chunks let go, merged into one run of about `SEGMENT_BYTES` of frames: what is kept of
+    its frames is a count per session, whatever their number. An acknowledgement releases a run
+    once it passes its end; one that stops inside it cannot say which of its frames it covered:
+    should the writer then die, they all count as lost, the committed ones too."""
 
     end: int = 0  # the number after its last item
-    size: int = 0  # its frames' bytes, not acknowledged yet
-    frames: dict[int, int] = field(default_factory=dict)  # frames let go, by session key
-    others: collections.deque[tuple[int, Entry]] = field(default_factory=collections.deque)
+    size: int = 0  # its frames' bytes
+    frames: dict[int, int] = field(default_factory=dict)  # by session key
+
+
+# A run of frames let go is closed at this size; past `MAX_RUNS` runs (a writer that has not
+# committed for a long while) the two oldest are merged, so memory stays bounded.
+SEGMENT_BYTES = 16 * 1024 * 1024
+MAX_RUNS = 64
 
 
 class Unacked:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._chunks: collections.deque[_Chunk] = collections.deque()  # held, oldest first
-        self._gone = _Gone()
+        # What was let go, oldest first (it precedes every chunk held): its frames in runs, the
+        # items that are not frames, numbered.
+        self._gone: collections.deque[_Gone] = collections.deque()
+        self._kept: collections.deque[tuple[int, Entry]] = collections.deque()
         self._held = 0  # bytes of the chunks held
         self._acked = 0  # every item numbered below this one is committed
         self._next = 0  # the number of the next item sent
@@ -75,14 +83,22 @@ class Unacked:
 
     def _let_go(self, chunk: _Chunk) -> None:
         """Its frames go (counted by session), its other items stay."""
-        gone = self._gone
-        gone.end = chunk.end
-        gone.size += chunk.size
-        gone.others.extend(chunk.others)
+        if not self._gone or self._gone[-1].size >= SEGMENT_BYTES:
+            self._gone.append(_Gone())
+            if len(self._gone) > MAX_RUNS:
+                older, old = self._gone.popleft(), self._gone.popleft()
+                for key, count in older.frames.items():
+                    old.frames[key] = old.frames.get(key, 0) + count
+                old.size += older.size
+                self._gone.appendleft(old)
+        run = self._gone[-1]
+        run.end = chunk.end
+        run.size += chunk.size
+        self._kept.extend(chunk.others)
         places = {number - chunk.first for number, _ in chunk.others}
         for at, key in enumerate(chunk.keys):
             if at not in places:
-                gone.frames[key] = gone.frames.get(key, 0) + 1
+                run.frames[key] = run.frames.get(key, 0) + 1
         self._held -= chunk.size
 
     def ack(self, upto: int) -> int:
@@ -90,13 +106,10 @@ class Unacked:
         done = 0
         with self.lock:
             self._acked = acked = max(self._acked, upto)
-            gone = self._gone
-            while gone.others and gone.others[0][0] < acked:
-                gone.others.popleft()
-            if gone.end <= acked and (gone.size or gone.frames):
-                done += gone.size
-                gone.size = 0
-                gone.frames.clear()
+            while self._kept and self._kept[0][0] < acked:
+                self._kept.popleft()
+            while self._gone and self._gone[0].end <= acked:
+                done += self._gone.popleft().size
             while self._chunks and self._chunks[0].end <= acked:
                 chunk = self._chunks.popleft()
                 done += chunk.size
@@ -108,13 +121,17 @@ class Unacked:
         again, in order, and the frames let go (by session key): lost. The caller sends them
         and hands them back with `sent`."""
         with self.lock:
-            acked, gone = self._acked, self._gone
-            again = [entry for number, entry in gone.others if number >= acked]
-            lost = dict(gone.frames)
+            acked = self._acked
+            again = [entry for number, entry in self._kept if number >= acked]
+            lost: dict[int, int] = {}
+            for run in self._gone:
+                for key, count in run.frames.items():
+                    lost[key] = lost.get(key, 0) + count
             for chunk in self._chunks:
                 again += load(chunk.data)[max(0, acked - chunk.first) :]
             self._chunks.clear()
-            self._gone = _Gone()
+            self._gone.clear()
+            self._kept.clear()
             self._held = self._acked = 0
             self._next = first
             return again, lost
