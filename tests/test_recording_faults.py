@@ -183,6 +183,11 @@ def test_kill_9_of_a_tap_and_its_writer_leaves_an_interrupted_session_with_every
 
     victims = asyncio.run(scenario())
     assert len(victims) == 2  # the tap and its writer process
+    # SIGKILL takes effect when the process next leaves the kernel (the writer may be in a
+    # write): "at once" means once it is gone, which the kernel decides, not the tap.
+    deadline = time.monotonic() + 10
+    while any(process_start(pid) for pid in victims) and time.monotonic() < deadline:
+        time.sleep(0.01)
     listing = CliRunner().invoke(cli_main, ["sessions", "--db", str(db)])
     assert listing.exit_code == 0 and "interrupted" in listing.output and "open" not in listing.output
     with Store(db, create=False) as store:
