@@ -72,7 +72,8 @@ def close_to_forward(code: int, reason: str, *, from_upstream: bool) -> tuple[in
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     """How a link ended: who started the close ("client", "server" or "tap"), its code and
-    reason, and the session's error if the way it ended is one."""
+    reason, and the session's error if the way it ended is one (then the reason is what the
+    other leg was told: an upstream that vanished is recorded as such, not as a lost connection)."""
 
     side: str
     code: int
@@ -199,9 +200,8 @@ class Relay:
             self._begin_close(leg, Outcome(leg.direction.value, 1006, _LOST))
 
     def lost(self, leg: _Leg) -> None:
-        leg.gone, leg.writable = True, False
-        if not leg.close_rcvd:
-            self._begin_close(leg, Outcome(leg.direction.value, 1006, _LOST))
+        leg.gone = True
+        self.eof(leg)  # nothing more to write to it; without its close frame, a 1006
         if self.client.gone and self.upstream.gone and not self._done.done():
             if self._deadline is not None:
                 self._deadline.cancel()
@@ -235,7 +235,7 @@ class Relay:
         if self.outcome is not None:
             return
         code, reason, error = close_to_forward(outcome.code, outcome.reason, from_upstream=leg is self.upstream)
-        self.outcome = dataclasses.replace(outcome, error=error)
+        self.outcome = dataclasses.replace(outcome, error=error, reason=reason if error else outcome.reason)
         leg.other.send_close(close_payload(code, reason))
         for each in (self.client, self.upstream):
             _cancel(each)  # the close is bounded in time from now on

@@ -39,7 +39,7 @@ from inspector.protocol import (
     subprotocols_in,
 )
 from inspector.redaction import redact_message, redact_url
-from inspector.relay import UPSTREAM_LOST, Relay, RelayClientConnection, RelayServerConnection
+from inspector.relay import Relay, RelayClientConnection, RelayServerConnection
 from inspector.store import SessionStatus, StoreError, recording_host, show_db
 from inspector.store.recorder import Recorder, SessionRecorder
 from inspector.tap_target import BadTarget, upstream_url
@@ -338,7 +338,6 @@ class Tap:
         outcome = await relay.wait()
         side, code, reason = outcome.side, outcome.code, outcome.reason
         if outcome.error is not None:
-            reason = UPSTREAM_LOST
             log.warning("session %s: %s", session_id, outcome.error)
         session.update(
             **({"error": outcome.error} if outcome.error else {}),
