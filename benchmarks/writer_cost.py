@@ -2,11 +2,14 @@
 
     .venv/bin/python benchmarks/writer_cost.py                  # 100,000 frames, a few seconds
     .venv/bin/python benchmarks/writer_cost.py --frames 20000   # quicker
+    .venv/bin/python benchmarks/writer_cost.py --sessions 200 --batch 20000   # as under load
 
 The frames are what benchmarks/load.py sends (half `input_audio_buffer.append` from the client,
 half `response.output_audio.delta` from the server, 20 ms of 24 kHz PCM16 each), in batches
-of 4,096 as the writer takes them, into a real SQLite file. Two ways, side by side, in rounds
-(the machine is shared: the median of each is reported):
+of 4,096 as the writer takes them (`--batch`), into a real SQLite file, one session's frames
+after another's in turn when there are several (`--sessions`: they then sit in as many places
+of each B-tree, as when a tap records them at once). Two ways, side by side, in rounds (the
+machine is shared: the median of each is reported):
 
 - general: what the writer did before the short path: each batch unpickled, each frame parsed
   whole, redacted whole, its audio found, decoded and re-encoded to check it (`event_rows`), then
@@ -14,7 +17,8 @@ of 4,096 as the writer takes them, into a real SQLite file. Two ways, side by si
 - writer: the writer's own code as it runs (`_wire.numbered`, then `_batch.write_batch`): audio
   frames parse and scan only the JSON around the audio.
 
-Printed: µs of CPU per frame for each and their ratio. Target (issue 13): the writer's path at
+Printed: µs of CPU per frame for each and their ratio, and the bytes each way wrote to files per
+frame (the WAL and the checkpoints into the database; Linux only). Target (issue 13): the writer's path at
 most 0.75× the general one's (what was measured when it was written: 0.70×, 21 µs against 30 µs
 on a shared 2-core machine; the inserts, ~9 µs of two rows and their indexes, are the same both
 ways).
@@ -59,19 +63,21 @@ def frames(count: int) -> list[tuple[bool, str]]:
     return out
 
 
-def general(store: Store, session_id: int, batches: list[bytes]) -> None:
-    seq = 0
+def general(store: Store, batches: list[bytes], sessions: int) -> None:
+    ids = [store.create_session(source="tap") for _ in range(sessions)]
+    seqs = [0] * sessions
     for pickled in batches:
         with store.transaction():
             events, bodies = [], []
-            for is_server, t_ns, text in pickle.loads(pickled):
-                seq += 1
+            for key, is_server, t_ns, text in pickle.loads(pickled):
+                seqs[key] += 1
                 direction = Direction.SERVER if is_server else Direction.CLIENT
-                event, body = event_rows(session_id, seq, FrameIn(direction, t_ns, text))
+                event, body = event_rows(ids[key], seqs[key], FrameIn(direction, t_ns, text))
                 events.append(event)
                 bodies.append(body)
             store.insert_rows(events, bodies)
-            store.add_counts(session_id, events)
+            for session_id in {event.id >> 32 for event in events}:
+                store.add_counts(session_id, [event for event in events if event.id >> 32 == session_id])
 
 
 def writer(store: Store, batches: list[bytes]) -> None:
@@ -83,42 +89,61 @@ def writer(store: Store, batches: list[bytes]) -> None:
         write_batch(store, sessions, items)
 
 
-def run(count: int, rounds: int) -> tuple[float, float]:
-    sample = frames(count)
-    pickled = [
-        pickle.dumps([(s, i, t) for i, (s, t) in enumerate(sample[at : at + BATCH], at)], pickle.HIGHEST_PROTOCOL)
-        for at in range(0, count, BATCH)
-    ]
-    wire = [dump([(OPEN, 1, 0, 0, {"source": "tap"})])]
-    for at in range(0, count, BATCH):
-        wire.append(dump([(FRAME, 1, s, i, t) for i, (s, t) in enumerate(sample[at : at + BATCH], at)]))
-    results: dict[str, list[float]] = {"general": [], "writer": []}
+def written_bytes() -> int:
+    """Bytes this process has written to files so far (0 where /proc is not there)."""
+    try:
+        with open("/proc/self/io") as io:
+            return next(int(line.split()[1]) for line in io if line.startswith("wchar:"))
+    except OSError:
+        return 0
+
+
+def run(count: int, rounds: int, sessions: int, batch: int) -> dict[str, tuple[float, float]]:
+    sample = [(i % sessions, is_server, i, text) for i, (is_server, text) in enumerate(frames(count))]
+    pickled = [pickle.dumps(sample[at : at + batch], pickle.HIGHEST_PROTOCOL) for at in range(0, count, batch)]
+    wire = [dump([(OPEN, key, 0, 0, {"source": "tap"}) for key in range(sessions)])]
+    for at in range(0, count, batch):
+        wire.append(dump([(FRAME, key, s, t, text) for key, s, t, text in sample[at : at + batch]]))
+    results: dict[str, list[tuple[float, float]]] = {"general": [], "writer": []}
     with tempfile.TemporaryDirectory(prefix="inspector-writer-cost-") as tmp:
         for r in range(rounds):
             for name in ("general", "writer") if r % 2 == 0 else ("writer", "general"):
-                store = Store(Path(tmp) / f"{name}{r}.db")
+                store = Store(Path(tmp) / f"{name}{r}.db", bulk_writer=True)
+                written = written_bytes()
                 started = time.process_time()
                 if name == "general":
-                    general(store, store.create_session(source="tap"), pickled)
+                    general(store, pickled, sessions)
                 else:
                     writer(store, wire)
-                results[name].append((time.process_time() - started) / count * 1e6)
-                assert store.count(1) == count
+                cpu = (time.process_time() - started) / count * 1e6
+                results[name].append((cpu, (written_bytes() - written) / count))
+                assert sum(store.count(session.id) for session in store.sessions()) == count
                 store.close()
             print(
-                f"  round {r + 1}/{rounds}: general {results['general'][-1]:.1f} µs, writer {results['writer'][-1]:.1f} µs"
+                f"  round {r + 1}/{rounds}: general {results['general'][-1][0]:.1f} µs, "
+                f"writer {results['writer'][-1][0]:.1f} µs"
             )
-    return statistics.median(results["general"]), statistics.median(results["writer"])
+    return {
+        name: (statistics.median(cpu for cpu, _ in runs), statistics.median(size for _, size in runs))
+        for name, runs in results.items()
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--sessions", type=int, default=1, help="sessions recorded at once (default 1)")
+    parser.add_argument("--batch", type=int, default=BATCH, help=f"frames per commit (default {BATCH})")
     args = parser.parse_args()
-    old, new = run(args.frames, args.rounds)
+    if args.sessions < 1 or args.batch < 1 or args.frames < args.sessions:
+        parser.error("--sessions and --batch must be at least 1, and --frames at least --sessions")
+    medians = run(args.frames, args.rounds, args.sessions, args.batch)
+    (old, old_bytes), (new, new_bytes) = medians["general"], medians["writer"]
     ok = new <= 0.75 * old
-    print(f"CPU per frame (median of {args.rounds}): general {old:.1f} µs, writer {new:.1f} µs: {new / old:.2f}×")
+    print(f"{args.sessions} session(s), {args.batch} frames a commit, median of {args.rounds}:")
+    print(f"  CPU per frame: general {old:.1f} µs, writer {new:.1f} µs: {new / old:.2f}×")
+    print(f"  written to files per frame: general {old_bytes / 1000:.1f} KB, writer {new_bytes / 1000:.1f} KB")
     print(f"target ≤ 0.75×: {'ok' if ok else 'MISSED'}")
     return 0 if ok else 1
 

@@ -8,10 +8,10 @@ import threading
 import time
 
 from inspector.store import Store
-from inspector.store._batch import Sessions, write_batch
+from inspector.store._batch import write_batch
 from inspector.store._buffer import Buffer
-from inspector.store._wire import ADOPT, FRAME, OPEN, UPDATE, numbered
-from inspector.store.writer import MAX_LINGER, _Writer
+from inspector.store._wire import FRAME, OPEN, numbered
+from inspector.store.writer import LINGER_PER_SESSION, MAX_LINGER, _Writer
 
 
 def frames(count: int, key: int = 1) -> list:
@@ -48,26 +48,24 @@ def test_a_closed_buffer_ends_the_linger_at_once():
     assert time.monotonic() - started < 10
 
 
-def test_the_writer_lingers_in_proportion_to_the_sessions_it_records(tmp_path):
+def test_the_writer_lingers_in_proportion_to_the_sessions_its_last_commit_wrote(tmp_path):
+    """Sessions open but silent do not make a live tail of another one wait."""
     store = Store(tmp_path / "x.db")
-    sessions = Sessions()
-    items = [(OPEN, key, 0, 0, {"source": "tap", "uid": f"u{key}"}) for key in range(300)]
-    write_batch(store, sessions, numbered(items, 0))
-    assert sessions.recording() == 300
-    saved = sessions.save()
-    ends = [(UPDATE, key, 0, 0, {"status": "closed"}) for key in range(299)]
-    write_batch(store, sessions, numbered(ends, 300))
-    assert sessions.recording() == 1
-    writer = _Writer(store, Buffer(1 << 20), None, 1.0)  # type: ignore[arg-type]
-    writer.sessions = sessions
-    one = writer._linger()
-    sessions.restore(saved)  # a failed commit puts them back
-    assert sessions.recording() == 300
-    assert 0 < one < writer._linger() == MAX_LINGER
-    adopted = Sessions()
-    write_batch(store, adopted, numbered([(ADOPT, 7, 0, sessions.ids[7], None)], 0))
-    assert adopted.recording() == 1
+    buffer = Buffer(1 << 20)
+    writer = _Writer(store, buffer, open(os.devnull, "wb"), 1.0)  # noqa: SIM115 - closed below
+    opens = [(OPEN, key, 0, 0, {"source": "tap", "uid": f"u{key}"}) for key in range(300)]
+    assert writer._commit(numbered(opens, 0))
+    assert writer._linger() == 0  # 300 sessions open, none has sent a frame
+    assert writer._commit(numbered([(FRAME, key, False, 1, '{"type":"x"}') for key in range(300)], 300))
+    assert writer._linger() == MAX_LINGER
+    assert writer._commit(numbered([(FRAME, key, False, 2, '{"type":"x"}') for key in (4, 5, 4)], 600))
+    assert writer._linger() == 2 * LINGER_PER_SESSION < MAX_LINGER
+    saved = writer.sessions.save()
     store.close()
+    assert not writer._commit(numbered([(FRAME, key, False, 3, '{"type":"x"}') for key in range(300)], 603))
+    assert writer._linger() == 2 * LINGER_PER_SESSION  # a failed commit leaves the pace as it was
+    writer.sessions.restore(saved)
+    writer.sink.close()
 
 
 def test_the_writers_connection_is_tuned_for_bulk_writes_and_no_other(tmp_path):

@@ -30,31 +30,28 @@ class Sessions:
         self.seqs: dict[int, int] = {}
         self.gone: set[int] = set()  # keys whose row was deleted while recording
         self.lost: dict[int, int] = {}  # frames dropped, not yet counted on their row
-        self.live: set[int] = set()  # keys of the sessions not ended yet
         # Adopted sessions whose frames may come again: (t_ns, from the server) of the last row,
         # and how many rows at the end share them.
         self.resent: dict[int, tuple[int, bool, int]] = {}
 
     def save(self) -> tuple[Any, ...]:
-        return dict(self.ids), dict(self.seqs), set(self.gone), dict(self.lost), set(self.live), dict(self.resent)
+        return dict(self.ids), dict(self.seqs), set(self.gone), dict(self.lost), dict(self.resent)
 
     def restore(self, saved: tuple[Any, ...]) -> None:
-        self.ids, self.seqs, self.gone, self.lost, self.live, self.resent = saved
-
-    def recording(self) -> int:
-        """How many sessions are being recorded."""
-        return len(self.live)
+        self.ids, self.seqs, self.gone, self.lost, self.resent = saved
 
 
 class Committed:
     """What one commit did, for the tap: rows created (key → id), sessions ended (keys), frames
-    written, and the number after the batch's last item."""
+    written, and the number after the batch's last item; and, for the writer's pace, how many
+    sessions it wrote frames of."""
 
     def __init__(self) -> None:
         self.opened: dict[int, int] = {}
         self.ended: list[int] = []
         self.frames = 0
         self.upto = 0
+        self.sessions = 0
 
 
 def write_batch(store: Store, sessions: Sessions, batch: list[Item], lease: int | None = None) -> Committed:
@@ -91,16 +88,13 @@ def write_batch(store: Store, sessions: Sessions, batch: list[Item], lease: int 
             elif kind == OPEN:
                 _open(store, sessions, key, item.payload, lease)
                 done.opened[key] = ids[key]
-                sessions.live.add(key)
             elif kind == ADOPT:
                 _adopt(store, sessions, key, item.value, lease)
-                sessions.live.add(key)
             elif kind == LOST:
                 sessions.lost[key] = sessions.lost.get(key, 0) + item.value
             else:  # UPDATE
                 if item.payload.get("status", SessionStatus.OPEN) != SessionStatus.OPEN:
                     done.ended.append(key)
-                    sessions.live.discard(key)
                 if key not in gone:
                     updates.append((ids[key], item.payload))
         store.insert_rows(events, bodies)
@@ -113,6 +107,7 @@ def write_batch(store: Store, sessions: Sessions, batch: list[Item], lease: int 
                 store.add_unrecorded(ids[key], sessions.lost[key])
             del sessions.lost[key]
     done.frames += len(events)
+    done.sessions = len(per_session)
     done.upto = batch[-1].number + 1 if batch else 0
     return done
 

@@ -39,16 +39,19 @@ from inspector.store.values import StoreError
 
 __all__ = ["main", "serve"]
 
-COMMIT_ITEMS = 16384  # items a transaction commits at most (~20 MB of 20 ms audio frames) ...
-COMMIT_BYTES = 32 * 1024 * 1024  # ... and frames' bytes (beside the buffer's 256 MB, not in it)
-# How long a commit waits for more items, per session being recorded, and at most. Each commit
-# rewrites every B-tree page it touches, and one session's rows sit together (ids are
-# session << 32 | seq), so a commit costs a few 16 KiB pages per session whatever it holds: at 200
-# sessions and one commit per 0.1 s of traffic the writer wrote 15-20 KB for each 1.4 KB frame
-# (36 µs of CPU a frame); gathering 0.3 s brings it to ~5 KB (26 µs). With
-# few sessions the wait is a few ms: a live tail sees a frame as soon as before.
-LINGER_PER_SESSION = 0.002
-MAX_LINGER = 0.3
+COMMIT_ITEMS = 32768  # items a transaction commits at most (~45 MB of 20 ms audio frames) ...
+COMMIT_BYTES = 64 * 1024 * 1024  # ... and frames' bytes (beside the buffer's 256 MB, not in it)
+# How long a commit waits for more items, per session whose frames the last commit wrote, and at
+# most. Each commit rewrites every B-tree page it touches, and one session's rows sit together
+# (ids are session << 32 | seq), so a commit costs a few 16 KiB pages (events, frames and each
+# index) per session whatever it holds; in proportion to those sessions, the wait makes the
+# bytes written per second the same at any count. At 200 sessions of 100 frames/s a commit
+# per 0.1 s of traffic wrote 15-20 KB for each 1.4 KB frame; per 0.3 s (2 ms a session), 7.1 KB;
+# per 1 s, 4.0 KB, and 24.2 µs of CPU a frame instead of 26.5 (benchmarks/writer_cost.py
+# --sessions 200 --batch 6000, then 20000); the kernel's writeback shrinks with it. Sessions
+# open but silent do not count, so a live tail of one among many idle ones waits a few ms.
+LINGER_PER_SESSION = 0.005
+MAX_LINGER = 1.0
 RETRY_PAUSE = 0.2  # seconds between two attempts at a commit that failed
 WRITE_WAIT = 1.0  # busy timeout of each attempt: short, so the drain deadline is kept
 NICENESS = 19  # where SCHED_IDLE is refused: under contention the relay still mostly wins
@@ -72,6 +75,7 @@ class _Writer:
         self.failing: str | None = None  # the cause of the failure under way, reported once
         self.lock = threading.Lock()  # one thread writes at a time: the idle one or the catch-up one
         self.batch: list[Item] = []  # taken from the buffer, not committed yet
+        self.active = 0  # sessions the last commit wrote frames of: what the next one waits for
         self.deadline: float | None = None  # set once the tap has closed the pipe
         self.finished = False
 
@@ -132,7 +136,7 @@ class _Writer:
             return "retry"
 
     def _linger(self) -> float:
-        return min(MAX_LINGER, LINGER_PER_SESSION * self.sessions.recording())
+        return min(MAX_LINGER, LINGER_PER_SESSION * self.active)
 
     def _commit(self, batch: list[Item]) -> bool:
         saved = self.sessions.save()
@@ -161,6 +165,7 @@ class _Writer:
             self.failing = None
             self.answer("recovered")
         self.renewed = time.monotonic()  # a commit is as good as a renewal for a local reader
+        self.active = done.sessions
         self.answer("batch", done.opened, done.ended, done.frames, self.buffer.high_water, done.upto)
         return True
 
