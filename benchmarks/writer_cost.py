@@ -18,8 +18,8 @@ machine is shared: the median of each is reported):
   frames parse and scan only the JSON around the audio.
 
 Printed: µs of CPU per frame for each and their ratio, and the bytes each way wrote to files per
-frame (the WAL and the checkpoints into the database; Linux only). Target (issue 13): the writer's path at
-most 0.75× the general one's (what was measured when it was written: 0.70×, 21 µs against 30 µs
+frame (the WAL and the checkpoints into the database; Linux only). Target (issue 13): the
+writer's path at most 0.75× the general one's (what was measured when it was written: 0.70×, 21 µs against 30 µs
 on a shared 2-core machine; the inserts, ~9 µs of two rows and their indexes, are the same both
 ways).
 """
@@ -43,7 +43,7 @@ if str(REPO) not in sys.path:
 from inspector.protocol import Direction  # noqa: E402
 from inspector.store import FrameIn, Store  # noqa: E402
 from inspector.store._batch import Sessions, write_batch  # noqa: E402
-from inspector.store._codec import event_rows  # noqa: E402
+from inspector.store._codec import EventRow, event_rows  # noqa: E402
 from inspector.store._wire import FRAME, OPEN, dump, numbered  # noqa: E402
 
 BATCH = 4096
@@ -69,15 +69,17 @@ def general(store: Store, batches: list[bytes], sessions: int) -> None:
     for pickled in batches:
         with store.transaction():
             events, bodies = [], []
+            per_session: dict[int, list[EventRow]] = {}
             for key, is_server, t_ns, text in pickle.loads(pickled):
                 seqs[key] += 1
                 direction = Direction.SERVER if is_server else Direction.CLIENT
                 event, body = event_rows(ids[key], seqs[key], FrameIn(direction, t_ns, text))
                 events.append(event)
                 bodies.append(body)
+                per_session.setdefault(ids[key], []).append(event)
             store.insert_rows(events, bodies)
-            for session_id in {event.id >> 32 for event in events}:
-                store.add_counts(session_id, [event for event in events if event.id >> 32 == session_id])
+            for session_id, rows in per_session.items():
+                store.add_counts(session_id, rows)
 
 
 def writer(store: Store, batches: list[bytes]) -> None:
