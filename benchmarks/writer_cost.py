@@ -19,9 +19,9 @@ machine is shared: the median of each is reported):
 
 Printed: µs of CPU per frame for each and their ratio, and the bytes each way wrote to files per
 frame (the WAL and the checkpoints into the database; Linux only). Target (issue 13): the
-writer's path at most 0.75× the general one's (what was measured when it was written: 0.70×, 21 µs against 30 µs
-on a shared 2-core machine; the inserts, ~9 µs of two rows and their indexes, are the same both
-ways).
+writer's path at most 0.75× the general one's (what was measured when it was written: 0.70×,
+21 µs against 30 µs on a shared 2-core machine; the inserts, ~9 µs of two rows and their
+indexes, are the same both ways).
 """
 
 from __future__ import annotations

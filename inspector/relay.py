@@ -17,10 +17,10 @@ any take-over (a handshake abandoned), a connection is first given back to webso
 Flow control: while one connection's write buffer is over its high-water mark, the other one is
 not read. A peer that reads nothing for `stall_seconds` gets the link closed by the tap (1011):
 with the other side not read, neither could be heard leaving (a paused socket is not polled),
-and with pings end to end nothing else would time such a link out. Closing: the first close decides the outcome (a peer's close frame, a peer breaking the
-protocol, a connection lost, or `Relay.close` by the tap); the other leg is closed with the same
-code (`close_to_forward`), each close handshake is finished, and whatever has not closed within
-`close_timeout` is aborted.
+and with pings end to end nothing else would time such a link out. Closing: the first close
+decides the outcome (a peer's close frame, a peer breaking the protocol, a connection lost, or
+`Relay.close` by the tap); the other leg is closed with the same code (`close_to_forward`), each
+close handshake is finished, and whatever has not closed within `close_timeout` is aborted.
 """
 
 from __future__ import annotations

@@ -77,7 +77,7 @@ TIMES = [1000, 2000, 5000, 5000, 5000, 6000]  # the three 5000s came in one read
 def test_frames_sharing_one_time_are_written_once_after_a_writer_death(any_db, committed, monkeypatch):
     """The dead writer committed frames up to `committed` (the first two acknowledged); the tap
     sends the rest of what it holds again, from frame 2."""
-    monkeypatch.setattr(_batch, "TAIL_PAGE", 2, raising=False)  # the shared time spans pages
+    monkeypatch.setattr(_batch, "TAIL_PAGE", 2)  # the shared time spans pages
     opened = [(OPEN, 1, 0, 0, {"source": "tap", "uid": new_uid()})]
     frames = [(FRAME, 1, 0, t, f'{{"type": "x", "i": {i}}}') for i, t in enumerate(TIMES)]
     with open_store(any_db) as store:

@@ -165,7 +165,7 @@ def test_frames_let_go_are_acknowledged_run_by_run_while_the_writer_catches_up(m
     pass it (the tap's backlog figure follows, and a death then counts only what is left)."""
     from inspector.store import _unacked
 
-    monkeypatch.setattr(_unacked, "SEGMENT_BYTES", 1000, raising=False)
+    monkeypatch.setattr(_unacked, "SEGMENT_BYTES", 1000)
     unacked = Unacked(limit=500)
     for n in range(100):  # 100 chunks of 2 frames, 100 bytes each: all but 5 let go
         chunk = [(FRAME, 1, 0, 2 * n, "a" * 50), (FRAME, 2, 0, 2 * n + 1, "b" * 50)]

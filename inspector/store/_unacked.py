@@ -3,8 +3,9 @@
 Kept so that a writer that dies (OOM, a bug, kill -9) costs no frames: a new writer gets it all
 again. Bounded: past `limit` bytes the oldest frames are let go (their session rows' creations
 and updates, a few hundred bytes each, are always kept, and of the frames a count per session
-in runs of 16 MB); should the writer then die, those are counted as lost on their sessions. In
-steady state a writer acknowledges every 100 ms or so, and this holds a few megabytes.
+in runs of 16 MB); should the writer then die, those are counted as lost on their sessions. A
+writer acknowledges after each commit, within a few ms when few sessions send and up to 1 s
+when many do (`writer.MAX_LINGER`): under load this holds as much as its limit allows.
 
 Items are numbered as the writer numbers what it reads; a batch is kept as it was written (the
 pickled list). Shared by the feeder thread (adds, re-sends) and the receiver thread

@@ -45,9 +45,9 @@ COMMIT_BYTES = 64 * 1024 * 1024  # ... and frames' bytes (beside the buffer's 25
 # most. Each commit rewrites every B-tree page it touches, and one session's rows sit together
 # (ids are session << 32 | seq), so a commit costs a few 16 KiB pages (events, frames and each
 # index) per session whatever it holds; in proportion to those sessions, the wait makes the
-# bytes written per second the same at any count up to the cap (200 sessions). At 200 sessions of 100 frames/s a commit
-# per 0.1 s of traffic wrote 15-20 KB for each 1.4 KB frame; per 0.3 s (2 ms a session), 7.1 KB;
-# per 1 s, 4.0 KB, and 24.7 µs of CPU a frame instead of 27.5 (benchmarks/writer_cost.py
+# bytes written per second the same at any count up to the cap (200 sessions). At 200 sessions
+# of 100 frames/s a commit per 0.1 s of traffic wrote 15-20 KB for each 1.4 KB frame; per 0.3 s
+# (2 ms a session), 7.1 KB; per 1 s, 4.0 KB, and 24.7 µs of CPU a frame instead of 27.5 (benchmarks/writer_cost.py
 # --sessions 200 --batch 6000, then 20000); the kernel's writeback shrinks with it. Sessions
 # open but silent do not count, so a live tail of one among many idle ones waits a few ms.
 LINGER_PER_SESSION = 0.005
